@@ -1,0 +1,179 @@
+/**
+ * Builds the RiskGate Fastify instance. `main.ts` calls `listen`; tests use
+ * `inject` on what this returns.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { jsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { AppSettings, RiskGateConfig } from './config/config.js';
+import { DATABASE_FILE, prepareDataDirectory, type DataDirectory } from './config/data-dir.js';
+import { Evaluator } from './evaluation/evaluator.js';
+import { AppRegistry } from './http/apps.js';
+import { installErrorHandling } from './http/errors.js';
+import { zodValidatorCompiler } from './http/validation.js';
+import { readKeyFile, TokenKeyRing } from './keys/token-keys.js';
+import { RiskMetrics } from './observability/metrics.js';
+import { IdentifierKeys } from './records/identifiers.js';
+import type { Records } from './records/records.js';
+import { SqliteRecords } from './records/sqlite.js';
+import { decisionRoutes } from './routes/decisions.js';
+import { evaluateRoutes } from './routes/evaluate.js';
+import { healthRoutes } from './routes/health.js';
+import { keyRoutes } from './routes/keys.js';
+import { listRoutes } from './routes/lists.js';
+import { RuleBook } from './rules/book.js';
+import type { HotState } from './state/hot-state.js';
+import { MemoryHotState } from './state/memory.js';
+
+export const DEFAULT_RULES_FILE = join(dirname(fileURLToPath(import.meta.url)), 'rules', 'default-rules.yaml');
+
+/** Everything routes need, decorated onto the instance as `app.riskgate`. */
+export interface RiskGateServices {
+  readonly config: RiskGateConfig;
+  readonly dataDirectory: DataDirectory;
+  readonly apps: AppRegistry;
+  readonly identifiers: IdentifierKeys;
+  readonly records: Records;
+  readonly hotState: HotState;
+  readonly rules: RuleBook;
+  readonly evaluator: Evaluator;
+  readonly metrics: RiskMetrics;
+  tokenKeys(): TokenKeyRing;
+  /** Re-reads the token key file (after `riskgate keys rotate`). */
+  reloadTokenKeys(): void;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    riskgate: RiskGateServices;
+  }
+  interface FastifyRequest {
+    /** The authenticated app, set by routes that require one. */
+    riskApp: AppSettings | null;
+  }
+}
+
+export interface BuildAppOptions {
+  config: RiskGateConfig;
+  /** Defaults to in-process memory. */
+  hotState?: HotState;
+  /** Defaults to SQLite in the data directory. */
+  records?: Records;
+  logger?: FastifyServerOptions['logger'];
+  /** Budget for each store call on the evaluate path (ms). */
+  dependencyTimeoutMs?: number;
+}
+
+export type RiskGateApp = FastifyInstance & { riskgate: RiskGateServices };
+
+export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
+  const { config } = options;
+  const dataDirectory = prepareDataDirectory(config);
+
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.logLevel,
+      // Requests are logged by method and path only: no body, header or query
+      // string (list look-ups carry phone numbers there) reaches the log.
+      serializers: {
+        req: (request: { method: string; url: string; id: string }) => ({ method: request.method, path: request.url.split('?')[0], id: request.id }),
+      },
+    },
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true,
+    trustProxy: false,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(zodValidatorCompiler);
+  // Responses are built from typed objects; docs still get the response schemas.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  installErrorHandling(app);
+
+  const metrics = new RiskMetrics();
+  const identifiers = new IdentifierKeys(dataDirectory.identifierHashKey);
+  const records = options.records ?? SqliteRecords.open(join(config.dataDir, DATABASE_FILE));
+  const hotState = options.hotState ?? new MemoryHotState({ maxKeys: config.stateMaxKeys });
+  const rules = await RuleBook.open(config.rulesFile ?? DEFAULT_RULES_FILE, app.log);
+
+  let tokenKeys = new TokenKeyRing(dataDirectory.tokenKeys);
+  const reloadTokenKeys = () => {
+    if (!dataDirectory.tokenKeyFile) return;
+    try {
+      tokenKeys = new TokenKeyRing(readKeyFile(dataDirectory.tokenKeyFile));
+      app.log.info({ kids: tokenKeys.keys.map((k) => k.kid) }, 'token keys reloaded');
+    } catch (error) {
+      app.log.error({ err: (error as Error).message }, 'token key file not reloaded; the previous keys stay in force');
+    }
+  };
+  let keyWatcher: FSWatcher | undefined;
+  if (dataDirectory.tokenKeyFile) {
+    const file = basename(dataDirectory.tokenKeyFile);
+    let timer: NodeJS.Timeout | undefined;
+    keyWatcher = watch(config.dataDir, (_event, name) => {
+      if (name !== file) return;
+      clearTimeout(timer);
+      timer = setTimeout(reloadTokenKeys, 100);
+    });
+    keyWatcher.unref();
+  }
+
+  const evaluator = new Evaluator({
+    tokenKeys: () => tokenKeys,
+    rules: () => rules.current(),
+    hotState,
+    records,
+    identifiers,
+    maxTokenAgeSeconds: config.token.max_age_seconds,
+    clockSkewSeconds: config.token.clock_skew_seconds,
+    dependencyTimeoutMs: options.dependencyTimeoutMs ?? 100,
+    onDependencyFailure: (dependency, error) => {
+      metrics.degraded.inc({ dependency });
+      app.log.warn({ dependency, err: (error as Error).message }, 'dependency skipped on the evaluate path');
+    },
+  });
+
+  const services: RiskGateServices = {
+    config,
+    dataDirectory,
+    apps: new AppRegistry(dataDirectory.apps),
+    identifiers,
+    records,
+    hotState,
+    rules,
+    evaluator,
+    metrics,
+    tokenKeys: () => tokenKeys,
+    reloadTokenKeys,
+  };
+  app.decorate('riskgate', services);
+  app.decorateRequest('riskApp', null);
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requests.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: reply.statusCode });
+  });
+  app.addHook('onClose', async () => {
+    keyWatcher?.close();
+    rules.close();
+    await Promise.allSettled([records.close(), hotState.close()]);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'RiskGate API', version: '1', description: 'Self-hosted risk control: evaluate events, manage lists, read decisions.' },
+      components: { securitySchemes: { appSecret: { type: 'http', scheme: 'bearer', description: 'The app secret' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  await app.register(evaluateRoutes);
+  await app.register(listRoutes);
+  await app.register(decisionRoutes);
+  await app.register(keyRoutes);
+  await app.register(healthRoutes);
+  return app as unknown as RiskGateApp;
+}

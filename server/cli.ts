@@ -1,0 +1,77 @@
+/**
+ * `riskgate keys <command>`: manage the token encryption keys in the data
+ * directory. A running server picks the change up by itself.
+ *
+ *   keys list            the keys, newest first, with their state
+ *   keys rotate          add a new primary key (older ones stay live)
+ *   keys retire <kid>    stop advertising a key; it still decrypts tokens in flight
+ *   keys remove <kid>    delete a key; its tokens then fail as TOKEN_UNKNOWN_KEY
+ */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/config.js';
+import { TOKEN_KEY_FILE } from './config/data-dir.js';
+import { loadOrCreateKeyFile, removeKey, retireKey, rotateKeyFile } from './keys/token-keys.js';
+
+const USAGE = 'usage: riskgate keys <list | rotate | retire <kid> | remove <kid>>';
+
+export function runKeysCommand(args: string[], dataDir: string, out: (line: string) => void): number {
+  const file = join(dataDir, TOKEN_KEY_FILE);
+  const [command, kid] = args;
+  switch (command) {
+    case 'list':
+    case undefined: {
+      const keys = loadOrCreateKeyFile(file);
+      const live = keys.filter((k) => !k.retired_at).sort((a, b) => b.created_at.localeCompare(a.created_at));
+      for (const key of [...keys].sort((a, b) => b.created_at.localeCompare(a.created_at))) {
+        const state = key.retired_at ? `retired ${key.retired_at}` : key === live[0] ? 'primary' : 'live';
+        out(`${key.kid}\t${key.created_at}\t${state}`);
+      }
+      return 0;
+    }
+    case 'rotate': {
+      const key = rotateKeyFile(file);
+      out(`new primary key ${key.kid}; older keys stay live until retired`);
+      return 0;
+    }
+    case 'retire':
+    case 'remove':
+      if (!kid) {
+        out(USAGE);
+        return 2;
+      }
+      if (command === 'retire') retireKey(file, kid);
+      else removeKey(file, kid);
+      out(`${command === 'retire' ? 'retired' : 'removed'} ${kid}`);
+      return 0;
+    default:
+      out(USAGE);
+      return 2;
+  }
+}
+
+function main(): number {
+  const { positionals } = parseArgs({ allowPositionals: true, strict: true });
+  const [group, ...rest] = positionals;
+  if (group !== 'keys') {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  try {
+    const config = loadConfig();
+    if (config.token.keys) {
+      process.stderr.write('riskgate: token keys come from the configuration file; rotate them there\n');
+      return 2;
+    }
+    return runKeysCommand(rest, config.dataDir, (line) => process.stdout.write(`${line}\n`));
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof TypeError) {
+      process.stderr.write(`riskgate: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = main();

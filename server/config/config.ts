@@ -1,0 +1,223 @@
+/**
+ * Configuration: a YAML or JSON file (`RISKGATE_CONFIG`), environment
+ * variables over it, defaults under both. Validated once at start-up; an
+ * invalid value stops start-up with a message naming the field. The result is
+ * frozen.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import {
+  CHALLENGES,
+  DECISIONS,
+  DEFAULT_LEVEL_CHALLENGES,
+  DEFAULT_LEVEL_DECISIONS,
+  DEFAULT_LEVEL_FLOORS,
+  EVENTS,
+  type ChallengeKind,
+  type Decision,
+  type RiskEvent,
+} from '../../shared/constants.js';
+import { REASON_LANGUAGES } from '../../shared/reasons.js';
+import { StoredTokenKeys } from '../keys/token-keys.js';
+
+const byLevel = <T extends z.ZodType>(value: T) =>
+  z.object({ 0: value, 1: value, 2: value, 3: value, 4: value });
+
+/** Score → level → decision → challenge for one event; every part optional in overrides. */
+const ScoringSettings = z.object({
+  /** Lowest score of levels 0–4, ascending, starting at 0. */
+  level_floors: z
+    .tuple([z.literal(0), z.number(), z.number(), z.number(), z.number()])
+    .refine((f) => f.every((v, i) => i === 0 || (v > f[i - 1]! && v <= 100)), 'must ascend strictly from 0 and stay ≤ 100')
+    .optional(),
+  decisions: byLevel(z.enum(DECISIONS)).partial().optional(),
+  challenges: byLevel(z.enum(CHALLENGES)).partial().optional(),
+});
+type ScoringSettingsInput = z.infer<typeof ScoringSettings>;
+
+const eventMap = <T extends z.ZodType>(value: T) => z.partialRecord(z.enum(EVENTS), value);
+
+const secretText = z.string().min(16, 'must be at least 16 characters');
+
+const AppConfig = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    name: z.string().min(1).max(128),
+    /** Public app key the SDK sends; it is not a secret. */
+    key: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/),
+    /** Server-to-server secret; give it in clear or as its SHA-256 (hex). */
+    secret: secretText.optional(),
+    secret_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    /** Origins allowed to call browser-facing endpoints, e.g. https://shop.example. */
+    origins: z.array(z.url()).default([]),
+    events: eventMap(ScoringSettings).default({}),
+  })
+  .refine((a) => Boolean(a.secret) !== Boolean(a.secret_sha256), { message: 'give exactly one of secret and secret_sha256', path: ['secret'] });
+
+export const ConfigFile = z.object({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  data_dir: z.string().min(1).default('./.riskgate'),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Language of reason texts in responses when the request does not ask (Accept-Language). */
+  reason_language: z.enum(REASON_LANGUAGES).default('en'),
+  body_limit_bytes: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
+  /** Rules file; the default rule pack when absent. */
+  rules_file: z.string().min(1).optional(),
+  token: z
+    .object({
+      max_age_seconds: z.number().int().min(10).max(86_400).default(600),
+      clock_skew_seconds: z.number().int().min(0).max(3600).default(60),
+      /** Token keys given in config (shared by many instances); else the data directory's key file. */
+      keys: StoredTokenKeys.optional(),
+    })
+    .default({ max_age_seconds: 600, clock_skew_seconds: 60 }),
+  /** Secret for keyed hashes of identifiers (≥ 32 chars); else generated into the data directory. */
+  identifier_hash_key: z.string().min(32).optional(),
+  scoring: z
+    .object({ default: ScoringSettings.default({}), events: eventMap(ScoringSettings).default({}) })
+    .default({ default: {}, events: {} }),
+  apps: z.array(AppConfig).default([]),
+  state: z.object({ max_keys: z.number().int().min(1000).default(200_000) }).default({ max_keys: 200_000 }),
+});
+export type ConfigFile = z.infer<typeof ConfigFile>;
+
+export interface EventScoring {
+  levelFloors: readonly [number, number, number, number, number];
+  decisions: Readonly<Record<0 | 1 | 2 | 3 | 4, Decision>>;
+  challenges: Readonly<Record<0 | 1 | 2 | 3 | 4, ChallengeKind>>;
+}
+
+export interface AppSettings {
+  readonly id: string;
+  readonly name: string;
+  readonly key: string;
+  /** SHA-256 of the secret; the secret itself is not kept. */
+  readonly secretHash: Buffer;
+  readonly origins: readonly string[];
+  readonly scoring: Readonly<Record<RiskEvent, EventScoring>>;
+}
+
+export interface RiskGateConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logLevel: ConfigFile['log_level'];
+  readonly reasonLanguage: ConfigFile['reason_language'];
+  readonly bodyLimitBytes: number;
+  readonly rulesFile: string | undefined;
+  readonly token: ConfigFile['token'];
+  readonly identifierHashKey: string | undefined;
+  readonly stateMaxKeys: number;
+  readonly apps: readonly AppSettings[];
+  /** Scoring for apps the file does not list (the generated demo app). */
+  readonly defaultScoring: Readonly<Record<RiskEvent, EventScoring>>;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const hashSecret = (secret: string): Buffer => createHash('sha256').update(secret, 'utf8').digest();
+
+function mergeScoring(...layers: (ScoringSettingsInput | undefined)[]): EventScoring {
+  let levelFloors: EventScoring['levelFloors'] = DEFAULT_LEVEL_FLOORS;
+  let decisions: EventScoring['decisions'] = DEFAULT_LEVEL_DECISIONS;
+  let challenges: EventScoring['challenges'] = DEFAULT_LEVEL_CHALLENGES;
+  for (const layer of layers) {
+    if (!layer) continue;
+    if (layer.level_floors) levelFloors = layer.level_floors;
+    if (layer.decisions) decisions = { ...decisions, ...layer.decisions };
+    if (layer.challenges) challenges = { ...challenges, ...layer.challenges };
+  }
+  return { levelFloors, decisions, challenges };
+}
+
+function formatIssue(issue: z.core.$ZodIssue, source: string): string {
+  const path = issue.path.map(String).join('.') || '(root)';
+  return `invalid configuration (${source}): field "${path}": ${issue.message}`;
+}
+
+/** Environment variables that override the file. */
+function environmentOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const overrides: Record<string, unknown> = {};
+  if (env.HOST) overrides.host = env.HOST;
+  if (env.PORT) overrides.port = env.PORT;
+  if (env.RISKGATE_DATA_DIR) overrides.data_dir = env.RISKGATE_DATA_DIR;
+  if (env.RISKGATE_LOG_LEVEL) overrides.log_level = env.RISKGATE_LOG_LEVEL;
+  if (env.RISKGATE_RULES) overrides.rules_file = env.RISKGATE_RULES;
+  if (env.RISKGATE_IDENTIFIER_HASH_KEY) overrides.identifier_hash_key = env.RISKGATE_IDENTIFIER_HASH_KEY;
+  return overrides;
+}
+
+/** Reads and validates configuration; `raw` (already-parsed file content) is for tests and embedding. */
+export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cwd?: string } = {}): RiskGateConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  let raw: unknown = options.raw ?? {};
+  let source = 'defaults';
+  let baseDir = cwd;
+  if (options.raw === undefined && env.RISKGATE_CONFIG) {
+    const file = resolve(cwd, env.RISKGATE_CONFIG);
+    source = file;
+    baseDir = resolve(file, '..');
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`cannot read configuration file ${file}: ${(error as Error).message}`);
+    }
+    try {
+      raw = extname(file) === '.json' ? JSON.parse(text) : YAML.parse(text);
+    } catch (error) {
+      throw new ConfigError(`configuration file ${file} is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+    }
+    raw ??= {};
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`invalid configuration (${source}): expected an object at the top level`);
+  const parsed = ConfigFile.safeParse({ ...(raw as object), ...environmentOverrides(env) });
+  if (!parsed.success) throw new ConfigError(formatIssue(parsed.error.issues[0]!, source));
+  const file = parsed.data;
+
+  const seen = new Set<string>();
+  for (const [i, app] of file.apps.entries()) {
+    for (const unique of [`id:${app.id}`, `key:${app.key}`]) {
+      if (seen.has(unique)) throw new ConfigError(`invalid configuration (${source}): field "apps.${i}.${unique.split(':')[0]}": duplicate value`);
+      seen.add(unique);
+    }
+  }
+
+  const apps = file.apps.map((app): AppSettings => {
+    const scoring = Object.fromEntries(
+      EVENTS.map((event) => [event, mergeScoring(file.scoring.default, file.scoring.events[event], app.events[event])]),
+    ) as Record<RiskEvent, EventScoring>;
+    return Object.freeze({
+      id: app.id,
+      name: app.name,
+      key: app.key,
+      secretHash: app.secret ? hashSecret(app.secret) : Buffer.from(app.secret_sha256!, 'hex'),
+      origins: Object.freeze(app.origins.map((o) => new URL(o).origin)),
+      scoring: Object.freeze(scoring),
+    });
+  });
+
+  return Object.freeze({
+    host: file.host,
+    port: file.port,
+    dataDir: resolve(env.RISKGATE_DATA_DIR ? cwd : baseDir, file.data_dir),
+    logLevel: file.log_level,
+    reasonLanguage: file.reason_language,
+    bodyLimitBytes: file.body_limit_bytes,
+    rulesFile: file.rules_file ? resolve(env.RISKGATE_RULES ? cwd : baseDir, file.rules_file) : undefined,
+    token: file.token,
+    identifierHashKey: file.identifier_hash_key,
+    stateMaxKeys: file.state.max_keys,
+    apps: Object.freeze(apps),
+    defaultScoring: Object.freeze(
+      Object.fromEntries(EVENTS.map((e) => [e, mergeScoring(file.scoring.default, file.scoring.events[e])])) as Record<RiskEvent, EventScoring>,
+    ),
+  });
+}

@@ -1,0 +1,313 @@
+/**
+ * One evaluation, T+0: decode the black_box, look up lists and velocity in
+ * parallel, compute features, run the rules, decide, and queue the record.
+ *
+ * Bypass (seed 004): a slow or failing dependency is skipped after its time
+ * budget and the answer says `degraded: true`; nothing here answers a 5xx for
+ * a store outage.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ListDimension, TokenFailure } from '../../shared/constants.js';
+import { ENGINE_REASONS, type ReasonLanguage, type ReasonText } from '../../shared/reasons.js';
+import type { DecisionRecord, EvaluateRequest, EvaluateResponse, Reason } from '../../shared/schemas.js';
+import type { AppSettings } from '../config/config.js';
+import {
+  DISTINCT_PAIRS,
+  VELOCITY_DIMENSIONS,
+  WINDOW_NAMES,
+  WINDOWS,
+  type DistinctFeature,
+  type Features,
+  type TokenStatus,
+  type VelocityFeature,
+} from '../features/features.js';
+import { emailInfo, ipKind, mobileInfo, userAgentMismatch } from '../features/identity.js';
+import type { TokenKeyRing } from '../keys/token-keys.js';
+import type { IdentifierKeys } from '../records/identifiers.js';
+import { maskRequest } from '../records/identifiers.js';
+import type { ListLookup, ListMatch, Records } from '../records/records.js';
+import type { RuleHit, RuleSet } from '../rules/ruleset.js';
+import { listVerdict, scoreHits, type Verdict } from '../scoring/decide.js';
+import type { HotState, ObservationBatch, ObservationResult } from '../state/hot-state.js';
+import { decodeBlackBox, type DecodeResult } from '../token/decode.js';
+
+export interface EvaluatorOptions {
+  tokenKeys: () => TokenKeyRing;
+  rules: () => RuleSet;
+  hotState: HotState;
+  records: Records;
+  identifiers: IdentifierKeys;
+  maxTokenAgeSeconds: number;
+  clockSkewSeconds: number;
+  /** Budget for each store call on the request path before it is skipped. */
+  dependencyTimeoutMs: number;
+  /** How long a device stays "known" after it was last seen. */
+  deviceMemoryMs?: number;
+  onDependencyFailure?: (dependency: 'hot_state' | 'lists', error: unknown) => void;
+}
+
+export interface Evaluation {
+  response: EvaluateResponse;
+  record: DecisionRecord;
+  features: Features;
+  tokenFailure: TokenFailure | undefined;
+}
+
+const WINDOW_LENGTHS = WINDOW_NAMES.map((w) => WINDOWS[w]);
+const DEVICE_MEMORY_MS = 90 * 86_400_000;
+
+class DependencyTimeout extends Error {}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DependencyTimeout(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Time-ordered, unique: 12 hex digits of milliseconds and 20 random ones (TongDun's 32-character form). */
+export function newSequenceId(now = Date.now()): string {
+  return (now.toString(16).padStart(12, '0') + randomBytes(10).toString('hex')).toUpperCase();
+}
+
+function tokenStatus(failure: TokenFailure | undefined): TokenStatus {
+  switch (failure) {
+    case undefined:
+      return 'ok';
+    case 'TOKEN_MISSING':
+      return 'missing';
+    case 'TOKEN_EXPIRED':
+      return 'expired';
+    case 'TOKEN_REPLAYED':
+      return 'replayed';
+    default:
+      return 'invalid';
+  }
+}
+
+const zeroes = <K extends string>(names: readonly K[]): Record<K, number> =>
+  Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>;
+const VELOCITY_FEATURES = VELOCITY_DIMENSIONS.flatMap((d) => WINDOW_NAMES.map((w) => `${d}_${w}` as VelocityFeature));
+const DISTINCT_FEATURES = DISTINCT_PAIRS.flatMap(([of, what]) => WINDOW_NAMES.map((w) => `${of}_${what}_${w}` as DistinctFeature));
+
+export class Evaluator {
+  private readonly deviceMemoryMs: number;
+
+  constructor(private readonly options: EvaluatorOptions) {
+    this.deviceMemoryMs = options.deviceMemoryMs ?? DEVICE_MEMORY_MS;
+  }
+
+  async evaluate(app: AppSettings, request: EvaluateRequest, language: ReasonLanguage, startedAt = performance.now()): Promise<Evaluation> {
+    const { options } = this;
+    const now = Date.now();
+    const sequenceId = newSequenceId(now);
+    const rules = options.rules();
+    const scoring = app.scoring[request.event];
+    const eventTime = request.event_time ? Math.min(Date.parse(request.event_time), now) : now;
+
+    let degraded = false;
+    const engineReasons: (keyof typeof ENGINE_REASONS)[] = [];
+
+    // 1. The token. A claim failure (store down) lets the token through as not replayed, marked degraded.
+    let decoded: DecodeResult | { ok: false; failure: 'TOKEN_MISSING' } = { ok: false, failure: 'TOKEN_MISSING' };
+    if (request.black_box) {
+      decoded = await decodeBlackBox(request.black_box, {
+        keys: options.tokenKeys(),
+        appKey: app.key,
+        now: Math.floor(now / 1000),
+        maxAgeSeconds: options.maxTokenAgeSeconds,
+        clockSkewSeconds: options.clockSkewSeconds,
+        claimJti: (jti, ttlMs) =>
+          withTimeout(options.hotState.claimOnce(`jti:${jti}`, ttlMs), options.dependencyTimeoutMs).catch((error: unknown) => {
+            degraded = true;
+            if (!engineReasons.includes('state_unavailable')) engineReasons.push('state_unavailable');
+            options.onDependencyFailure?.('hot_state', error);
+            return true;
+          }),
+      });
+    }
+    const tokenFailure = decoded.ok ? undefined : decoded.failure;
+    const opened = 'payload' in decoded ? decoded : undefined;
+    const deviceId = 'deviceId' in decoded && decoded.deviceId ? decoded.deviceId : '';
+
+    // 2. Identifiers, then lists and velocity in parallel.
+    const { identifiers } = options;
+    const idKeys: Partial<Record<ListDimension, string>> = {};
+    if (request.ip) idKeys.ip = identifiers.key('ip', request.ip);
+    if (deviceId) idKeys.device = deviceId;
+    if (request.account_id) idKeys.account = identifiers.key('account', request.account_id);
+    if (request.mobile) idKeys.mobile = identifiers.key('mobile', request.mobile);
+    if (request.email) idKeys.email = identifiers.key('email', request.email);
+
+    const lookups: ListLookup[] = Object.entries(idKeys).map(([dimension, valueKey]) => ({ dimension: dimension as ListDimension, valueKey }));
+    const batch = this.observationBatch(app.id, request.event, eventTime, idKeys);
+
+    const [listResult, observed] = await Promise.all([
+      withTimeout(options.records.matchLists(app.id, lookups, now), options.dependencyTimeoutMs).catch((error: unknown) => {
+        degraded = true;
+        engineReasons.push('lists_unavailable');
+        options.onDependencyFailure?.('lists', error);
+        return { black: [], white: [] } satisfies ListMatch;
+      }),
+      withTimeout(options.hotState.observe(batch.batch), options.dependencyTimeoutMs).catch((error: unknown) => {
+        degraded = true;
+        if (!engineReasons.includes('state_unavailable')) engineReasons.push('state_unavailable');
+        options.onDependencyFailure?.('hot_state', error);
+        return undefined;
+      }),
+    ]);
+
+    // 3. Features.
+    const signals = opened?.payload.signals ?? {};
+    const behavior = opened?.payload.behavior ?? {};
+    const automation = signals.automation ?? {};
+    const email = emailInfo(request.email);
+    const mobile = mobileInfo(request.mobile);
+    const features: Features = {
+      event: request.event,
+      app: app.id,
+      platform: opened?.payload.platform ?? 'unknown',
+      token: {
+        status: tokenStatus(tokenFailure),
+        failure: tokenFailure ?? '',
+        age_s: opened ? opened.ageSeconds : -1,
+        degraded: opened?.payload.degraded ?? false,
+      },
+      device: { id: deviceId, new: observed && batch.deviceSeenIndex >= 0 ? observed.firstSeen[batch.deviceSeenIndex]! : false },
+      signals: {
+        webdriver: automation.webdriver ?? false,
+        headless_ua: automation.headless_ua ?? false,
+        cdp: automation.cdp ?? false,
+        automation_globals: automation.automation_globals?.length ?? 0,
+        missing_chrome_objects: automation.missing_chrome_objects?.length ?? 0,
+        permissions_inconsistent: automation.permissions_inconsistent ?? false,
+        no_plugins: automation.no_plugins ?? false,
+        window_anomaly: automation.window_anomaly ?? false,
+        software_renderer: automation.software_renderer ?? false,
+        lies: signals.lies?.length ?? 0,
+        inconsistencies: signals.inconsistencies?.length ?? 0,
+        device_key_fallback: signals.device_key_store !== undefined && signals.device_key_store !== 'indexeddb',
+        source_errors: signals.errors ? Object.keys(signals.errors).length : 0,
+      },
+      behavior: {
+        present: opened !== undefined && Object.keys(behavior).length > 0,
+        pointer_moves: behavior.pointer_moves ?? 0,
+        clicks: behavior.clicks ?? 0,
+        touches: behavior.touches ?? 0,
+        key_presses: behavior.key_presses ?? 0,
+        pastes: behavior.pastes ?? 0,
+        focus_changes: behavior.focus_changes ?? 0,
+        dwell_ms: behavior.dwell_ms ?? 0,
+      },
+      request: {
+        has_account: Boolean(request.account_id),
+        has_mobile: Boolean(request.mobile),
+        has_email: Boolean(request.email),
+        has_ip: Boolean(request.ip),
+        has_user_agent: Boolean(request.user_agent),
+        ua_mismatch: userAgentMismatch(request.user_agent, signals.user_agent),
+      },
+      ip: { kind: ipKind(request.ip) },
+      email: { domain: email.domain, disposable: email.disposable },
+      mobile: { country_code: mobile.country_code, virtual_operator: mobile.virtual_operator },
+      velocity: batch.velocity(observed),
+      distinct: batch.distinct(observed),
+      lists: { black: listResult.black.length > 0, white: listResult.white.length > 0 },
+    };
+
+    // 4. Lists first, then rules.
+    const evaluation = rules.evaluate(features);
+    let verdict: Verdict;
+    const reasonTexts: { id: string; text: ReasonText }[] = [];
+    let tags: string[];
+    if (features.lists.white || features.lists.black) {
+      const list = features.lists.white ? 'white' : 'black';
+      verdict = listVerdict(list, scoring);
+      reasonTexts.push({ id: `list_${list}`, text: ENGINE_REASONS[`list_${list}`] });
+      tags = [list === 'white' ? 'whitelist' : 'blacklist'];
+    } else {
+      verdict = scoreHits(evaluation.hits, scoring);
+      const online = evaluation.hits.filter((h) => h.state === 'online').sort((a, b) => b.score - a.score);
+      for (const hit of online) reasonTexts.push({ id: hit.id, text: hit.reason });
+      tags = [...new Set(online.flatMap((h) => h.tags))];
+    }
+    for (const id of engineReasons) reasonTexts.push({ id, text: ENGINE_REASONS[id] });
+
+    const reasons: Reason[] = reasonTexts.map((r) => ({ id: r.id, reason: r.text[language] }));
+    const response: EvaluateResponse = {
+      code: 200,
+      message: 'ok',
+      sequence_id: sequenceId,
+      score: verdict.score,
+      level: verdict.level,
+      decision: verdict.decision,
+      challenge: verdict.challenge,
+      reasons,
+      tags,
+      ...(deviceId ? { device_id: deviceId } : {}),
+      degraded,
+    };
+
+    const record: DecisionRecord = {
+      sequence_id: sequenceId,
+      app_id: app.id,
+      event: request.event,
+      event_time: new Date(eventTime).toISOString(),
+      created_at: new Date(now).toISOString(),
+      score: verdict.score,
+      level: verdict.level,
+      decision: verdict.decision,
+      challenge: verdict.challenge,
+      reasons,
+      tags,
+      device_id: deviceId || null,
+      degraded,
+      rules_version: evaluation.version,
+      rules_hit: evaluation.hits.map((h: RuleHit) => ({ id: h.id, state: h.state, score: h.score })),
+      request: maskRequest(request) as Record<string, unknown>,
+      features: features as unknown as Record<string, unknown>,
+      latency_ms: Math.round((performance.now() - startedAt) * 1000) / 1000,
+    };
+    options.records.logDecision(record);
+    return { response, record, features, tokenFailure };
+  }
+
+  /** What one evaluation counts, as one batch, with readers for its results. */
+  private observationBatch(appId: string, event: string, at: number, idKeys: Partial<Record<ListDimension, string>>) {
+    const counters: ObservationBatch['counters'][number][] = [];
+    const counterFeatures: VelocityFeature[][] = [];
+    for (const dimension of VELOCITY_DIMENSIONS) {
+      const value = idKeys[dimension];
+      if (!value) continue;
+      // One hash tag per entity keeps a Redis Cluster script in one slot.
+      counters.push({ key: `v:{${appId}:${dimension}:${value}}:${event}`, windowsMs: WINDOW_LENGTHS });
+      counterFeatures.push(WINDOW_NAMES.map((w) => `${dimension}_${w}` as VelocityFeature));
+    }
+    const members = { accounts: idKeys.account, mobiles: idKeys.mobile, devices: idKeys.device };
+    const distinct: ObservationBatch['distinct'][number][] = [];
+    const distinctFeatures: DistinctFeature[][] = [];
+    for (const [of, what] of DISTINCT_PAIRS) {
+      const owner = idKeys[of];
+      const member = members[what];
+      if (!owner || !member) continue;
+      distinct.push({ key: `d:{${appId}:${of}:${owner}}:${what}`, member, windowsMs: WINDOW_LENGTHS });
+      distinctFeatures.push(WINDOW_NAMES.map((w) => `${of}_${what}_${w}` as DistinctFeature));
+    }
+    const firstSeen = idKeys.device ? [{ key: `s:{${appId}:device:${idKeys.device}}`, ttlMs: this.deviceMemoryMs }] : [];
+    return {
+      batch: { at, counters, distinct, firstSeen } satisfies ObservationBatch,
+      deviceSeenIndex: firstSeen.length > 0 ? 0 : -1,
+      velocity(result: ObservationResult | undefined): Record<VelocityFeature, number> {
+        const out = zeroes(VELOCITY_FEATURES);
+        if (result) counterFeatures.forEach((names, i) => names.forEach((name, w) => (out[name] = result.counters[i]![w]!)));
+        return out;
+      },
+      distinct(result: ObservationResult | undefined): Record<DistinctFeature, number> {
+        const out = zeroes(DISTINCT_FEATURES);
+        if (result) distinctFeatures.forEach((names, i) => names.forEach((name, w) => (out[name] = result.distinct[i]![w]!)));
+        return out;
+      },
+    };
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The configured apps and how callers prove which one they are.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import type { AppSettings } from '../config/config.js';
+import { ApiError } from './errors.js';
+
+export class AppRegistry {
+  private readonly byKey: Map<string, AppSettings>;
+
+  constructor(readonly apps: readonly AppSettings[]) {
+    this.byKey = new Map(apps.map((a) => [a.key, a]));
+  }
+
+  /** The app whose secret this is. Compares against every app in constant time per app. */
+  bySecret(secret: string): AppSettings | undefined {
+    const presented = createHash('sha256').update(secret, 'utf8').digest();
+    let found: AppSettings | undefined;
+    for (const app of this.apps) {
+      // Both sides are 32-byte digests, so the lengths always match.
+      if (timingSafeEqual(presented, app.secretHash)) found = app;
+    }
+    return found;
+  }
+
+  /** The app with this public key (SDK calls). */
+  byPublicKey(key: string): AppSettings | undefined {
+    return this.byKey.get(key);
+  }
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
+
+/** Resolves the app from `Authorization: Bearer <secret>` or fails with 4010. */
+export function authenticateSecret(registry: AppRegistry, request: FastifyRequest): AppSettings {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? BEARER.exec(header) : null;
+  if (!match) throw new ApiError('BAD_CREDENTIALS', 'missing or malformed Authorization: Bearer <app secret>', 'authorization');
+  const app = registry.bySecret(match[1]!);
+  if (!app) throw new ApiError('BAD_CREDENTIALS', 'unknown app secret', 'authorization');
+  return app;
+}

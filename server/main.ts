@@ -1,0 +1,52 @@
+/**
+ * `npm start`: the embedded RiskGate server. Creates the data directory, keys
+ * and a demo app on first start, then listens on HOST:PORT.
+ */
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { RulesFileError } from './rules/loader.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const app = await buildApp({ config });
+  const { dataDirectory } = app.riskgate;
+
+  const shutdown = (signal: string) => {
+    app.log.info({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  process.on('SIGHUP', () => {
+    void app.riskgate.rules.reload();
+    app.riskgate.reloadTokenKeys();
+  });
+
+  const address = await app.listen({ host: config.host, port: config.port });
+  const demo = dataDirectory.demoApp;
+  const lines = [
+    `RiskGate listening on ${address}`,
+    `  data directory: ${dataDirectory.dir}`,
+    ...(dataDirectory.created.length > 0 ? [`  created: ${dataDirectory.created.join(', ')}`] : []),
+    `  token key: ${app.riskgate.tokenKeys().primary.kid}   API docs: ${address}/docs`,
+    ...(demo
+      ? [
+          `  demo app "${demo.name}": app key ${demo.key}`,
+          `  demo app secret: ${dataDirectory.created.length > 0 ? demo.secret : `(in ${dataDirectory.dir}/demo-app.json)`}`,
+        ]
+      : []),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof RulesFileError) {
+    process.stderr.write(`riskgate: ${error.message}\n`);
+  } else {
+    process.stderr.write(`riskgate: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exit(1);
+});

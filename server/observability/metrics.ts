@@ -1,0 +1,49 @@
+/**
+ * Prometheus metrics. Each app instance has its own registry so tests (and
+ * embedders) can run several side by side.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class RiskMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'riskgate_http_requests_total',
+    help: 'HTTP requests by route, method and status.',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly decisions = new Counter({
+    name: 'riskgate_decisions_total',
+    help: 'Decisions by event and decision.',
+    labelNames: ['event', 'decision'] as const,
+    registers: [this.registry],
+  });
+  readonly evaluateLatency = new Histogram({
+    name: 'riskgate_evaluate_duration_seconds',
+    help: 'Time to answer an evaluation, from request start to reply.',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly tokenFailures = new Counter({
+    name: 'riskgate_token_failures_total',
+    help: 'black_box tokens that failed to decode, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly degraded = new Counter({
+    name: 'riskgate_dependency_failures_total',
+    help: 'Store calls skipped on the request path (timeout or error), by dependency.',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+  });
+  readonly ruleReloads = new Counter({
+    name: 'riskgate_rule_reloads_total',
+    help: 'Rules file reloads by result.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Identifiers as stored: normalised, keyed-hashed for PII, masked for display.
+ *
+ * Lists and hot state key mobile and email by an HMAC of the normalised value,
+ * so neither the database nor Redis ever holds them in clear (DESIGN.md, "State
+ * and storage"). The same value must give the same key whatever its spelling,
+ * hence the normalisation.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
+import type { ListDimension } from '../../shared/constants.js';
+import type { EvaluateRequest } from '../../shared/schemas.js';
+
+const MIN_SECRET_BYTES = 32;
+/** 128 bits: collisions stay out of reach while keys stay short in Redis. */
+const KEY_HASH_BYTES = 16;
+const KEY_PREFIX: Partial<Record<ListDimension, string>> = { mobile: 'm:', email: 'e:' };
+
+export function normalizeIdentifier(dimension: ListDimension, value: string): string {
+  const trimmed = value.trim();
+  switch (dimension) {
+    case 'email':
+      return trimmed.toLowerCase();
+    case 'mobile':
+      return normalizeMobile(trimmed);
+    case 'ip':
+      return normalizeIp(trimmed);
+    case 'device':
+    case 'account':
+      return trimmed;
+  }
+}
+
+function normalizeMobile(value: string): string {
+  let digits = value.replace(/\D/g, '');
+  // Input without any digit is not a number; keep it rather than let all such
+  // values share the one key of the empty string.
+  if (digits === '') return value;
+  if (value.startsWith('+')) return digits;
+  if (digits.startsWith('00')) return digits.slice(2);
+  // An 11-digit number starting with 1 is a mainland China number written
+  // without its country code, the usual spelling for this system's users.
+  if (digits.length === 11 && digits.startsWith('1')) return `86${digits}`;
+  return digits;
+}
+
+function normalizeIp(value: string): string {
+  // Only the plain dotted-quad IPv4 spelling: ipaddr.js would also read "1" or
+  // "0x7f.1" as addresses, which no client sends.
+  if (ipaddr.IPv4.isValidFourPartDecimal(value)) return ipaddr.IPv4.parse(value).toString();
+  if (ipaddr.IPv6.isValid(value)) {
+    const addr = ipaddr.process(value);
+    return addr.kind() === 'ipv4' ? addr.toString() : (addr as ipaddr.IPv6).toRFC5952String();
+  }
+  return value.toLowerCase();
+}
+
+export function maskIdentifier(dimension: ListDimension, value: string): string {
+  const normalized = normalizeIdentifier(dimension, value);
+  if (dimension === 'mobile') return maskMobile(normalized);
+  if (dimension === 'email') return maskEmail(normalized);
+  return normalized;
+}
+
+function maskMobile(digits: string): string {
+  const national = digits.length === 13 && digits.startsWith('86') ? digits.slice(2) : digits;
+  if (national.length >= 10) return `${national.slice(0, 3)}****${national.slice(-4)}`;
+  if (national.length >= 5) return `****${national.slice(-2)}`;
+  return '****';
+}
+
+function maskEmail(email: string): string {
+  const at = email.lastIndexOf('@');
+  const local = at < 0 ? email : email.slice(0, at);
+  const domain = at < 0 ? '' : email.slice(at);
+  return `${maskText(local)}${domain}`;
+}
+
+/** First character and stars; a one-character value shows nothing. */
+function maskText(text: string): string {
+  const chars = Array.from(text);
+  return chars.length > 1 ? `${chars[0]}***` : '***';
+}
+
+export class IdentifierKeys {
+  readonly #secret: Buffer;
+
+  constructor(secret: Buffer) {
+    if (secret.length < MIN_SECRET_BYTES) {
+      throw new Error(`identifier key secret must be at least ${MIN_SECRET_BYTES} bytes`);
+    }
+    this.#secret = Buffer.from(secret);
+  }
+
+  normalize(dimension: ListDimension, value: string): string {
+    return normalizeIdentifier(dimension, value);
+  }
+
+  /** The stored and hot-state key: a keyed hash for mobile and email, else the normalised value. */
+  key(dimension: ListDimension, value: string): string {
+    const normalized = normalizeIdentifier(dimension, value);
+    const prefix = KEY_PREFIX[dimension];
+    if (prefix === undefined) return normalized;
+    // The dimension is hashed too, so one string never gives the same hash in two dimensions.
+    const mac = createHmac('sha256', this.#secret).update(`${dimension}\0${normalized}`).digest();
+    return prefix + mac.subarray(0, KEY_HASH_BYTES).toString('base64url');
+  }
+
+  mask(dimension: ListDimension, value: string): string {
+    return maskIdentifier(dimension, value);
+  }
+}
+
+/** A copy of an evaluate request fit to store and log: no PII in clear, no token. */
+export function maskRequest(req: EvaluateRequest): EvaluateRequest {
+  const out: EvaluateRequest = { ...req };
+  if (req.mobile !== undefined) out.mobile = maskIdentifier('mobile', req.mobile);
+  if (req.email !== undefined) out.email = maskIdentifier('email', req.email);
+  if (req.nickname !== undefined) out.nickname = maskText(req.nickname.trim());
+  if (req.black_box !== undefined) out.black_box = `<token ${req.black_box.length} chars>`;
+  return out;
+}
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+let lastTime = -1;
+let lastRandom: number[] = [];
+
+/**
+ * A ULID-style id (26 characters: 48-bit time, 80 random bits). Ids are made in
+ * code, not by the database, so SQLite and PostgreSQL need no sequence quirks.
+ * Within one millisecond the random part counts up, so ids made by a process
+ * sort in creation order and "newest first" needs no extra column.
+ */
+export function newRecordId(now: number = Date.now()): string {
+  if (now === lastTime) {
+    for (let i = lastRandom.length - 1; i >= 0; i--) {
+      const digit = ((lastRandom[i] ?? 0) + 1) % 32;
+      lastRandom[i] = digit;
+      if (digit !== 0) break;
+    }
+  } else {
+    lastTime = now;
+    lastRandom = Array.from(randomBytes(16), (byte) => byte & 31);
+  }
+  let time = '';
+  for (let t = now, i = 0; i < 10; i++, t = Math.floor(t / 32)) time = CROCKFORD.charAt(t % 32) + time;
+  return time + lastRandom.map((d) => CROCKFORD.charAt(d)).join('');
+}

@@ -1,0 +1,59 @@
+/**
+ * Durable records: lists, the decision log and the audit trail.
+ *
+ * One interface, two implementations: SQLite under the data directory
+ * (embedded default, `sqlite.ts`) and PostgreSQL (distributed mode). Methods
+ * are async so both fit; the SQLite one resolves synchronously-computed values.
+ */
+import type { ListDimension, ListKind } from '../../shared/constants.js';
+import type { DecisionRecord, ListEntry } from '../../shared/schemas.js';
+
+export interface NewListEntry {
+  appId: string;
+  list: ListKind;
+  dimension: ListDimension;
+  /** Normalised value, or a keyed hash of it for mobile and email (see identifiers.ts). */
+  valueKey: string;
+  /** What the API shows: the value, masked for mobile and email. */
+  displayValue: string;
+  reason: string | null;
+  createdBy: string;
+  /** Epoch milliseconds, or null for no expiry. */
+  expiresAt: number | null;
+}
+
+export interface ListLookup {
+  dimension: ListDimension;
+  valueKey: string;
+}
+
+export interface ListMatch {
+  black: ListDimension[];
+  white: ListDimension[];
+}
+
+export interface ListFilter {
+  appId: string;
+  list?: ListKind;
+  dimension?: ListDimension;
+  valueKey?: string;
+  limit: number;
+}
+
+export interface Records {
+  /** Resolves only once the entry is durable (it survives `kill -9`). */
+  addListEntry(entry: NewListEntry): Promise<ListEntry>;
+  findListEntries(filter: ListFilter): Promise<ListEntry[]>;
+  /** Resolves false when no live entry of this app has that id. */
+  deleteListEntry(appId: string, id: string, deletedBy: string): Promise<boolean>;
+  /** Live (unexpired) entries of this app matching any of the identifiers. Hot path: must be fast. */
+  matchLists(appId: string, lookups: readonly ListLookup[], now: number): Promise<ListMatch>;
+  /** Queues a decision for the log; written in batches off the request path. */
+  logDecision(record: DecisionRecord): void;
+  /** A logged decision of this app, including ones still queued. */
+  getDecision(appId: string, sequenceId: string): Promise<DecisionRecord | null>;
+  /** Whether the store answers (for /readyz). */
+  ping(): Promise<boolean>;
+  /** Flushes queued decisions and closes. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,61 @@
+/**
+ * Score → level → decision → challenge, with lists applied first.
+ */
+import type { ChallengeKind, Decision, RiskLevel } from '../../shared/constants.js';
+import type { EventScoring } from '../config/config.js';
+import type { RuleHit } from '../rules/ruleset.js';
+
+export interface Verdict {
+  score: number;
+  level: RiskLevel;
+  decision: Decision;
+  challenge: ChallengeKind;
+}
+
+const STRICTNESS: Record<Decision, number> = { accept: 0, review: 1, decline: 2 };
+
+export function levelOf(score: number, floors: EventScoring['levelFloors']): RiskLevel {
+  for (let level = 4; level > 0; level--) if (score >= floors[level]!) return level as RiskLevel;
+  return 0;
+}
+
+/** The lowest score whose level maps to `decision`, so a forced decision shows in the score too. */
+function floorFor(decision: Decision, scoring: EventScoring): number | undefined {
+  for (let level = 0; level <= 4; level++) {
+    if (scoring.decisions[level as RiskLevel] === decision) return scoring.levelFloors[level];
+  }
+  return undefined;
+}
+
+function verdictAt(score: number, scoring: EventScoring, decision?: Decision): Verdict {
+  const level = levelOf(score, scoring.levelFloors);
+  return { score, level, decision: decision ?? scoring.decisions[level], challenge: scoring.challenges[level] };
+}
+
+/** White list accepts outright; black list declines outright. */
+export function listVerdict(list: 'white' | 'black', scoring: EventScoring): Verdict {
+  return list === 'white'
+    ? { score: 0, level: 0, decision: 'accept', challenge: 'none' }
+    : { score: 100, level: 4, decision: 'decline', challenge: scoring.challenges[4] };
+}
+
+/**
+ * Online hits add their scores (capped at 100). A rule's direct decision wins
+ * over the score when stricter; `review` and `decline` also raise the score to
+ * the first level with that decision. Shadow hits never count.
+ */
+export function scoreHits(hits: readonly RuleHit[], scoring: EventScoring): Verdict {
+  let score = 0;
+  let forced: Decision | undefined;
+  for (const hit of hits) {
+    if (hit.state !== 'online') continue;
+    score += hit.score;
+    if (hit.decision && (forced === undefined || STRICTNESS[hit.decision] > STRICTNESS[forced])) forced = hit.decision;
+  }
+  score = Math.min(100, Math.round(score));
+  if (forced === undefined) return verdictAt(score, scoring);
+  if (forced !== 'accept') score = Math.max(score, floorFor(forced, scoring) ?? score);
+  const verdict = verdictAt(score, scoring, forced);
+  // A forced accept skips the challenge the score alone would have asked for.
+  return forced === 'accept' ? { ...verdict, challenge: 'none' } : verdict;
+}

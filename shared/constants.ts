@@ -1,0 +1,142 @@
+/**
+ * Constants shared by the server, the SDKs and outside clients.
+ *
+ * This file imports nothing, so the browser and mini-program builds can use it
+ * without pulling in zod or any server code.
+ */
+
+/** Business events a caller can ask about (Alibaba's scenarios and TongDun's `decision_event`s). */
+export const EVENTS = [
+  'register',
+  'login',
+  'modify_info',
+  'marketing',
+  'marketing_code',
+  'marketing_exchange',
+  'send_gift',
+  'get_coupon',
+  'withdraw',
+  'invite',
+  'sms',
+  'browse',
+  'activate',
+  'like',
+  'comment',
+  'favorite',
+] as const;
+export type RiskEvent = (typeof EVENTS)[number];
+
+/** WeChat's risk rank: 0 no risk … 4 highly suspicious. */
+export const LEVELS = [0, 1, 2, 3, 4] as const;
+export type RiskLevel = (typeof LEVELS)[number];
+
+export const DECISIONS = ['accept', 'review', 'decline'] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+/** The verification a caller should put in front of the user (JAQ's `captcha_type`). */
+export const CHALLENGES = ['none', 'slider', 'sms', 'block'] as const;
+export type ChallengeKind = (typeof CHALLENGES)[number];
+
+export const LIST_KINDS = ['black', 'white'] as const;
+export type ListKind = (typeof LIST_KINDS)[number];
+
+export const LIST_DIMENSIONS = ['ip', 'device', 'account', 'mobile', 'email'] as const;
+export type ListDimension = (typeof LIST_DIMENSIONS)[number];
+
+export const PLATFORMS = ['web', 'wechat'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+/** Device and risk tags a decision can carry. */
+export const TAGS = [
+  'bot',
+  'headless',
+  'automation',
+  'tampered',
+  'inconsistent',
+  'emulator',
+  'devtools',
+  'replayed',
+  'token_invalid',
+  'token_missing',
+  'degraded_token',
+  'new_device',
+  'gang',
+  'velocity',
+  'disposable_email',
+  'virtual_mobile',
+  'private_ip',
+  'ua_mismatch',
+  'blacklist',
+  'whitelist',
+] as const;
+export type RiskTag = (typeof TAGS)[number];
+
+/** Token format version carried as `v` in the black_box payload. */
+export const BLACK_BOX_VERSION = 1;
+export const BLACK_BOX_JWE_ALG = 'ECDH-ES';
+export const BLACK_BOX_JWE_ENC = 'A256GCM';
+export const BLACK_BOX_JWS_ALG = 'ES256';
+/** Upper bound on a compact black_box token, in characters. */
+export const BLACK_BOX_MAX_LENGTH = 8192;
+
+/**
+ * Why a black_box could not be used. Each is a reason id in decisions.
+ * A failed token is a risk signal, never a request error.
+ */
+export const TOKEN_FAILURES = [
+  'TOKEN_MISSING',
+  'TOKEN_TOO_LARGE',
+  'TOKEN_MALFORMED',
+  'TOKEN_UNKNOWN_KEY',
+  'TOKEN_DECRYPT_FAILED',
+  'TOKEN_BAD_SIGNATURE',
+  'TOKEN_PAYLOAD_INVALID',
+  'TOKEN_APP_MISMATCH',
+  'TOKEN_EXPIRED',
+  'TOKEN_FROM_FUTURE',
+  'TOKEN_REPLAYED',
+] as const;
+export type TokenFailure = (typeof TOKEN_FAILURES)[number];
+
+/** One entry of the error table: HTTP status, stable numeric code, stable name. */
+export interface ErrorCodeEntry {
+  readonly code: number;
+  readonly status: number;
+  readonly name: string;
+  readonly description: string;
+}
+
+/**
+ * Every error code the API returns. TongDun's 9xxx codes are kept (seed 002);
+ * 4xxx codes are RiskGate's own. The README's table is checked against this.
+ */
+export const ERROR_CODES = {
+  FIELD_EMPTY: { code: 9001, status: 400, name: 'FIELD_EMPTY', description: 'A required field is missing or empty.' },
+  FIELD_INVALID: { code: 9002, status: 400, name: 'FIELD_INVALID', description: 'A field has the wrong type or format.' },
+  FIELD_TOO_LONG: { code: 9003, status: 400, name: 'FIELD_TOO_LONG', description: 'A field is longer than 1024 characters, or the body is too large (HTTP 413).' },
+  NO_BLACK_BOX_OR_IP: { code: 9004, status: 400, name: 'NO_BLACK_BOX_OR_IP', description: 'Neither black_box nor ip was given.' },
+  SYSTEM_ERROR: { code: 9200, status: 500, name: 'SYSTEM_ERROR', description: 'Unexpected server error; nothing was changed.' },
+  BAD_CONTENT_TYPE: { code: 9202, status: 415, name: 'BAD_CONTENT_TYPE', description: 'The body is not application/json.' },
+  BAD_CREDENTIALS: { code: 4010, status: 401, name: 'BAD_CREDENTIALS', description: 'Missing or wrong app secret or app key.' },
+  NOT_ALLOWED: { code: 4030, status: 403, name: 'NOT_ALLOWED', description: 'The origin or app is not allowed to make this call.' },
+  NOT_FOUND: { code: 4040, status: 404, name: 'NOT_FOUND', description: 'No such route, decision or list entry.' },
+  RATE_LIMITED: { code: 4290, status: 429, name: 'RATE_LIMITED', description: 'Too many requests; retry later.' },
+} as const satisfies Record<string, ErrorCodeEntry>;
+export type ErrorName = keyof typeof ERROR_CODES;
+
+/** Default score intervals (seed 001): level n covers [LEVEL_FLOORS[n], LEVEL_FLOORS[n+1]). */
+export const DEFAULT_LEVEL_FLOORS = [0, 20, 35, 65, 85] as const;
+export const DEFAULT_LEVEL_DECISIONS: Readonly<Record<RiskLevel, Decision>> = {
+  0: 'accept',
+  1: 'accept',
+  2: 'accept',
+  3: 'review',
+  4: 'decline',
+};
+export const DEFAULT_LEVEL_CHALLENGES: Readonly<Record<RiskLevel, ChallengeKind>> = {
+  0: 'none',
+  1: 'slider',
+  2: 'slider',
+  3: 'sms',
+  4: 'block',
+};

@@ -1,0 +1,20 @@
+/**
+ * Reason ids the engine itself produces, with English and Simplified Chinese
+ * texts. Every other reason id is the id of a rule in the rules file (for
+ * example `token_replayed`), whose texts the rules file carries.
+ */
+export const REASON_LANGUAGES = ['en', 'zh'] as const;
+export type ReasonLanguage = (typeof REASON_LANGUAGES)[number];
+
+export interface ReasonText {
+  readonly en: string;
+  readonly zh: string;
+}
+
+export const ENGINE_REASONS = {
+  list_black: { en: 'On the blacklist', zh: '命中黑名单' },
+  list_white: { en: 'On the whitelist', zh: '命中白名单' },
+  state_unavailable: { en: 'Velocity and history data were unavailable; decided without them', zh: '频次与历史数据暂不可用,已在缺少这些数据的情况下决策' },
+  lists_unavailable: { en: 'Lists were unavailable; decided without them', zh: '名单数据暂不可用,已在缺少名单的情况下决策' },
+} as const satisfies Record<string, ReasonText>;
+export type EngineReasonId = keyof typeof ENGINE_REASONS;

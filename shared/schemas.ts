@@ -1,0 +1,230 @@
+/**
+ * The v1 wire contracts as zod schemas, with their inferred types.
+ *
+ * Server code and tests import this file. Browser and mini-program builds must
+ * import only `constants.ts` and `import type` from here, so zod stays out of
+ * their bundles.
+ */
+import { z } from 'zod';
+import {
+  BLACK_BOX_VERSION,
+  CHALLENGES,
+  DECISIONS,
+  EVENTS,
+  LEVELS,
+  LIST_DIMENSIONS,
+  LIST_KINDS,
+  PLATFORMS,
+} from './constants.js';
+
+/** Longest accepted value of a plain string field (TongDun's 9003 bound). */
+export const MAX_FIELD_LENGTH = 1024;
+
+const field = () => z.string().trim().min(1).max(MAX_FIELD_LENGTH);
+
+// ---------------------------------------------------------------------------
+// POST /v1/risk/evaluate
+
+export const EvaluateRequest = z
+  .object({
+    event: z.enum(EVENTS),
+    event_time: z.iso.datetime({ offset: true }).optional(),
+    account_id: field().optional(),
+    session_id: field().optional(),
+    // A black_box longer than the token bound is not a request error: it
+    // decodes to TOKEN_TOO_LARGE. The body limit bounds it in bytes.
+    black_box: z.string().trim().min(1).optional(),
+    ip: field().optional(),
+    user_agent: field().optional(),
+    mobile: field().optional(),
+    email: field().optional(),
+    nickname: field().optional(),
+    referer: field().optional(),
+    ext: z.record(z.string(), z.unknown()).optional(),
+    event_detail: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ id: 'EvaluateRequest' });
+export type EvaluateRequest = z.infer<typeof EvaluateRequest>;
+
+export const Reason = z.object({
+  id: z.string(),
+  reason: z.string(),
+});
+export type Reason = z.infer<typeof Reason>;
+
+export const EvaluateResponse = z
+  .object({
+    code: z.literal(200),
+    message: z.string(),
+    sequence_id: z.string(),
+    score: z.number().int().min(0).max(100),
+    level: z.union(LEVELS.map((l) => z.literal(l))),
+    decision: z.enum(DECISIONS),
+    challenge: z.enum(CHALLENGES),
+    challenge_token: z.string().optional(),
+    reasons: z.array(Reason),
+    tags: z.array(z.string()),
+    device_id: z.string().optional(),
+    degraded: z.boolean(),
+  })
+  .meta({ id: 'EvaluateResponse' });
+export type EvaluateResponse = z.infer<typeof EvaluateResponse>;
+
+// ---------------------------------------------------------------------------
+// Errors
+
+export const ErrorBody = z
+  .object({
+    code: z.number().int(),
+    error: z.string(),
+    message: z.string(),
+    field: z.string().optional(),
+  })
+  .meta({ id: 'ErrorBody' });
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+// ---------------------------------------------------------------------------
+// Lists
+
+export const ListEntryCreate = z
+  .object({
+    list: z.enum(LIST_KINDS),
+    dimension: z.enum(LIST_DIMENSIONS),
+    value: field(),
+    reason: field().optional(),
+    ttl_seconds: z.number().int().positive().max(10 * 365 * 24 * 3600).optional(),
+  })
+  .meta({ id: 'ListEntryCreate' });
+export type ListEntryCreate = z.infer<typeof ListEntryCreate>;
+
+export const ListEntry = z
+  .object({
+    id: z.string(),
+    list: z.enum(LIST_KINDS),
+    dimension: z.enum(LIST_DIMENSIONS),
+    /** Masked for mobile and email: lists store a keyed hash of those, not the value. */
+    value: z.string(),
+    reason: z.string().nullable(),
+    created_by: z.string(),
+    created_at: z.string(),
+    expires_at: z.string().nullable(),
+  })
+  .meta({ id: 'ListEntry' });
+export type ListEntry = z.infer<typeof ListEntry>;
+
+export const ListQuery = z.object({
+  dimension: z.enum(LIST_DIMENSIONS).optional(),
+  value: field().optional(),
+  list: z.enum(LIST_KINDS).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+export type ListQuery = z.infer<typeof ListQuery>;
+
+export const ListEntryResponse = z.object({ code: z.literal(200), message: z.string(), entry: ListEntry });
+export const ListEntriesResponse = z.object({ code: z.literal(200), message: z.string(), entries: z.array(ListEntry) });
+
+// ---------------------------------------------------------------------------
+// Decisions log
+
+export const DecisionRecord = z
+  .object({
+    sequence_id: z.string(),
+    app_id: z.string(),
+    event: z.enum(EVENTS),
+    event_time: z.string(),
+    created_at: z.string(),
+    score: z.number(),
+    level: z.number(),
+    decision: z.enum(DECISIONS),
+    challenge: z.enum(CHALLENGES),
+    reasons: z.array(Reason),
+    tags: z.array(z.string()),
+    device_id: z.string().nullable(),
+    degraded: z.boolean(),
+    rules_version: z.string(),
+    rules_hit: z.array(z.object({ id: z.string(), state: z.enum(['online', 'shadow']), score: z.number() })),
+    /** The request with PII masked. */
+    request: z.record(z.string(), z.unknown()),
+    features: z.record(z.string(), z.unknown()),
+    latency_ms: z.number(),
+  })
+  .meta({ id: 'DecisionRecord' });
+export type DecisionRecord = z.infer<typeof DecisionRecord>;
+
+export const DecisionResponse = z.object({ code: z.literal(200), message: z.string(), decision: DecisionRecord });
+
+// ---------------------------------------------------------------------------
+// The black_box v1 payload (the JWS payload inside the JWE)
+
+/**
+ * A signal the server can read but never requires. A value of the wrong type
+ * is dropped rather than failing the token, so old and new SDKs coexist.
+ */
+const opt = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
+const shortString = z.string().max(512);
+const flagList = z.array(z.string().max(64)).max(64);
+
+export const AutomationSignals = z.object({
+  webdriver: opt(z.boolean()),
+  headless_ua: opt(z.boolean()),
+  cdp: opt(z.boolean()),
+  automation_globals: opt(flagList),
+  missing_chrome_objects: opt(flagList),
+  permissions_inconsistent: opt(z.boolean()),
+  no_plugins: opt(z.boolean()),
+  window_anomaly: opt(z.boolean()),
+  software_renderer: opt(z.boolean()),
+});
+
+export const WebSignals = z.object({
+  visitor_id: opt(shortString),
+  /** FingerprintJS components; heavy ones (canvas, audio, fonts) as hashes. */
+  components: opt(z.record(z.string().max(64), z.union([z.string().max(512), z.number(), z.boolean(), z.null()]))),
+  user_agent: opt(shortString),
+  platform: opt(shortString),
+  languages: opt(z.array(z.string().max(64)).max(32)),
+  timezone: opt(shortString),
+  screen: opt(z.object({ width: opt(z.number()), height: opt(z.number()), dpr: opt(z.number()), touch_points: opt(z.number()) })),
+  webgl_renderer: opt(shortString),
+  automation: opt(AutomationSignals),
+  /** Names of tampering probes that fired ("lies"). */
+  lies: opt(flagList),
+  /** Names of consistency checks that failed (UA vs platform vs hints vs screen). */
+  inconsistencies: opt(flagList),
+  /** Where the device key lives: `indexeddb`, or a fallback when that is unavailable. */
+  device_key_store: opt(shortString),
+  /** Sources that failed or ran out of time, by name. */
+  errors: opt(z.record(z.string().max(64), z.string().max(128))),
+});
+export type WebSignals = z.infer<typeof WebSignals>;
+
+export const BehaviorSignals = z.object({
+  pointer_moves: opt(z.number().int().min(0)),
+  clicks: opt(z.number().int().min(0)),
+  touches: opt(z.number().int().min(0)),
+  key_presses: opt(z.number().int().min(0)),
+  pastes: opt(z.number().int().min(0)),
+  focus_changes: opt(z.number().int().min(0)),
+  move_interval_mean_ms: opt(z.number().min(0)),
+  move_interval_sd_ms: opt(z.number().min(0)),
+  key_interval_mean_ms: opt(z.number().min(0)),
+  key_interval_sd_ms: opt(z.number().min(0)),
+  /** Milliseconds from `init` to `getBlackBox`. */
+  dwell_ms: opt(z.number().min(0)),
+});
+export type BehaviorSignals = z.infer<typeof BehaviorSignals>;
+
+export const BlackBoxPayload = z.object({
+  v: z.literal(BLACK_BOX_VERSION),
+  app: z.string().min(1).max(128),
+  jti: z.string().min(16).max(128),
+  iat: z.number().int().positive(),
+  platform: z.enum(PLATFORMS),
+  sdk: z.string().max(64),
+  degraded: z.boolean().default(false),
+  signals: WebSignals.default({}).catch({}),
+  behavior: BehaviorSignals.default({}).catch({}),
+});
+export type BlackBoxPayload = z.infer<typeof BlackBoxPayload>;
+/** What an SDK puts into a token, before defaults are applied. */
+export type BlackBoxPayloadInput = z.input<typeof BlackBoxPayload>;
