@@ -88,6 +88,8 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     trustProxy: false,
   }).withTypeProvider<ZodTypeProvider>();
 
+  // The API speaks JSON only: without this, text/plain bodies would reach validation as strings.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(zodValidatorCompiler);
   // Responses are built from typed objects; docs still get the response schemas.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));

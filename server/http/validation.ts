@@ -13,7 +13,7 @@ export function issueToApiError(issue: z.core.$ZodIssue, input: unknown, part: s
     (node, key) => (node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined),
     input,
   );
-  if (issue.code === 'invalid_type' && value === undefined) return new ApiError('FIELD_EMPTY', `${field} is empty`, field);
+  if (value === undefined || value === null) return new ApiError('FIELD_EMPTY', `${field} is empty`, field);
   if (issue.code === 'too_small' && issue.origin === 'string' && typeof value === 'string' && value.trim() === '') {
     return new ApiError('FIELD_EMPTY', `${field} is empty`, field);
   }
