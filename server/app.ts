@@ -7,27 +7,27 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppSettings, RiskGateConfig } from './config/config.js';
-import { DATABASE_FILE, prepareDataDirectory, type DataDirectory } from './config/data-dir.js';
+import { prepareDataDirectory, type DataDirectory } from './config/data-dir.js';
 import { Evaluator } from './evaluation/evaluator.js';
 import { AppRegistry } from './http/apps.js';
-import { installErrorHandling } from './http/errors.js';
+import { ApiError, installErrorHandling } from './http/errors.js';
 import { zodValidatorCompiler } from './http/validation.js';
 import { readKeyFile, TokenKeyRing } from './keys/token-keys.js';
 import { RiskMetrics } from './observability/metrics.js';
 import { IdentifierKeys } from './records/identifiers.js';
 import type { Records } from './records/records.js';
-import { SqliteRecords } from './records/sqlite.js';
 import { decisionRoutes } from './routes/decisions.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { listRoutes } from './routes/lists.js';
+import { sdkRoutes } from './routes/sdk.js';
 import { RuleBook } from './rules/book.js';
 import type { HotState } from './state/hot-state.js';
-import { MemoryHotState } from './state/memory.js';
+import { openStores } from './stores.js';
 
 export const DEFAULT_RULES_FILE = join(dirname(fileURLToPath(import.meta.url)), 'rules', 'default-rules.yaml');
 
@@ -84,6 +84,15 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
       },
     },
     bodyLimit: config.bodyLimitBytes,
+    // Router-level failures (bad percent-encoding, over-long path parameters)
+    // happen before the error handler; answer them from the same table.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const apiError =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new ApiError('FIELD_TOO_LONG', 'a path parameter is too long', 'path')
+          : new ApiError('FIELD_INVALID', 'the request path is not valid', 'path');
+      reply.status(apiError.statusCode).send(apiError.toBody());
+    },
     return503OnClosing: true,
     trustProxy: false,
   }).withTypeProvider<ZodTypeProvider>();
@@ -97,8 +106,9 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
 
   const metrics = new RiskMetrics();
   const identifiers = new IdentifierKeys(dataDirectory.identifierHashKey);
-  const records = options.records ?? SqliteRecords.open(join(config.dataDir, DATABASE_FILE));
-  const hotState = options.hotState ?? new MemoryHotState({ maxKeys: config.stateMaxKeys });
+  const stores = options.hotState && options.records ? undefined : await openStores(config);
+  const records = options.records ?? stores!.records;
+  const hotState = options.hotState ?? stores!.hotState;
   const rules = await RuleBook.open(config.rulesFile ?? DEFAULT_RULES_FILE, app.log);
 
   let tokenKeys = new TokenKeyRing(dataDirectory.tokenKeys);
@@ -177,5 +187,6 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   await app.register(decisionRoutes);
   await app.register(keyRoutes);
   await app.register(healthRoutes);
+  await app.register(sdkRoutes);
   return app as unknown as RiskGateApp;
 }

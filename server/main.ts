@@ -2,14 +2,21 @@
  * `npm start`: the embedded RiskGate server. Creates the data directory, keys
  * and a demo app on first start, then listens on HOST:PORT.
  */
+import { demoBackend } from '../demo/backend.js';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config/config.js';
+import { DEMO_WEB_DIR } from './paths.js';
 import { RulesFileError } from './rules/loader.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const app = await buildApp({ config });
   const { dataDirectory } = app.riskgate;
+  const demo = dataDirectory.demoApp;
+  let address = '';
+  if (demo) {
+    await app.register(demoBackend, { appKey: demo.key, appSecret: demo.secret, riskGateUrl: () => address, webDir: DEMO_WEB_DIR });
+  }
 
   const shutdown = (signal: string) => {
     app.log.info({ signal }, 'shutting down');
@@ -25,8 +32,7 @@ async function main(): Promise<void> {
     app.riskgate.reloadTokenKeys();
   });
 
-  const address = await app.listen({ host: config.host, port: config.port });
-  const demo = dataDirectory.demoApp;
+  address = await app.listen({ host: config.host, port: config.port });
   const lines = [
     `RiskGate listening on ${address}`,
     `  data directory: ${dataDirectory.dir}`,
@@ -34,6 +40,7 @@ async function main(): Promise<void> {
     `  token key: ${app.riskgate.tokenKeys().primary.kid}   API docs: ${address}/docs`,
     ...(demo
       ? [
+          `  demo page: ${address}/demo/`,
           `  demo app "${demo.name}": app key ${demo.key}`,
           `  demo app secret: ${dataDirectory.created.length > 0 ? demo.secret : `(in ${dataDirectory.dir}/demo-app.json)`}`,
         ]

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { InjectOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../shared/constants.js';
 import type { EvaluateResponse } from '../shared/schemas.js';
@@ -61,8 +62,8 @@ describe('POST /v1/risk/evaluate: contract', () => {
 });
 
 describe('error codes', () => {
-  const run = async (t: TestApp, options: Parameters<TestApp['app']['inject']>[0]) => {
-    const response = await t.app.inject(options as never);
+  const run = async (t: TestApp, options: InjectOptions) => {
+    const response = await t.app.inject(options);
     const body = response.json() as { code: number; field?: string; message: string };
     return { status: response.statusCode, code: body.code, field: body.field, message: body.message };
   };

@@ -57,7 +57,7 @@ function withSegment(token: string, index: number, segment: string): string {
 
 function flipByte(segment: string, at = 0): string {
   const bytes = Buffer.from(segment, 'base64url');
-  bytes[at % bytes.length] ^= 0x01;
+  bytes[at % bytes.length]! ^= 0x01;
   return bytes.toString('base64url');
 }
 

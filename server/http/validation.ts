@@ -4,7 +4,6 @@
  */
 import type { FastifySchemaCompiler } from 'fastify';
 import type { z } from 'zod';
-import { MAX_FIELD_LENGTH } from '../../shared/schemas.js';
 import { ApiError } from './errors.js';
 
 export function issueToApiError(issue: z.core.$ZodIssue, input: unknown, part: string): ApiError {
@@ -18,7 +17,7 @@ export function issueToApiError(issue: z.core.$ZodIssue, input: unknown, part: s
     return new ApiError('FIELD_EMPTY', `${field} is empty`, field);
   }
   if (issue.code === 'too_big' && issue.origin === 'string') {
-    return new ApiError('FIELD_TOO_LONG', `${field} is longer than ${MAX_FIELD_LENGTH} characters`, field);
+    return new ApiError('FIELD_TOO_LONG', `${field} is longer than ${Number(issue.maximum)} characters`, field);
   }
   return new ApiError('FIELD_INVALID', `${field} is invalid: ${issue.message}`, field);
 }

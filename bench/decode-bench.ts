@@ -1,0 +1,167 @@
+/**
+ * The bare token-decode loop, in process on one thread: openBlackBox
+ * (node:crypto) against jose (WebCrypto) on the same tokens, for two device
+ * mixes, plus the cost of openBlackBox's main steps.
+ */
+import { createPublicKey, createECDH, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { compactDecrypt, compactVerify, EmbeddedJWK, importJWK } from 'jose';
+import type { ServerTokenKey } from '../client/src/token/build.js';
+import { BlackBoxPayload } from '../shared/schemas.js';
+import { ecThumbprint, generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
+import { openBlackBox } from '../server/token/decode.js';
+import { deviceProfile } from './device-profile.js';
+import type { TokenFactory, TokenSpec } from './token-factory.js';
+
+/** openBlackBox caches device keys in an LRU of 10,000; more distinct devices than that, cycled, always miss. */
+export const NEW_DEVICE_TOKENS = 12_000;
+export const RETURNING_DEVICES = 1_000;
+export const RETURNING_TOKENS = 5_000;
+
+export interface Timing {
+  usPerOp: number;
+  opsPerSecond: number;
+  /** Process CPU (all threads, so WebCrypto's libuv work counts) per op. */
+  cpuUsPerOp: number;
+  ops: number;
+}
+
+export interface DecodeRow {
+  what: string;
+  mix: string;
+  timing: Timing;
+}
+
+const TRIALS = 3;
+const TRIAL_MS = 1000;
+const WARMUP_MS = 400;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Runs `op` for a warm-up, then TRIALS trials; the median trial counts. */
+export function timeSync(op: () => void, trialMs = TRIAL_MS, trials = TRIALS, warmupMs = WARMUP_MS): Timing {
+  const run = (ms: number) => {
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    let ops = 0;
+    let now = start;
+    while (now - start < ms) {
+      for (let k = 0; k < 16; k++) op();
+      ops += 16;
+      now = performance.now();
+    }
+    const used = process.cpuUsage(cpu);
+    return { us: ((now - start) * 1000) / ops, cpu: (used.user + used.system) / ops, ops };
+  };
+  run(warmupMs);
+  const results = Array.from({ length: trials }, () => run(trialMs));
+  const us = median(results.map((r) => r.us));
+  return { usPerOp: us, opsPerSecond: 1e6 / us, cpuUsPerOp: median(results.map((r) => r.cpu)), ops: results.reduce((a, r) => a + r.ops, 0) };
+}
+
+export async function timeAsync(op: () => Promise<unknown>, trialMs = TRIAL_MS, trials = TRIALS, warmupMs = WARMUP_MS): Promise<Timing> {
+  const run = async (ms: number) => {
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    let ops = 0;
+    let now = start;
+    while (now - start < ms) {
+      for (let k = 0; k < 4; k++) await op();
+      ops += 4;
+      now = performance.now();
+    }
+    const used = process.cpuUsage(cpu);
+    return { us: ((now - start) * 1000) / ops, cpu: (used.user + used.system) / ops, ops };
+  };
+  await run(warmupMs);
+  const results = [];
+  for (let i = 0; i < trials; i++) results.push(await run(trialMs));
+  const us = median(results.map((r) => r.us));
+  return { usPerOp: us, opsPerSecond: 1e6 / us, cpuUsPerOp: median(results.map((r) => r.cpu)), ops: results.reduce((a, r) => a + r.ops, 0) };
+}
+
+export interface DecodeBenchResult {
+  rows: DecodeRow[];
+  steps: { what: string; timing: Timing }[];
+  tokenBytes: number;
+  makeSeconds: number;
+}
+
+export async function runDecodeBench(factory: TokenFactory, log: (line: string) => void): Promise<DecodeBenchResult> {
+  const stored = generateTokenKey();
+  const ring = new TokenKeyRing([stored]);
+  const { kty, crv, x, y, kid } = ring.primary;
+  const serverKey: ServerTokenKey = { kty, crv, x, y, kid };
+  const appKey = 'pk_bench_decode';
+
+  const newSpecs: TokenSpec[] = Array.from({ length: NEW_DEVICE_TOKENS }, (_, i) => ({ device: -1, profile: 5_000_000 + i }));
+  const returningSpecs: TokenSpec[] = Array.from({ length: RETURNING_TOKENS }, (_, i) => ({ device: i % RETURNING_DEVICES, profile: (i % RETURNING_DEVICES) + 1 }));
+  const made = performance.now();
+  const [newTokens, returningTokens] = [await factory.make(serverKey, appKey, newSpecs), await factory.make(serverKey, appKey, returningSpecs)];
+  const makeSeconds = (performance.now() - made) / 1000;
+  const tokenBytes = Math.round([...newTokens, ...returningTokens].reduce((a, t) => a + t.length, 0) / (newTokens.length + returningTokens.length));
+  log(`  made ${newTokens.length + returningTokens.length} tokens in ${makeSeconds.toFixed(1)} s (avg ${tokenBytes} chars)`);
+
+  // Every token must open; a sample must also pass jose, which proves the bench's token maker.
+  for (const token of [...newTokens, ...returningTokens]) {
+    const opened = openBlackBox(token, ring);
+    if (!opened.ok) throw new Error(`bench token does not open: ${opened.failure}`);
+  }
+  const privateKey = await importJWK({ ...stored.jwk }, 'ECDH-ES');
+  const joseOpen = async (token: string) => {
+    const { plaintext } = await compactDecrypt(token, privateKey, { keyManagementAlgorithms: ['ECDH-ES'], contentEncryptionAlgorithms: ['A256GCM'] });
+    return compactVerify(plaintext, EmbeddedJWK, { algorithms: ['ES256'] });
+  };
+  for (const token of [...newTokens.slice(0, 100), ...returningTokens.slice(0, 100)]) await joseOpen(token);
+
+  const rows: DecodeRow[] = [];
+  const mixes = [
+    { mix: `new device each token (${NEW_DEVICE_TOKENS.toLocaleString('en-US')} devices, LRU always misses)`, tokens: newTokens },
+    { mix: `${RETURNING_DEVICES.toLocaleString('en-US')} returning devices (device key cached)`, tokens: returningTokens },
+  ];
+  for (const { mix, tokens } of mixes) {
+    let i = 0;
+    const timing = timeSync(() => {
+      const opened = openBlackBox(tokens[i++ % tokens.length]!, ring);
+      if (!opened.ok) throw new Error(opened.failure);
+    });
+    rows.push({ what: 'openBlackBox (node:crypto)', mix, timing });
+    log(`  openBlackBox, ${mix}: ${timing.usPerOp.toFixed(0)} µs/op`);
+  }
+  for (const { mix, tokens } of mixes) {
+    let i = 0;
+    const timing = await timeAsync(() => joseOpen(tokens[i++ % tokens.length]!));
+    rows.push({ what: 'jose compactDecrypt + compactVerify', mix, timing });
+    log(`  jose, ${mix}: ${timing.usPerOp.toFixed(0)} µs/op`);
+  }
+
+  // Where openBlackBox's time goes, step by step, on similar inputs.
+  const steps: { what: string; timing: Timing }[] = [];
+  const points = Array.from({ length: 512 }, () => {
+    const e = createECDH('prime256v1');
+    e.generateKeys();
+    return e.getPublicKey();
+  });
+  const ecdh = ring.decrypter(kid)!;
+  let p = 0;
+  steps.push({ what: 'ECDH computeSecret (P-256), per token', timing: timeSync(() => ecdh.computeSecret(points[p++ % points.length]!), 500, 1, 200) });
+  const device = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const deviceJwk = device.publicKey.export({ format: 'jwk' });
+  const signingInput = Buffer.from('x'.repeat(1700));
+  const signature = sign('sha256', signingInput, { key: device.privateKey, dsaEncoding: 'ieee-p1363' });
+  steps.push({
+    what: 'ES256 verify, cached KeyObject',
+    timing: timeSync(() => verify('sha256', signingInput, { key: device.publicKey, dsaEncoding: 'ieee-p1363' }, signature), 500, 1, 200),
+  });
+  steps.push({
+    what: 'device key import (createPublicKey from JWK), cache miss',
+    timing: timeSync(() => createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: deviceJwk.x!, y: deviceJwk.y! }, format: 'jwk' }), 500, 1, 200),
+  });
+  const payload = { ...deviceProfile(1, appKey).payload, jti: 'abcdefghijklmnopqrstuv', iat: Math.floor(Date.now() / 1000) };
+  const payloadJson = JSON.stringify(payload);
+  steps.push({ what: `payload JSON.parse + zod BlackBoxPayload (${payloadJson.length} B)`, timing: timeSync(() => BlackBoxPayload.safeParse(JSON.parse(payloadJson)), 500, 1, 200) });
+  steps.push({ what: 'device id (RFC 7638 thumbprint)', timing: timeSync(() => ecThumbprint({ x: deviceJwk.x!, y: deviceJwk.y! }), 500, 1, 200) });
+  return { rows, steps, tokenBytes, makeSeconds };
+}

@@ -1,0 +1,581 @@
+/**
+ * `npm run bench`: what one RiskGate instance does on this machine, in one run.
+ *
+ *   1. The HTTP ceiling: a plain Fastify POST /echo in a child process.
+ *   2. The bare token-decode loop in process: openBlackBox vs jose.
+ *   3. POST /v1/risk/evaluate on the real server (dist/server/main.js in a
+ *      child process, memory hot state, default rules), one fresh token per
+ *      request: (a) max throughput, (b) a fixed 2,000/s with autocannon, and
+ *      (c) the same rate open-loop with microsecond latencies.
+ *
+ * `npm run bench -- --profile` instead runs the server under `node --cpu-prof`
+ * at max throughput for a few seconds and prints where its CPU time goes.
+ *
+ * Environment: BENCH_TOKEN_CRYPTO=webcrypto makes the tokens with the SDK's
+ * WebCrypto primitives instead of node:crypto (same format, ~2× slower to make).
+ *
+ * The process exits 0 when the bench ran, whether or not targets were met.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { arch, cpus, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ServerTokenKey } from '../client/src/token/build.js';
+import {
+  deltaBy,
+  installCleanup,
+  processCpuSeconds,
+  processMemory,
+  samples,
+  scrapeMetrics,
+  startChild,
+  sum,
+  type Child,
+  type Metrics,
+} from './children.js';
+import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
+import { summariseProfile } from './cpu-profile.js';
+import { NEW_DEVICE_TOKENS, RETURNING_DEVICES, runDecodeBench, type DecodeBenchResult } from './decode-bench.js';
+import { cannon, paced, quantile, type CannonRun, type PacedResult } from './load.js';
+import { fixed, int, mib, passFail, pct, table } from './report.js';
+import type { CryptoMode } from './token-crypto.js';
+import { TokenFactory } from './token-factory.js';
+import { BodySource, makeWorkload } from './workload.js';
+
+const APP_KEY = 'pk_bench_shop_0001';
+const APP_SECRET = 'sk_bench_secret_0123456789abcdef';
+const AUTH = { authorization: `Bearer ${APP_SECRET}` };
+
+/** Returning devices in the evaluate workload; 20% of requests come from new devices. */
+const EVAL_DEVICE_POOL = 2_000;
+const NEW_DEVICE_SHARE = 0.2;
+
+const MAX_CONNECTIONS = 50;
+const WARMUP_S = 3;
+const MAX_S = 10;
+const FIXED_RATE = 2_000;
+const FIXED_CONNECTIONS = 10;
+const FIXED_S = 10;
+
+const TARGET_THROUGHPUT = 4_000;
+const TARGET_P99_MS = 5;
+
+const log = (line = ''): void => void process.stdout.write(`${line}\n`);
+const step = (line: string): void => log(`  · ${line}`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------
+// Children
+
+async function startEcho(): Promise<Child> {
+  return startChild('echo server', [fileURLToPath(new URL('./echo-server.js', import.meta.url))], { ...process.env, PORT: '0' }, /echo listening on (http:\/\/\S+)/);
+}
+
+async function startRiskGate(dir: string, nodeArgs: string[] = []): Promise<Child> {
+  mkdirSync(dir, { recursive: true });
+  const configFile = join(dir, 'riskgate.yaml');
+  writeFileSync(
+    configFile,
+    [
+      'host: 127.0.0.1',
+      'port: 0',
+      'log_level: warn',
+      'apps:',
+      '  - id: bench',
+      '    name: Bench shop',
+      `    key: ${APP_KEY}`,
+      `    secret: ${APP_SECRET}`,
+      '',
+    ].join('\n'),
+  );
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    RISKGATE_CONFIG: configFile,
+    RISKGATE_DATA_DIR: join(dir, 'data'),
+    RISKGATE_LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    PORT: '0',
+  };
+  delete env.RISKGATE_RULES;
+  delete env.RISKGATE_IDENTIFIER_HASH_KEY;
+  const server = await startChild('riskgate', [...nodeArgs, fileURLToPath(new URL('../server/main.js', import.meta.url))], env, /RiskGate listening on (http:\/\/\S+)/);
+  const ready = await fetch(`${server.url}/readyz`);
+  if (!ready.ok) throw new Error(`riskgate /readyz answered ${ready.status}: ${await ready.text()}`);
+  return server;
+}
+
+async function serverKeyOf(server: Child): Promise<ServerTokenKey> {
+  const response = await fetch(`${server.url}/v1/keys`);
+  const jwks = (await response.json()) as { keys: ServerTokenKey[] };
+  const key = jwks.keys[0];
+  if (!key) throw new Error('GET /v1/keys returned no key');
+  return { kty: key.kty, crv: key.crv, x: key.x, y: key.y, kid: key.kid };
+}
+
+async function evaluateBodies(factory: TokenFactory, serverKey: ServerTokenKey, count: number, seed: number): Promise<string[]> {
+  const workload = makeWorkload({ count, seed, appKey: APP_KEY, devicePool: EVAL_DEVICE_POOL, newDeviceShare: NEW_DEVICE_SHARE });
+  const tokens = await factory.make(serverKey, APP_KEY, workload.specs);
+  return workload.bodies.map((body, i) => JSON.stringify({ ...body, black_box: tokens[i] }));
+}
+
+// ---------------------------------------------------------------------------
+// Measuring a phase
+
+interface Phase<T> {
+  value: T;
+  wallS: number;
+  /** Cores the server used on average. */
+  serverCores: number;
+  serverCpuS: number;
+  /** Cores this process (the load generator) used on average. */
+  benchCores: number;
+  before?: Metrics;
+  after?: Metrics;
+}
+
+async function measure<T>(pid: number, fn: () => Promise<T>, metricsUrl?: string): Promise<Phase<T>> {
+  const before = metricsUrl ? await scrapeMetrics(metricsUrl) : undefined;
+  const cpu0 = processCpuSeconds(pid);
+  const bench0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await fn();
+  const wallS = (performance.now() - t0) / 1000;
+  const serverCpuS = processCpuSeconds(pid) - cpu0;
+  const bench = process.cpuUsage(bench0);
+  const after = metricsUrl ? await scrapeMetrics(metricsUrl) : undefined;
+  return { value, wallS, serverCores: serverCpuS / wallS, serverCpuS, benchCores: (bench.user + bench.system) / 1e6 / wallS, before, after };
+}
+
+/** What sampled evaluate responses said. */
+class ResponseSample {
+  n = 0;
+  non200 = 0;
+  replayed = 0;
+  tokenInvalid = 0;
+  withDevice = 0;
+  degraded = 0;
+  readonly decisions = new Map<string, number>();
+
+  add = (status: number, body: string): void => {
+    this.n++;
+    if (status !== 200) {
+      this.non200++;
+      return;
+    }
+    const answer = JSON.parse(body) as { decision: string; tags: string[]; device_id?: string; degraded: boolean };
+    this.decisions.set(answer.decision, (this.decisions.get(answer.decision) ?? 0) + 1);
+    if (answer.tags.includes('replayed')) this.replayed++;
+    if (answer.tags.includes('token_invalid')) this.tokenInvalid++;
+    if (answer.device_id) this.withDevice++;
+    if (answer.degraded) this.degraded++;
+  };
+
+  describe(): string {
+    const decisions = [...this.decisions.entries()].map(([d, n]) => `${d} ${pct(n / this.n, 0)}`).join(', ');
+    return `${this.n} sampled: replayed ${this.replayed}, token_invalid ${this.tokenInvalid}, device_id present ${pct(this.withDevice / Math.max(1, this.n - this.non200), 0)}, non-200 ${this.non200}, degraded ${this.degraded}; ${decisions}`;
+  }
+}
+
+interface TokenCheck {
+  phase: string;
+  evaluations: number;
+  failures: Map<string, number>;
+  replayRate: number;
+  reusedBodies: number;
+  sample: ResponseSample;
+}
+
+function tokenCheck(phase: string, p: Phase<unknown>, reusedBodies: number, sample: ResponseSample): TokenCheck {
+  const evaluations = sum(p.after!, 'riskgate_decisions_total') - sum(p.before!, 'riskgate_decisions_total');
+  const failures = deltaBy(p.before!, p.after!, 'riskgate_token_failures_total', 'reason');
+  return { phase, evaluations, failures, replayRate: (failures.get('TOKEN_REPLAYED') ?? 0) / Math.max(1, evaluations), reusedBodies, sample };
+}
+
+/** Server-side handler latency over a phase, from the riskgate_evaluate_duration_seconds histogram. */
+function serverLatency(p: Phase<unknown>): { count: number; meanMs: number; le1: number; le2: number; le5: number } {
+  const name = 'riskgate_evaluate_duration_seconds';
+  const d = (key: string) => (p.after!.get(key) ?? 0) - (p.before!.get(key) ?? 0);
+  const count = d(`${name}_count`);
+  const bucket = (le: string) => d(`${name}_bucket{le="${le}"}`) / Math.max(1, count);
+  return { count, meanMs: (d(`${name}_sum`) / Math.max(1, count)) * 1000, le1: bucket('0.001'), le2: bucket('0.002'), le5: bucket('0.005') };
+}
+
+// ---------------------------------------------------------------------------
+// The full run
+
+interface EchoResult {
+  run: Phase<CannonRun>;
+  bodyBytes: number;
+}
+
+async function benchEcho(body: string): Promise<EchoResult> {
+  const echo = await startEcho();
+  try {
+    step(`echo server pid ${echo.pid} at ${echo.url}; warm-up ${WARMUP_S} s`);
+    await cannon({ url: echo.url, path: '/echo', connections: MAX_CONNECTIONS, durationS: WARMUP_S, body });
+    const run = await measure(echo.pid, () => cannon({ url: echo.url, path: '/echo', connections: MAX_CONNECTIONS, durationS: MAX_S, body }));
+    step(`echo: ${int(run.value.okPerSecond)} req/s, server ${fixed(run.serverCores, 2)} cores, load generator ${fixed(run.benchCores, 2)} cores`);
+    return { run, bodyBytes: Buffer.byteLength(body) };
+  } finally {
+    await echo.stop();
+  }
+}
+
+interface EvaluateResult {
+  max: Phase<CannonRun>;
+  maxCheck: TokenCheck;
+  fixedRun: Phase<CannonRun>;
+  fixedCheck: TokenCheck;
+  pacedRun: Phase<PacedResult>;
+  pacedCheck: TokenCheck;
+  tokensMade: number;
+  makeSeconds: number;
+  avgBodyBytes: number;
+  rss: { rss: number; peak: number };
+  rssMetric: number;
+  final: Metrics;
+  pid: number;
+  warmupRate: number;
+}
+
+async function benchEvaluate(factory: TokenFactory, dir: string): Promise<EvaluateResult> {
+  const server = await startRiskGate(dir);
+  try {
+    const serverKey = await serverKeyOf(server);
+    step(`riskgate pid ${server.pid} at ${server.url}; token key ${serverKey.kid}`);
+
+    // Tokens for the warm-up, the fixed-rate run and the open-loop run; the max run is topped up after the warm-up.
+    let made = performance.now();
+    const warmCount = 16_000;
+    const fixedCount = FIXED_RATE * FIXED_S + 2_000;
+    const pacedCount = FIXED_RATE * FIXED_S;
+    const all = await evaluateBodies(factory, serverKey, warmCount + fixedCount + pacedCount, 1);
+    let makeMs = performance.now() - made;
+    const warmBodies = new BodySource(all.slice(0, warmCount));
+    const fixedBodies = new BodySource(all.slice(warmCount, warmCount + fixedCount));
+    const pacedBodies = new BodySource(all.slice(warmCount + fixedCount));
+    const avgBodyBytes = all.slice(0, 2000).reduce((a, b) => a + Buffer.byteLength(b), 0) / 2000;
+    step(`made ${int(all.length)} tokens + bodies in ${fixed(makeMs / 1000)} s (avg body ${int(avgBodyBytes)} B)`);
+
+    const url = server.url;
+    const warm = await cannon({ url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: WARMUP_S, headers: AUTH, bodies: warmBodies });
+    const warmupRate = warm.okPerSecond;
+    step(`warm-up: ${int(warmupRate)} evaluations/s${warm.exhausted ? ' (stopped early: warm-up tokens used up)' : ''}, non-2xx ${warm.result.non2xx}`);
+    if (warm.result['2xx'] === 0) throw new Error(`no 2xx answers in the warm-up; server stderr:\n${server.stderr()}`);
+
+    made = performance.now();
+    const maxCount = Math.ceil(Math.max(warmupRate, 1000) * MAX_S * 1.4) + 3_000;
+    const maxBodies = new BodySource(await evaluateBodies(factory, serverKey, maxCount, 2));
+    makeMs += performance.now() - made;
+    step(`made ${int(maxCount)} more for the max run (${fixed((performance.now() - made) / 1000)} s)`);
+    await sleep(1000);
+
+    const maxSample = new ResponseSample();
+    const max = await measure(
+      server.pid,
+      () => cannon({ url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: MAX_S, headers: AUTH, bodies: maxBodies, onSample: maxSample.add, sampleEvery: 50 }),
+      url,
+    );
+    const maxCheck = tokenCheck('max', max, maxBodies.reused, maxSample);
+    step(`max: ${int(max.value.okPerSecond)} evaluations/s, p50 ${max.value.result.latency.p50} ms, p99 ${max.value.result.latency.p99} ms, server ${fixed(max.serverCores, 2)} cores${max.value.exhausted ? ' — STOPPED EARLY, tokens used up' : ''}`);
+    await sleep(1000);
+
+    const fixedSample = new ResponseSample();
+    const fixedRun = await measure(
+      server.pid,
+      () =>
+        cannon({
+          url,
+          path: '/v1/risk/evaluate',
+          connections: FIXED_CONNECTIONS,
+          durationS: FIXED_S,
+          overallRate: FIXED_RATE,
+          headers: AUTH,
+          bodies: fixedBodies,
+          onSample: fixedSample.add,
+          sampleEvery: 50,
+        }),
+      url,
+    );
+    const fixedCheck = tokenCheck('fixed', fixedRun, fixedBodies.reused, fixedSample);
+    step(`autocannon ${int(FIXED_RATE)}/s: achieved ${int(fixedRun.value.okPerSecond)}/s, p50 ${fixedRun.value.result.latency.p50} ms, p99 ${fixedRun.value.result.latency.p99} ms`);
+    await sleep(1000);
+
+    const pacedSample = new ResponseSample();
+    const pacedRun = await measure(
+      server.pid,
+      () => paced({ url, path: '/v1/risk/evaluate', headers: AUTH, rate: FIXED_RATE, durationS: FIXED_S, bodies: pacedBodies, onSample: pacedSample.add, sampleEvery: 50 }),
+      url,
+    );
+    const pacedCheck = tokenCheck('paced', pacedRun, pacedBodies.reused, pacedSample);
+    step(`open loop ${int(FIXED_RATE)}/s: achieved ${int(pacedRun.value.rate)}/s, p50 ${fixed(quantile(pacedRun.value.latencies, 0.5), 2)} ms, p99 ${fixed(quantile(pacedRun.value.latencies, 0.99), 2)} ms`);
+
+    await sleep(500);
+    const final = await scrapeMetrics(url);
+    const rss = processMemory(server.pid);
+    return {
+      max,
+      maxCheck,
+      fixedRun,
+      fixedCheck,
+      pacedRun,
+      pacedCheck,
+      tokensMade: all.length + maxCount,
+      makeSeconds: makeMs / 1000,
+      avgBodyBytes,
+      rss,
+      rssMetric: final.get('process_resident_memory_bytes') ?? NaN,
+      final,
+      pid: server.pid,
+      warmupRate,
+    };
+  } catch (error) {
+    log(`riskgate stderr (last lines):\n${server.stderr()}`);
+    throw error;
+  } finally {
+    await server.stop();
+  }
+}
+
+function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateResult, startedAt: number): void {
+  const maxR = ev.max.value.result;
+  const echoR = echo.run.value.result;
+  const fixedR = ev.fixedRun.value.result;
+  const pacedL = ev.pacedRun.value.latencies;
+  const q = (p: number) => fixed(quantile(pacedL, p), 2);
+
+  log();
+  log('== 1. Throughput (autocannon, 50 connections, 10 s after a 3 s warm-up; latency in whole ms) ==');
+  log(
+    table(
+      ['Server', 'req/s', 'p50', 'p97.5', 'p99', 'max', 'mean (Little)', 'non-2xx', 'server cores', 'loadgen cores', 'body'],
+      [
+        [
+          'Fastify POST /echo (ceiling)',
+          int(echo.run.value.okPerSecond),
+          `${echoR.latency.p50} ms`,
+          `${echoR.latency.p97_5} ms`,
+          `${echoR.latency.p99} ms`,
+          `${echoR.latency.max} ms`,
+          `${fixed((MAX_CONNECTIONS / echo.run.value.okPerSecond) * 1000, 2)} ms`,
+          echoR.non2xx,
+          fixed(echo.run.serverCores, 2),
+          fixed(echo.run.benchCores, 2),
+          `${int(echo.bodyBytes)} B`,
+        ],
+        [
+          'RiskGate POST /v1/risk/evaluate',
+          int(ev.max.value.okPerSecond),
+          `${maxR.latency.p50} ms`,
+          `${maxR.latency.p97_5} ms`,
+          `${maxR.latency.p99} ms`,
+          `${maxR.latency.max} ms`,
+          `${fixed((MAX_CONNECTIONS / ev.max.value.okPerSecond) * 1000, 2)} ms`,
+          maxR.non2xx + maxR.errors,
+          fixed(ev.max.serverCores, 2),
+          fixed(ev.max.benchCores, 2),
+          `${int(ev.avgBodyBytes)} B`,
+        ],
+      ],
+    ),
+  );
+  const evalCpuUs = (ev.max.serverCpuS / Math.max(1, ev.maxCheck.evaluations)) * 1e6;
+  const echoCpuUs = (echo.run.serverCpuS / Math.max(1, echoR['2xx'])) * 1e6;
+  log(`evaluate / echo: ${pct(ev.max.value.okPerSecond / echo.run.value.okPerSecond)} of the HTTP ceiling.`);
+  log(`Server CPU per request: echo ${fixed(echoCpuUs, 0)} µs, evaluate ${fixed(evalCpuUs, 0)} µs (all server threads, from /proc/<pid>/stat).`);
+
+  log();
+  log('== 2. Token decode, in process, one thread (median of 3 × 1 s trials) ==');
+  const rows = decode.rows.map((r) => [r.what, r.mix, fixed(r.timing.usPerOp, 0), int(r.timing.opsPerSecond), fixed(r.timing.cpuUsPerOp, 0)]);
+  log(table(['Decoder', 'Token mix', 'µs/op', 'ops/s', 'CPU µs/op'], rows, ['l', 'l', 'r', 'r', 'r']));
+  const [ownNew, ownRet, joseNew, joseRet] = decode.rows;
+  log(
+    `openBlackBox vs jose: ${fixed(joseNew!.timing.usPerOp / ownNew!.timing.usPerOp, 2)}× faster (new devices), ${fixed(joseRet!.timing.usPerOp / ownRet!.timing.usPerOp, 2)}× (returning). ` +
+      `Device-key cache saves ${fixed(ownNew!.timing.usPerOp - ownRet!.timing.usPerOp, 0)} µs/token.`,
+  );
+  log('openBlackBox also validates the payload with zod and computes the device id; the jose row does neither (CPU µs/op counts its libuv-pool work too).');
+  log(`Avg token ${int(decode.tokenBytes)} chars; ${int(NEW_DEVICE_TOKENS)} new-device + 5,000 returning tokens (${int(RETURNING_DEVICES)} devices), all checked with openBlackBox and 200 with jose first.`);
+  log(table(['openBlackBox step (same inputs, alone)', 'µs/op'], decode.steps.map((s) => [s.what, fixed(s.timing.usPerOp, 1)])));
+  const mixDecodeUs = NEW_DEVICE_SHARE * ownNew!.timing.usPerOp + (1 - NEW_DEVICE_SHARE) * ownRet!.timing.usPerOp;
+  log(
+    `For the evaluate mix (${pct(NEW_DEVICE_SHARE, 0)} new devices) decode ≈ ${fixed(mixDecodeUs, 0)} µs, i.e. one core decodes at most ≈ ${int(1e6 / mixDecodeUs)} tokens/s; ` +
+      `that is ${pct(mixDecodeUs / evalCpuUs)} of the ${fixed(evalCpuUs, 0)} µs of server CPU per evaluation (HTTP floor, as echo: ${fixed(echoCpuUs, 0)} µs).`,
+  );
+
+  log();
+  log(`== 3. POST /v1/risk/evaluate latency at a fixed ${int(FIXED_RATE)}/s for ${FIXED_S} s ==`);
+  log(
+    table(
+      ['Load generator', 'achieved/s', 'p50', 'p97.5', 'p99', 'p99.9', 'max', 'non-2xx', 'server cores'],
+      [
+        [
+          `autocannon overallRate, ${FIXED_CONNECTIONS} conns (whole ms)`,
+          int(ev.fixedRun.value.okPerSecond),
+          `${fixedR.latency.p50} ms`,
+          `${fixedR.latency.p97_5} ms`,
+          `${fixedR.latency.p99} ms`,
+          `${fixedR.latency.p99_9} ms`,
+          `${fixedR.latency.max} ms`,
+          fixedR.non2xx + fixedR.errors,
+          fixed(ev.fixedRun.serverCores, 2),
+        ],
+        [
+          `open loop node:http, ${ev.pacedRun.value.sockets} sockets (µs)`,
+          int(ev.pacedRun.value.rate),
+          `${q(0.5)} ms`,
+          `${q(0.975)} ms`,
+          `${q(0.99)} ms`,
+          `${q(0.999)} ms`,
+          `${fixed(pacedL[pacedL.length - 1] ?? NaN, 2)} ms`,
+          ev.pacedRun.value.non2xx + ev.pacedRun.value.errors,
+          fixed(ev.pacedRun.serverCores, 2),
+        ],
+      ],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+  );
+  log('autocannon truncates latencies to whole ms (0 means < 1 ms), gives each connection a per-second quota it sends back to back (bursts at each');
+  log('second boundary, then idle), and in rate mode adds coordinated-omission fill-ins (recordValueWithExpectedInterval, 1 ms), so its');
+  log('fixed-rate percentiles depend on the connection count. The open-loop row starts requests on a 1 ms schedule and times each in µs.');
+
+  log();
+  log('== Server-side view (riskgate_evaluate_duration_seconds: handler start → response object) ==');
+  log(
+    table(
+      ['Phase', 'evaluations', 'mean', '≤ 1 ms', '≤ 2 ms', '≤ 5 ms'],
+      (
+        [
+          ['max throughput', ev.max],
+          ['autocannon 2,000/s', ev.fixedRun],
+          ['open loop 2,000/s', ev.pacedRun],
+        ] as const
+      ).map(([name, phase]) => {
+        const s = serverLatency(phase);
+        return [name, int(s.count), `${fixed(s.meanMs, 3)} ms`, pct(s.le1), pct(s.le2), pct(s.le5)];
+      }),
+    ),
+  );
+
+  log();
+  log('== Fresh tokens: replay check (metrics deltas per phase, plus sampled responses) ==');
+  log(
+    table(
+      ['Phase', 'evaluations', 'token failures by reason', 'replay rate', 'bodies reused'],
+      [ev.maxCheck, ev.fixedCheck, ev.pacedCheck].map((c) => [
+        c.phase,
+        int(c.evaluations),
+        c.failures.size === 0 ? 'none' : [...c.failures.entries()].map(([r, n]) => `${r} ${n}`).join(', '),
+        pct(c.replayRate, 3),
+        c.reusedBodies,
+      ]),
+      ['l', 'r', 'l', 'r', 'r'],
+    ),
+  );
+  for (const c of [ev.maxCheck, ev.fixedCheck, ev.pacedCheck]) log(`  ${c.phase}: ${c.sample.describe()}`);
+  const allFailures = samples(ev.final, 'riskgate_token_failures_total');
+  log(`  whole server life: riskgate_token_failures_total ${allFailures.size === 0 ? '= 0 (no failures)' : [...allFailures.entries()].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const decisions = deltaBy(new Map(), ev.final, 'riskgate_decisions_total', 'decision');
+  const total = [...decisions.values()].reduce((a, b) => a + b, 0);
+  log(`  decisions over the whole run: ${[...decisions.entries()].map(([d, n]) => `${d} ${pct(n / total)}`).join(', ')} (velocity rules fire: ~100k events in a minute from a 3,000-IP pool)`);
+  const degraded = sum(ev.final, 'riskgate_dependency_failures_total');
+  if (degraded > 0) log(`  riskgate_dependency_failures_total: ${degraded}`);
+
+  log();
+  log('== Server memory after the run ==');
+  log(`  VmRSS ${mib(ev.rss.rss)} (peak VmHWM ${mib(ev.rss.peak)}) from /proc/${ev.pid}/status; process_resident_memory_bytes ${mib(ev.rssMetric)}`);
+  log(`  heap used ${mib(ev.final.get('nodejs_heap_size_used_bytes') ?? NaN)}; ${int(ev.tokensMade)} tokens made for this server in ${fixed(ev.makeSeconds)} s`);
+
+  log();
+  log('== Targets ==');
+  const fixedP99 = fixedR.latency.p99;
+  const pacedP99 = quantile(pacedL, 0.99);
+  log(
+    table(
+      ['Target', 'Measured', 'Result'],
+      [
+        [`≥ ${int(TARGET_THROUGHPUT)} evaluations/s`, `${int(ev.max.value.okPerSecond)}/s`, passFail(ev.max.value.okPerSecond >= TARGET_THROUGHPUT)],
+        [`p99 ≤ ${TARGET_P99_MS} ms at ${int(FIXED_RATE)}/s (autocannon)`, `${fixedP99} ms`, passFail(fixedP99 <= TARGET_P99_MS && ev.fixedRun.value.okPerSecond >= FIXED_RATE * 0.95)],
+        [`p99 ≤ ${TARGET_P99_MS} ms at ${int(FIXED_RATE)}/s (open loop)`, `${fixed(pacedP99, 2)} ms`, passFail(pacedP99 <= TARGET_P99_MS && ev.pacedRun.value.rate >= FIXED_RATE * 0.95)],
+        ['replay rate ≈ 0 (fresh token per request)', pct(Math.max(ev.maxCheck.replayRate, ev.fixedCheck.replayRate, ev.pacedCheck.replayRate), 3), passFail(Math.max(ev.maxCheck.replayRate, ev.fixedCheck.replayRate, ev.pacedCheck.replayRate) < 0.001)],
+      ],
+      ['l', 'r', 'l'],
+    ),
+  );
+  log();
+  log(`Bench wall time ${fixed((performance.now() - startedAt) / 1000)} s (after the build).`);
+}
+
+async function fullRun(factory: TokenFactory, work: string, startedAt: number): Promise<void> {
+  log();
+  log('[1/3] HTTP ceiling: plain Fastify POST /echo');
+  // The echo body is a real evaluate body (a token for a throwaway key), so both servers parse the same size.
+  const { kty, crv, x, y, kid } = new TokenKeyRing([generateTokenKey()]).primary;
+  const [probeBody] = await evaluateBodies(factory, { kty, crv, x, y, kid }, 1, 99);
+  const echo = await benchEcho(probeBody!);
+
+  log('[2/3] Token decode loop, in process');
+  const decode = await runDecodeBench(factory, step);
+
+  log('[3/3] RiskGate POST /v1/risk/evaluate');
+  const ev = await benchEvaluate(factory, join(work, 'riskgate'));
+
+  printReport(echo, decode, ev, startedAt);
+}
+
+// ---------------------------------------------------------------------------
+// --profile
+
+async function profileRun(factory: TokenFactory, work: string): Promise<void> {
+  const profDir = mkdtempSync(join(tmpdir(), 'riskgate-cpuprof-'));
+  const seconds = 8;
+  log(`--profile: riskgate under node --cpu-prof, ${MAX_CONNECTIONS} connections, 2 s warm-up + ${seconds} s; profile in ${profDir}`);
+  const server = await startRiskGate(join(work, 'riskgate-prof'), ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
+  let run: Phase<CannonRun>;
+  try {
+    const serverKey = await serverKeyOf(server);
+    const bodies = await evaluateBodies(factory, serverKey, 45_000, 3);
+    step(`made ${int(bodies.length)} tokens`);
+    const source = new BodySource(bodies);
+    await cannon({ url: server.url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: 2, headers: AUTH, bodies: source });
+    run = await measure(server.pid, () => cannon({ url: server.url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: seconds, headers: AUTH, bodies: source }), server.url);
+    step(`${int(run.value.okPerSecond)} evaluations/s under the profiler (${run.value.exhausted ? 'tokens ran out early; ' : ''}${source.reused} reused), server ${fixed(run.serverCores, 2)} cores`);
+  } finally {
+    await server.stop(15_000);
+  }
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile written in ${profDir}`);
+  const summary = summariseProfile(join(profDir, file), 30);
+  log();
+  log(`Profile ${join(profDir, file)}: ${fixed(summary.totalMs / 1000, 1)} s of non-idle main-thread samples (whole server life, start-up and warm-up included)`);
+  log(table(['Area', 'self ms', 'share'], summary.areas.slice(0, 20).map((a) => [a.area, fixed(a.selfMs, 0), pct(a.share)])));
+  log();
+  log(table(['Function (self time)', 'where', 'self ms', 'share'], summary.functions.map((f) => [f.name, f.where, fixed(f.selfMs, 0), pct(f.share)]), ['l', 'l', 'r', 'r']));
+}
+
+// ---------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  installCleanup();
+  const startedAt = performance.now();
+  const mode: CryptoMode = process.env.BENCH_TOKEN_CRYPTO === 'webcrypto' ? 'webcrypto' : 'node';
+  const cpuList = cpus();
+  log(`RiskGate bench — Node ${process.version}, os.cpus().length = ${cpuList.length} (${cpuList[0]?.model ?? 'unknown'}), ${process.platform} ${arch()} ${release()}`);
+  const factory = new TokenFactory(mode, EVAL_DEVICE_POOL);
+  log(`Tokens: client buildBlackBox on ${mode === 'node' ? 'node:crypto' : 'WebCrypto'} primitives, ${factory.threads} worker threads (BENCH_TOKEN_CRYPTO=webcrypto|node)`);
+  const work = mkdtempSync(join(tmpdir(), 'riskgate-bench-'));
+  try {
+    if (process.argv.includes('--profile')) await profileRun(factory, work);
+    else await fullRun(factory, work, startedAt);
+  } finally {
+    await factory.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
