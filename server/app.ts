@@ -15,7 +15,9 @@ import { Evaluator } from './evaluation/evaluator.js';
 import { AppRegistry } from './http/apps.js';
 import { ApiError, installErrorHandling } from './http/errors.js';
 import { zodValidatorCompiler } from './http/validation.js';
-import { readKeyFile, TokenKeyRing } from './keys/token-keys.js';
+import { readSharedTokenKeys } from './keys/shared-secrets.js';
+import { readKeyFile, TokenKeyRing, type StoredTokenKey } from './keys/token-keys.js';
+import { resolveSecrets } from './keys/secrets.js';
 import { RiskMetrics } from './observability/metrics.js';
 import { IdentifierKeys } from './records/identifiers.js';
 import type { Records } from './records/records.js';
@@ -43,8 +45,8 @@ export interface RiskGateServices {
   readonly evaluator: Evaluator;
   readonly metrics: RiskMetrics;
   tokenKeys(): TokenKeyRing;
-  /** Re-reads the token key file (after `riskgate keys rotate`). */
-  reloadTokenKeys(): void;
+  /** Re-reads the token keys (after `riskgate keys rotate`, or a rotation by another instance). */
+  reloadTokenKeys(): Promise<void>;
 }
 
 declare module 'fastify' {
@@ -105,32 +107,56 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   installErrorHandling(app);
 
   const metrics = new RiskMetrics();
-  const identifiers = new IdentifierKeys(dataDirectory.identifierHashKey);
-  const stores = options.hotState && options.records ? undefined : await openStores(config);
+  const stores = options.hotState && options.records ? undefined : await openStores(config, { logger: app.log });
   const records = options.records ?? stores!.records;
   const hotState = options.hotState ?? stores!.hotState;
+  const database = stores?.database;
+
+  let secrets: { tokenKeys: StoredTokenKey[]; identifierHashKey: Buffer };
+  let readTokenKeys: (() => Promise<StoredTokenKey[]>) | undefined;
+  try {
+    secrets = await resolveSecrets(dataDirectory, config, database, app.log);
+  } catch (error) {
+    await Promise.allSettled([records.close(), hotState.close()]);
+    throw error;
+  }
+  if (dataDirectory.tokenKeyFile) {
+    const file = dataDirectory.tokenKeyFile;
+    readTokenKeys = async () => readKeyFile(file);
+  } else if (database && !config.token.keys) {
+    readTokenKeys = () => readSharedTokenKeys(database);
+  }
+  const identifiers = new IdentifierKeys(secrets.identifierHashKey);
   const rules = await RuleBook.open(config.rulesFile ?? DEFAULT_RULES_FILE, app.log);
 
-  let tokenKeys = new TokenKeyRing(dataDirectory.tokenKeys);
-  const reloadTokenKeys = () => {
-    if (!dataDirectory.tokenKeyFile) return;
+  let tokenKeys = new TokenKeyRing(secrets.tokenKeys);
+  const reloadTokenKeys = async () => {
+    if (!readTokenKeys) return;
     try {
-      tokenKeys = new TokenKeyRing(readKeyFile(dataDirectory.tokenKeyFile));
-      app.log.info({ kids: tokenKeys.keys.map((k) => k.kid) }, 'token keys reloaded');
+      const next = new TokenKeyRing(await readTokenKeys());
+      const changed = next.keys.map((k) => k.kid).join() !== tokenKeys.keys.map((k) => k.kid).join() || next.jwks.keys[0]?.kid !== tokenKeys.jwks.keys[0]?.kid;
+      tokenKeys = next;
+      if (changed) app.log.info({ kids: tokenKeys.keys.map((k) => k.kid) }, 'token keys reloaded');
     } catch (error) {
-      app.log.error({ err: (error as Error).message }, 'token key file not reloaded; the previous keys stay in force');
+      app.log.error({ err: (error as Error).message }, 'token keys not reloaded; the previous keys stay in force');
     }
   };
+  // A rotation by the CLI shows as a change of the key file; one by another
+  // instance (keys shared through PostgreSQL) is picked up by polling.
   let keyWatcher: FSWatcher | undefined;
+  let keyPoller: NodeJS.Timeout | undefined;
   if (dataDirectory.tokenKeyFile) {
     const file = basename(dataDirectory.tokenKeyFile);
     let timer: NodeJS.Timeout | undefined;
     keyWatcher = watch(config.dataDir, (_event, name) => {
       if (name !== file) return;
       clearTimeout(timer);
-      timer = setTimeout(reloadTokenKeys, 100);
+      timer = setTimeout(() => void reloadTokenKeys(), 100);
     });
     keyWatcher.unref();
+  } else if (readTokenKeys) {
+    keyPoller = setInterval(() => void reloadTokenKeys(), 30_000);
+    keyPoller.unref();
   }
 
   const evaluator = new Evaluator({
@@ -169,6 +195,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   });
   app.addHook('onClose', async () => {
     keyWatcher?.close();
+    clearInterval(keyPoller);
     rules.close();
     await Promise.allSettled([records.close(), hotState.close()]);
   });

@@ -12,7 +12,9 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/config.js';
 import { TOKEN_KEY_FILE } from './config/data-dir.js';
+import { readSharedTokenKeys, retireSharedTokenKey, rotateSharedTokenKeys } from './keys/shared-secrets.js';
 import { loadOrCreateKeyFile, removeKey, retireKey, rotateKeyFile } from './keys/token-keys.js';
+import { PostgresRecords } from './records/postgres.js';
 
 const USAGE = 'usage: riskgate keys <list | rotate | retire <kid> | remove <kid>>';
 
@@ -51,7 +53,29 @@ export function runKeysCommand(args: string[], dataDir: string, out: (line: stri
   }
 }
 
-function main(): number {
+/** Distributed mode: the key set lives in PostgreSQL, shared by every instance. */
+async function runSharedKeysCommand(args: string[], databaseUrl: string, out: (line: string) => void): Promise<number> {
+  const records = await PostgresRecords.open(databaseUrl);
+  try {
+    const [command, kid] = args;
+    if (command === 'rotate') {
+      out(`new primary key ${(await rotateSharedTokenKeys(records.pool)).kid}; instances pick it up within a minute`);
+    } else if (command === 'retire' && kid) {
+      await retireSharedTokenKey(records.pool, kid);
+      out(`retired ${kid}`);
+    } else if (command === 'list' || command === undefined) {
+      for (const key of await readSharedTokenKeys(records.pool)) out(`${key.kid}\t${key.created_at}\t${key.retired_at ? `retired ${key.retired_at}` : 'live'}`);
+    } else {
+      out('usage: riskgate keys <list | rotate | retire <kid>> (shared keys)');
+      return 2;
+    }
+    return 0;
+  } finally {
+    await records.close();
+  }
+}
+
+async function main(): Promise<number> {
   const { positionals } = parseArgs({ allowPositionals: true, strict: true });
   const [group, ...rest] = positionals;
   if (group !== 'keys') {
@@ -60,11 +84,13 @@ function main(): number {
   }
   try {
     const config = loadConfig();
+    const out = (line: string) => process.stdout.write(`${line}\n`);
     if (config.token.keys) {
       process.stderr.write('riskgate: token keys come from the configuration file; rotate them there\n');
       return 2;
     }
-    return runKeysCommand(rest, config.dataDir, (line) => process.stdout.write(`${line}\n`));
+    if (config.databaseUrl) return await runSharedKeysCommand(rest, config.databaseUrl, out);
+    return runKeysCommand(rest, config.dataDir, out);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof TypeError) {
       process.stderr.write(`riskgate: ${error.message}\n`);
@@ -74,4 +100,4 @@ function main(): number {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = await main();

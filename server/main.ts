@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', shutdown);
   process.on('SIGHUP', () => {
     void app.riskgate.rules.reload();
-    app.riskgate.reloadTokenKeys();
+    void app.riskgate.reloadTokenKeys();
   });
 
   address = await app.listen({ host: config.host, port: config.port });

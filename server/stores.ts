@@ -1,23 +1,51 @@
 /**
  * Chooses the stores from configuration: in-process memory and SQLite in the
- * data directory by default (embedded mode).
+ * data directory by default (embedded mode); Redis when `redisUrl` is set and
+ * PostgreSQL when `databaseUrl` is set (distributed mode), each independently.
  */
 import { join } from 'node:path';
+import type { Pool } from 'pg';
 import type { RiskGateConfig } from './config/config.js';
 import { DATABASE_FILE } from './config/data-dir.js';
+import { PostgresRecords, type PostgresRecordsOptions } from './records/postgres.js';
 import type { Records } from './records/records.js';
 import { SqliteRecords } from './records/sqlite.js';
 import type { HotState } from './state/hot-state.js';
 import { MemoryHotState } from './state/memory.js';
+import { RedisHotState } from './state/redis.js';
 
 export interface Stores {
   hotState: HotState;
   records: Records;
+  /** The PostgreSQL pool in distributed mode, for shared secrets (keys/shared-secrets.ts); else undefined. */
+  database: Pool | undefined;
 }
 
-export async function openStores(config: RiskGateConfig): Promise<Stores> {
-  return {
-    hotState: new MemoryHotState({ maxKeys: config.stateMaxKeys }),
-    records: SqliteRecords.open(join(config.dataDir, DATABASE_FILE)),
-  };
+/** Where connection trouble is reported (pino's logger fits). */
+export interface StoresLogger {
+  warn(message: string): void;
+  info(message: string): void;
+}
+
+export interface OpenStoresOptions {
+  logger?: StoresLogger;
+  /** PostgreSQL settings the configuration does not carry (tests use their own schema). */
+  postgres?: Pick<PostgresRecordsOptions, 'schema' | 'poolSize'>;
+}
+
+export async function openStores(config: RiskGateConfig, options: OpenStoresOptions = {}): Promise<Stores> {
+  const { logger } = options;
+  const hotState: HotState = config.redisUrl
+    ? await RedisHotState.open({ url: config.redisUrl, ...(logger ? { logger } : {}) })
+    : new MemoryHotState({ maxKeys: config.stateMaxKeys });
+  try {
+    if (config.databaseUrl) {
+      const records = await PostgresRecords.open(config.databaseUrl, { ...options.postgres, ...(logger ? { logger } : {}) });
+      return { hotState, records, database: records.pool };
+    }
+    return { hotState, records: SqliteRecords.open(join(config.dataDir, DATABASE_FILE)), database: undefined };
+  } catch (error) {
+    await hotState.close();
+    throw error;
+  }
 }

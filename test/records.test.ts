@@ -7,10 +7,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IdentifierKeys, maskIdentifier, maskRequest, newRecordId } from '../server/records/identifiers.js';
-import { MIGRATIONS } from '../server/records/migrations.js';
-import type { NewListEntry } from '../server/records/records.js';
 import { SqliteRecords } from '../server/records/sqlite.js';
-import type { DecisionRecord } from '../shared/schemas.js';
+import { describeRecords, type AuditRow, type RecordsHarness } from './records.contract.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fixtures/records-kill-child.ts', import.meta.url));
@@ -106,217 +104,74 @@ describe('IdentifierKeys', () => {
   });
 });
 
-describe('SqliteRecords', () => {
-  let dir: string;
-  let file: string;
+/** The store's file, fresh for each test. */
+let dir: string;
+let file: string;
+const readonly = () => new Database(file, { readonly: true });
+const query = <T>(read: (db: Database.Database) => T): T => {
+  const db = readonly();
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
+};
+
+const sqlite: RecordsHarness = {
+  async setup() {
+    dir = mkdtempSync(join(tmpdir(), 'riskgate-records-'));
+    file = join(dir, 'data', 'riskgate.db');
+  },
+  async teardown() {
+    rmSync(dir, { recursive: true, force: true });
+  },
+  async open(options) {
+    return SqliteRecords.open(file, options);
+  },
+  async appliedMigrations() {
+    return query((db) => (db.prepare('SELECT id FROM schema_migrations ORDER BY id').all() as { id: number }[]).map((r) => r.id));
+  },
+  async auditRows() {
+    return query((db) => db.prepare('SELECT app_id, actor, action, target, detail FROM audit_log ORDER BY id').all() as AuditRow[]);
+  },
+  async countDecisions() {
+    return query((db) => (db.prepare('SELECT COUNT(*) AS n FROM decisions').get() as { n: number }).n);
+  },
+  async insertEntries(rows) {
+    const db = new Database(file);
+    try {
+      const insert = db.prepare(`INSERT INTO list_entries (id, app_id, list, dimension, value_key, display_value, reason, created_by, created_at, expires_at)
+        VALUES (@id, @app_id, @list, @dimension, @value_key, @display_value, NULL, 'bench', @created_at, NULL)`);
+      db.transaction(() => {
+        for (const row of rows) insert.run(row);
+      })();
+    } finally {
+      db.close();
+    }
+  },
+  matchBudgetUs: 500,
+};
+
+describeRecords('SqliteRecords', sqlite);
+
+describe('SqliteRecords (SQLite only)', () => {
   const open: SqliteRecords[] = [];
   const openStore = (opts?: Parameters<typeof SqliteRecords.open>[1]) => {
     const store = SqliteRecords.open(file, opts);
     open.push(store);
     return store;
   };
-  const raw = () => {
-    const db = new Database(file, { readonly: true });
-    return db;
-  };
-  const entry = (over: Partial<NewListEntry> = {}): NewListEntry => ({
-    appId: 'app1',
-    list: 'black',
-    dimension: 'device',
-    valueKey: 'dev-1',
-    displayValue: 'dev-1',
-    reason: 'fraud ring',
-    createdBy: 'ops@app1',
-    expiresAt: null,
-    ...over,
-  });
 
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'riskgate-records-'));
-    file = join(dir, 'data', 'riskgate.db');
-  });
+  beforeEach(() => sqlite.setup());
   afterEach(async () => {
     for (const store of open.splice(0)) await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await sqlite.teardown();
   });
 
-  it('applies migrations once and is idempotent on reopen', async () => {
-    const first = openStore();
-    const added = await first.addListEntry(entry());
-    await first.close();
-    const second = openStore();
-    expect(await second.ping()).toBe(true);
-    expect(await second.findListEntries({ appId: 'app1', limit: 10 })).toEqual([added]);
-    const db = raw();
-    const applied = db.prepare('SELECT id FROM schema_migrations ORDER BY id').all();
-    expect(applied).toEqual(MIGRATIONS.map((m) => ({ id: m.id })));
-    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    db.close();
-  });
-
-  it('adds, finds and deletes list entries, with audit rows', async () => {
+  it('journals in WAL mode', async () => {
     const store = openStore();
-    const a = await store.addListEntry(entry());
-    const b = await store.addListEntry(entry({ list: 'white', dimension: 'mobile', valueKey: 'm:abc', displayValue: '138****8000', reason: null }));
-    await store.addListEntry(entry({ appId: 'app2' }));
-    expect(a).toMatchObject({ list: 'black', dimension: 'device', value: 'dev-1', reason: 'fraud ring', created_by: 'ops@app1', expires_at: null });
-    expect(new Date(a.created_at).toISOString()).toBe(a.created_at);
-
-    expect((await store.findListEntries({ appId: 'app1', limit: 10 })).map((e) => e.id)).toEqual([b.id, a.id]);
-    expect(await store.findListEntries({ appId: 'app1', limit: 1 })).toHaveLength(1);
-    expect(await store.findListEntries({ appId: 'app1', list: 'white', limit: 10 })).toEqual([b]);
-    expect(await store.findListEntries({ appId: 'app1', dimension: 'device', valueKey: 'dev-1', limit: 10 })).toEqual([a]);
-    expect(await store.findListEntries({ appId: 'app1', valueKey: 'nope', limit: 10 })).toEqual([]);
-
-    expect(await store.deleteListEntry('app2', a.id, 'ops@app2')).toBe(false);
-    expect(await store.deleteListEntry('app1', a.id, 'ops@app1')).toBe(true);
-    expect(await store.deleteListEntry('app1', a.id, 'ops@app1')).toBe(false);
-    expect(await store.findListEntries({ appId: 'app1', limit: 10 })).toEqual([b]);
-
-    const db = raw();
-    const audit = db.prepare('SELECT app_id, actor, action, target, detail FROM audit_log ORDER BY id').all() as {
-      action: string;
-      detail: string;
-    }[];
-    db.close();
-    expect(audit.map((r) => r.action)).toEqual(['list.add', 'list.add', 'list.add', 'list.delete']);
-    expect(audit[3]).toMatchObject({ app_id: 'app1', actor: 'ops@app1', target: a.id });
-    expect(JSON.parse(audit[1]!.detail)).toMatchObject({ list: 'white', dimension: 'mobile', value: '138****8000' });
-  });
-
-  it('matches live entries only, per app and per list', async () => {
-    const store = openStore();
-    const now = Date.now();
-    await store.addListEntry(entry({ dimension: 'ip', valueKey: '192.0.2.1' }));
-    await store.addListEntry(entry({ list: 'white', dimension: 'account', valueKey: 'vip' }));
-    await store.addListEntry(entry({ dimension: 'device', valueKey: 'old', expiresAt: now - 1 }));
-    await store.addListEntry(entry({ dimension: 'device', valueKey: 'soon', expiresAt: now + 60_000 }));
-    const gone = await store.addListEntry(entry({ dimension: 'mobile', valueKey: 'm:x' }));
-    await store.deleteListEntry('app1', gone.id, 'ops');
-    await store.addListEntry(entry({ appId: 'app2', dimension: 'email', valueKey: 'e:y' }));
-
-    const lookups = [
-      { dimension: 'ip', valueKey: '192.0.2.1' },
-      { dimension: 'account', valueKey: 'vip' },
-      { dimension: 'device', valueKey: 'old' },
-      { dimension: 'mobile', valueKey: 'm:x' },
-      { dimension: 'email', valueKey: 'e:y' },
-    ] as const;
-    expect(await store.matchLists('app1', lookups, now)).toEqual({ black: ['ip'], white: ['account'] });
-    expect(await store.matchLists('app1', [{ dimension: 'device', valueKey: 'soon' }], now)).toEqual({ black: ['device'], white: [] });
-    expect(await store.matchLists('app1', [{ dimension: 'device', valueKey: 'soon' }], now + 60_000)).toEqual({ black: [], white: [] });
-    expect(await store.matchLists('app2', lookups, now)).toEqual({ black: ['email'], white: [] });
-    // The value alone does not match: the dimension must agree too.
-    expect(await store.matchLists('app1', [{ dimension: 'device', valueKey: '192.0.2.1' }], now)).toEqual({ black: [], white: [] });
-    expect(await store.matchLists('app1', [], now)).toEqual({ black: [], white: [] });
-    // Expired and deleted entries are not listed either.
-    expect((await store.findListEntries({ appId: 'app1', limit: 10 })).map((e) => e.value).sort()).toEqual(['dev-1', 'dev-1', 'dev-1']);
-    expect(await store.findListEntries({ appId: 'app1', valueKey: 'old', limit: 10 })).toEqual([]);
-  });
-
-  it('matches more lookups than one query holds', async () => {
-    const store = openStore();
-    await store.addListEntry(entry({ dimension: 'ip', valueKey: 'ip-11' }));
-    const lookups = Array.from({ length: 12 }, (_, i) => ({ dimension: 'ip' as const, valueKey: `ip-${i}` }));
-    expect(await store.matchLists('app1', lookups, Date.now())).toEqual({ black: ['ip'], white: [] });
-  });
-
-  it('matchLists is fast with 10k entries', async () => {
-    const store = openStore();
-    await store.close();
-    const db = new Database(file);
-    const insert = db.prepare(`INSERT INTO list_entries (id, app_id, list, dimension, value_key, display_value, reason, created_by, created_at, expires_at)
-      VALUES (?, ?, ?, ?, ?, ?, NULL, 'bench', ?, NULL)`);
-    const dims = ['ip', 'device', 'account', 'mobile', 'email'] as const;
-    db.transaction(() => {
-      for (let i = 0; i < 10_000; i++) {
-        const dim = dims[i % dims.length]!;
-        insert.run(newRecordId(), `app${i % 4}`, i % 10 === 0 ? 'white' : 'black', dim, `${dim}-${i}`, `${dim}-${i}`, Date.now());
-      }
-    })();
-    db.close();
-    const bench = openStore();
-    const now = Date.now();
-    const lookups = dims.map((d, i) => ({ dimension: d, valueKey: `${d}-${i * 401}` }));
-    for (let i = 0; i < 2_000; i++) await bench.matchLists('app0', lookups, now);
-    const runs = 20_000;
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < runs; i++) await bench.matchLists('app0', lookups, now);
-    const usPerOp = Number(process.hrtime.bigint() - start) / 1e3 / runs;
-    console.log(`matchLists: ${usPerOp.toFixed(1)} µs/op (10k entries, 5 lookups)`);
-    expect(usPerOp).toBeLessThan(500);
-  });
-
-  describe('decision log', () => {
-    const decision = (sequenceId: string, appId = 'app1'): DecisionRecord => ({
-      sequence_id: sequenceId,
-      app_id: appId,
-      event: 'login',
-      event_time: '2025-01-01T00:00:00.000Z',
-      created_at: '2025-01-01T00:00:00.100Z',
-      score: 42,
-      level: 2,
-      decision: 'accept',
-      challenge: 'slider',
-      reasons: [{ id: 'R1', reason: 'because' }],
-      tags: ['new_device'],
-      device_id: 'dev-1',
-      degraded: false,
-      rules_version: 'v1',
-      rules_hit: [{ id: 'r1', state: 'online', score: 42 }],
-      request: { event: 'login', mobile: '138****8000' },
-      features: { ip_5m: 1 },
-      latency_ms: 3.5,
-    });
-    const countRows = () => {
-      const db = raw();
-      const n = (db.prepare('SELECT COUNT(*) AS n FROM decisions').get() as { n: number }).n;
-      db.close();
-      return n;
-    };
-
-    it('serves queued decisions before the flush and persists them on close', async () => {
-      const store = openStore({ flushIntervalMs: 60_000 });
-      store.logDecision(decision('s1'));
-      store.logDecision(decision('s2', 'app2'));
-      expect(await store.getDecision('app1', 's1')).toEqual(decision('s1'));
-      expect(await store.getDecision('app1', 's2')).toBeNull();
-      expect(countRows()).toBe(0);
-      await store.close();
-      expect(countRows()).toBe(2);
-
-      const reopened = openStore();
-      expect(await reopened.getDecision('app1', 's1')).toEqual(decision('s1'));
-      expect(await reopened.getDecision('app2', 's2')).toEqual(decision('s2', 'app2'));
-      expect(await reopened.getDecision('app2', 's1')).toBeNull();
-      expect(await reopened.getDecision('app1', 'missing')).toBeNull();
-    });
-
-    it('writes a full batch off the request path, and on the timer', async () => {
-      const store = openStore({ flushIntervalMs: 60_000, batchSize: 3 });
-      for (const id of ['a', 'b', 'c', 'd']) store.logDecision(decision(id));
-      expect(countRows()).toBe(0);
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(countRows()).toBe(4);
-      expect(store.queuedDecisions).toBe(0);
-
-      const timed = openStore({ flushIntervalMs: 20 });
-      timed.logDecision(decision('t1'));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(countRows()).toBe(5);
-    });
-
-    it('drops the oldest decisions when the queue is full', async () => {
-      const store = openStore({ flushIntervalMs: 60_000, maxQueuedDecisions: 3 });
-      for (const id of ['1', '2', '3', '4', '5']) store.logDecision(decision(id));
-      expect(store.droppedDecisions).toBe(2);
-      expect(store.queuedDecisions).toBe(3);
-      expect(await store.getDecision('app1', '1')).toBeNull();
-      expect(await store.getDecision('app1', '5')).not.toBeNull();
-      await store.close();
-      expect(countRows()).toBe(3);
-    });
+    expect(await store.ping()).toBe(true);
+    expect(query((db) => db.pragma('journal_mode', { simple: true }))).toBe('wal');
   });
 
   it('keeps an acknowledged list entry across kill -9', async () => {

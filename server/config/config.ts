@@ -42,6 +42,18 @@ const eventMap = <T extends z.ZodType>(value: T) => z.partialRecord(z.enum(EVENT
 
 const secretText = z.string().min(16, 'must be at least 16 characters');
 
+/** A URL with one of the given schemes; the message never repeats the value (it may hold a password). */
+const storeUrl = (schemes: readonly string[], env: string) => {
+  const message = `must be a ${schemes.map((s) => `${s}//`).join(' or ')} URL (also settable with ${env})`;
+  return z.string().refine((value) => {
+    try {
+      return schemes.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, message);
+};
+
 const AppConfig = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
@@ -82,6 +94,15 @@ export const ConfigFile = z.object({
     .default({ default: {}, events: {} }),
   apps: z.array(AppConfig).default([]),
   state: z.object({ max_keys: z.number().int().min(1000).default(200_000) }).default({ max_keys: 200_000 }),
+  /** Distributed mode: shared stores instead of in-process memory and SQLite (each independently). */
+  stores: z
+    .object({
+      /** Hot state in Redis, e.g. redis://cache:6379/0 (rediss:// for TLS). */
+      redis_url: storeUrl(['redis:', 'rediss:'], 'RISKGATE_REDIS_URL').optional(),
+      /** Durable records in PostgreSQL, e.g. postgres://riskgate@db/riskgate. */
+      database_url: storeUrl(['postgres:', 'postgresql:'], 'RISKGATE_DATABASE_URL').optional(),
+    })
+    .default({}),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 
@@ -112,6 +133,10 @@ export interface RiskGateConfig {
   readonly token: ConfigFile['token'];
   readonly identifierHashKey: string | undefined;
   readonly stateMaxKeys: number;
+  /** Redis for hot state (distributed mode); in-process memory when undefined. */
+  readonly redisUrl: string | undefined;
+  /** PostgreSQL for records and shared secrets (distributed mode); SQLite in the data directory when undefined. */
+  readonly databaseUrl: string | undefined;
   readonly apps: readonly AppSettings[];
   /** Scoring for apps the file does not list (the generated demo app). */
   readonly defaultScoring: Readonly<Record<RiskEvent, EventScoring>>;
@@ -153,6 +178,14 @@ function environmentOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   return overrides;
 }
 
+/** Environment variables that override fields of the file's `stores` section. */
+function storeOverrides(env: NodeJS.ProcessEnv): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  if (env.RISKGATE_REDIS_URL) overrides.redis_url = env.RISKGATE_REDIS_URL;
+  if (env.RISKGATE_DATABASE_URL) overrides.database_url = env.RISKGATE_DATABASE_URL;
+  return overrides;
+}
+
 /** Reads and validates configuration; `raw` (already-parsed file content) is for tests and embedding. */
 export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cwd?: string } = {}): RiskGateConfig {
   const env = options.env ?? process.env;
@@ -178,7 +211,16 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cw
     raw ??= {};
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`invalid configuration (${source}): expected an object at the top level`);
-  const parsed = ConfigFile.safeParse({ ...(raw as object), ...environmentOverrides(env) });
+  const merged: Record<string, unknown> = { ...(raw as Record<string, unknown>), ...environmentOverrides(env) };
+  const stores = storeOverrides(env);
+  if (Object.keys(stores).length > 0) {
+    const fromFile = merged.stores;
+    // A malformed `stores` section is left as it is, so validation names it.
+    if (fromFile === undefined || (fromFile !== null && typeof fromFile === 'object' && !Array.isArray(fromFile))) {
+      merged.stores = { ...(fromFile as object | undefined), ...stores };
+    }
+  }
+  const parsed = ConfigFile.safeParse(merged);
   if (!parsed.success) throw new ConfigError(formatIssue(parsed.error.issues[0]!, source));
   const file = parsed.data;
 
@@ -215,6 +257,8 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cw
     token: file.token,
     identifierHashKey: file.identifier_hash_key,
     stateMaxKeys: file.state.max_keys,
+    redisUrl: file.stores.redis_url,
+    databaseUrl: file.stores.database_url,
     apps: Object.freeze(apps),
     defaultScoring: Object.freeze(
       Object.fromEntries(EVENTS.map((e) => [e, mergeScoring(file.scoring.default, file.scoring.events[e])])) as Record<RiskEvent, EventScoring>,

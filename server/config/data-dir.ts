@@ -2,6 +2,10 @@
  * The data directory: created on first start with the token keys, the key for
  * hashing identifiers and, when the configuration lists no app, a demo app.
  * Secret files are mode 0600 in a 0700 directory.
+ *
+ * Distributed mode (`databaseUrl` set): token keys and the identifier hash key
+ * that the configuration does not give are shared through PostgreSQL
+ * (keys/shared-secrets.ts), not kept here, so no key file is created.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,10 +30,12 @@ export type DemoApp = z.infer<typeof DemoAppFile>;
 
 export interface DataDirectory {
   readonly dir: string;
-  readonly tokenKeys: StoredTokenKey[];
+  /** Token keys from config or the key file; undefined when they are shared through PostgreSQL. */
+  readonly tokenKeys: StoredTokenKey[] | undefined;
   /** Path of the key file the keys came from, or undefined when they came from config. */
   readonly tokenKeyFile: string | undefined;
-  readonly identifierHashKey: Buffer;
+  /** From config or the data directory; undefined when it is shared through PostgreSQL. */
+  readonly identifierHashKey: Buffer | undefined;
   /** Config apps, or the demo app when the config lists none. */
   readonly apps: readonly AppSettings[];
   /** The demo app with its secret, when in use (the demo backend and the first-start banner need it). */
@@ -53,20 +59,22 @@ export function prepareDataDirectory(config: RiskGateConfig): DataDirectory {
     throw new ConfigError(`cannot create data directory ${dir}: ${(error as Error).message}`);
   }
 
-  let tokenKeys: StoredTokenKey[];
+  const shared = config.databaseUrl !== undefined;
+
+  let tokenKeys: StoredTokenKey[] | undefined;
   let tokenKeyFile: string | undefined;
   if (config.token.keys) {
     tokenKeys = config.token.keys;
-  } else {
+  } else if (!shared) {
     tokenKeyFile = join(dir, TOKEN_KEY_FILE);
     if (!existsSync(tokenKeyFile)) created.push(tokenKeyFile);
     tokenKeys = loadOrCreateKeyFile(tokenKeyFile);
   }
 
-  let identifierHashKey: Buffer;
+  let identifierHashKey: Buffer | undefined;
   if (config.identifierHashKey) {
     identifierHashKey = Buffer.from(config.identifierHashKey, 'utf8');
-  } else {
+  } else if (!shared) {
     const file = join(dir, HASH_KEY_FILE);
     if (!existsSync(file)) {
       writeSecretFile(file, randomBytes(32).toString('base64url'));

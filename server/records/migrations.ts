@@ -66,4 +66,19 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_app_time ON audit_log (app_id, at);
 `,
   },
+  {
+    id: 2,
+    name: 'shared secrets',
+    // Distributed mode keeps the token key set and the identifier hash key here,
+    // so every instance decrypts every token and hashes identifiers alike
+    // (keys/shared-secrets.ts). Unused, and harmless, in SQLite.
+    sql: `
+CREATE TABLE shared_secrets (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+`,
+  },
 ];

@@ -1,0 +1,444 @@
+/**
+ * Records in PostgreSQL: the distributed store, shared by every instance.
+ *
+ * Same schema and migrations as SQLite (`migrations.ts`), applied at start-up
+ * in one transaction under an advisory lock, so instances starting together
+ * apply each migration once. An acknowledged list entry is committed (one
+ * statement with its audit row). Decisions are queued in memory and written in
+ * multi-row INSERTs off the request path, with the same queue semantics as
+ * `sqlite.ts`: flush interval, batch size, a bounded queue that drops the
+ * oldest and counts them, `getDecision` also answering from the queue, and
+ * `close` flushing.
+ */
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { CustomTypesConfig, Pool, PoolClient } from 'pg';
+import type { ListDimension, ListKind } from '../../shared/constants.js';
+import type { DecisionRecord, ListEntry } from '../../shared/schemas.js';
+import { newRecordId } from './identifiers.js';
+import { MIGRATIONS, MIGRATIONS_TABLE_SQL, type Migration } from './migrations.js';
+import type { ListFilter, ListLookup, ListMatch, NewListEntry, Records } from './records.js';
+
+/** Enough of a logger for connection trouble (pino's logger fits). */
+export interface PostgresRecordsLogger {
+  warn(message: string): void;
+}
+
+export interface PostgresRecordsOptions {
+  /** Schema holding the tables, created when missing. Default `public`. Lower-case letters, digits and `_`. */
+  schema?: string;
+  /** How often queued decisions are written. Default 200 ms. */
+  flushIntervalMs?: number;
+  /** Queued decisions written per INSERT; reaching it triggers a write. Default 500. */
+  batchSize?: number;
+  /** Most decisions held in memory; beyond it the oldest are dropped. Default 50,000. */
+  maxQueuedDecisions?: number;
+  /** Called when a batch of decisions could not be written (they are dropped and counted). */
+  onError?: (err: unknown) => void;
+  /** Most connections in the pool. Default 10. */
+  poolSize?: number;
+  /** How long to wait for a connection before a query fails (ms). Default 2000. */
+  connectionTimeoutMs?: number;
+  logger?: PostgresRecordsLogger;
+}
+
+/** `pg_advisory_xact_lock(class, id)` class for RiskGate's locks ("RGAT"). */
+export const ADVISORY_LOCK_CLASS = 0x52474154;
+/** Lock ids within the class, per schema (see `advisoryLockId`). */
+export const MIGRATION_LOCK = 'migrations';
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const PING_TIMEOUT_MS = 1000;
+const DECISION_COLUMNS = 10;
+
+/** BIGINT (epoch ms) as a JS number rather than pg's default string. */
+const INT8_OID = 20;
+const TYPES: CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as CustomTypesConfig['getTypeParser'],
+};
+
+interface ListRow {
+  id: string;
+  list: ListKind;
+  dimension: ListDimension;
+  display_value: string;
+  reason: string | null;
+  created_by: string;
+  created_at: number;
+  expires_at: number | null;
+}
+
+const LIVE = (now: string) => `deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ${now})`;
+
+const INSERT_ENTRY_SQL = `
+  WITH entry AS (
+    INSERT INTO list_entries (id, app_id, list, dimension, value_key, display_value, reason, created_by, created_at, expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+  )
+  INSERT INTO audit_log (id, app_id, at, actor, action, target, detail)
+  VALUES ($11, $2, $9, $8, 'list.add', $1, $12)`;
+
+// The audit detail is built in SQL with the key order and spacing of JSON.stringify, as SQLite stores it.
+const DELETE_ENTRY_SQL = `
+  WITH gone AS (
+    UPDATE list_entries SET deleted_at = $3, deleted_by = $4
+    WHERE id = $1 AND app_id = $2 AND ${LIVE('$3')}
+    RETURNING list, dimension, display_value
+  ), audit AS (
+    INSERT INTO audit_log (id, app_id, at, actor, action, target, detail)
+    SELECT $5, $2, $3, $4, 'list.delete', $1,
+      '{"list":' || to_json(list)::text || ',"dimension":' || to_json(dimension)::text || ',"value":' || to_json(display_value)::text || '}'
+    FROM gone
+  )
+  SELECT count(*) AS n FROM gone`;
+
+/** Any number of (dimension, value) pairs in one indexed query. */
+const MATCH_SQL = `
+  SELECT DISTINCT list, dimension FROM list_entries
+  WHERE app_id = $1 AND (dimension, value_key) IN (SELECT d, v FROM unnest($2::text[], $3::text[]) AS lookup (d, v))
+    AND ${LIVE('$4')}`;
+
+export class PostgresRecords implements Records {
+  readonly #pool: Pool;
+  readonly #opts: Required<Omit<PostgresRecordsOptions, 'onError' | 'logger' | 'schema' | 'poolSize' | 'connectionTimeoutMs'>> &
+    Pick<PostgresRecordsOptions, 'onError' | 'logger'>;
+  /** Decisions waiting to be written, oldest first. */
+  readonly #queue = new Map<string, DecisionRecord>();
+  /** Decisions being written now: still served by `getDecision` until the INSERT ends. */
+  readonly #writing = new Map<string, DecisionRecord>();
+  readonly #timer: NodeJS.Timeout;
+  #flushing: Promise<void> | undefined;
+  #flushScheduled = false;
+  #dropped = 0;
+  #closed = false;
+  #lastWarning = 0;
+
+  /** Connects, applies pending migrations, and returns the store. */
+  static async open(url: string, opts: PostgresRecordsOptions = {}): Promise<PostgresRecords> {
+    const schema = opts.schema ?? 'public';
+    if (!SCHEMA_NAME.test(schema)) throw new TypeError(`PostgreSQL schema "${schema}": use lower-case letters, digits and _ only`);
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: opts.connectionTimeoutMs ?? 2000,
+      // Every connection resolves unqualified names in this schema only.
+      options: `-c search_path=${schema}`,
+      application_name: 'riskgate',
+      types: TYPES,
+    });
+    const store = new PostgresRecords(pool, opts);
+    try {
+      await migrate(pool, schema, MIGRATIONS);
+      return store;
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+
+  private constructor(pool: Pool, opts: PostgresRecordsOptions) {
+    this.#pool = pool;
+    this.#opts = {
+      flushIntervalMs: opts.flushIntervalMs ?? 200,
+      batchSize: opts.batchSize ?? 500,
+      maxQueuedDecisions: opts.maxQueuedDecisions ?? 50_000,
+      onError: opts.onError,
+      logger: opts.logger,
+    };
+    // An idle connection that breaks (server restart) emits 'error' on the pool; unheard, it would crash the process.
+    pool.on('error', (error) => this.#warn(`postgres: idle connection failed (${error.message})`));
+    this.#timer = setInterval(() => void this.#flush(), this.#opts.flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** The connection pool, for what shares the database (shared secrets; see keys/shared-secrets.ts). */
+  get pool(): Pool {
+    return this.#pool;
+  }
+
+  /** Decisions dropped because the queue was full or their batch failed to write. */
+  get droppedDecisions(): number {
+    return this.#dropped;
+  }
+
+  /** Decisions not written yet (queued or being written). */
+  get queuedDecisions(): number {
+    return this.#queue.size + this.#writing.size;
+  }
+
+  async addListEntry(entry: NewListEntry): Promise<ListEntry> {
+    const row: ListRow = {
+      id: newRecordId(),
+      list: entry.list,
+      dimension: entry.dimension,
+      display_value: entry.displayValue,
+      reason: entry.reason,
+      created_by: entry.createdBy,
+      created_at: Date.now(),
+      expires_at: entry.expiresAt,
+    };
+    const detail = JSON.stringify({
+      list: entry.list,
+      dimension: entry.dimension,
+      value: entry.displayValue,
+      reason: entry.reason,
+      expires_at: entry.expiresAt,
+    });
+    // One statement, so entry and audit row commit together; it resolves after COMMIT.
+    await this.#pool.query(INSERT_ENTRY_SQL, [
+      row.id,
+      entry.appId,
+      entry.list,
+      entry.dimension,
+      entry.valueKey,
+      entry.displayValue,
+      entry.reason,
+      entry.createdBy,
+      row.created_at,
+      entry.expiresAt,
+      newRecordId(row.created_at),
+      detail,
+    ]);
+    return toListEntry(row);
+  }
+
+  async findListEntries(filter: ListFilter): Promise<ListEntry[]> {
+    const params: unknown[] = [filter.appId, Date.now()];
+    const conditions = ['app_id = $1', LIVE('$2')];
+    const add = (column: string, value: unknown) => {
+      params.push(value);
+      conditions.push(`${column} = $${params.length}`);
+    };
+    if (filter.list !== undefined) add('list', filter.list);
+    if (filter.dimension !== undefined) add('dimension', filter.dimension);
+    if (filter.valueKey !== undefined) add('value_key', filter.valueKey);
+    params.push(filter.limit);
+    const { rows } = await this.#pool.query<ListRow>(
+      `SELECT id, list, dimension, display_value, reason, created_by, created_at, expires_at FROM list_entries
+       WHERE ${conditions.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(toListEntry);
+  }
+
+  async deleteListEntry(appId: string, id: string, deletedBy: string): Promise<boolean> {
+    const now = Date.now();
+    const { rows } = await this.#pool.query<{ n: number }>(DELETE_ENTRY_SQL, [id, appId, now, deletedBy, newRecordId(now)]);
+    return (rows[0]?.n ?? 0) > 0;
+  }
+
+  async matchLists(appId: string, lookups: readonly ListLookup[], now: number): Promise<ListMatch> {
+    if (lookups.length === 0) return { black: [], white: [] };
+    const { rows } = await this.#pool.query<{ list: ListKind; dimension: ListDimension }>({
+      name: 'riskgate_match_lists',
+      text: MATCH_SQL,
+      values: [appId, lookups.map((l) => l.dimension), lookups.map((l) => l.valueKey), now],
+    });
+    const black: ListDimension[] = [];
+    const white: ListDimension[] = [];
+    for (const hit of rows) (hit.list === 'black' ? black : white).push(hit.dimension);
+    return { black, white };
+  }
+
+  logDecision(record: DecisionRecord): void {
+    if (this.#closed) {
+      this.#dropped++;
+      return;
+    }
+    this.#queue.set(record.sequence_id, record);
+    if (this.#queue.size > this.#opts.maxQueuedDecisions) {
+      // Maps iterate in insertion order: the first key is the oldest decision.
+      const oldest = this.#queue.keys().next();
+      if (!oldest.done) this.#queue.delete(oldest.value);
+      this.#dropped++;
+    }
+    if (this.#queue.size >= this.#opts.batchSize) this.#scheduleFlush();
+  }
+
+  async getDecision(appId: string, sequenceId: string): Promise<DecisionRecord | null> {
+    const pending = this.#queue.get(sequenceId) ?? this.#writing.get(sequenceId);
+    if (pending !== undefined) return pending.app_id === appId ? pending : null;
+    const { rows } = await this.#pool.query<{ record: string }>({
+      name: 'riskgate_get_decision',
+      text: 'SELECT record FROM decisions WHERE sequence_id = $1 AND app_id = $2',
+      values: [sequenceId, appId],
+    });
+    const row = rows[0];
+    return row === undefined ? null : (JSON.parse(row.record) as DecisionRecord);
+  }
+
+  async ping(): Promise<boolean> {
+    if (this.#closed) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+    });
+    const query = this.#pool.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
+    try {
+      return await Promise.race([query, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#flushing;
+    while (this.#queue.size > 0) {
+      if (!(await this.#writeBatch())) {
+        // The database is failing: do not hold shutdown for one timeout per batch.
+        this.#dropped += this.#queue.size;
+        this.#queue.clear();
+      }
+    }
+    await this.#pool.end();
+  }
+
+  #warn(message: string): void {
+    // At most one warning per 30 s: an outage would otherwise log once per connection.
+    const now = Date.now();
+    if (now - this.#lastWarning < 30_000) return;
+    this.#lastWarning = now;
+    this.#opts.logger?.warn(message);
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      void this.#flush();
+    });
+  }
+
+  /** Writes batches until the queue is empty or a write fails (the next tick tries again); one writer at a time. */
+  #flush(): Promise<void> {
+    if (this.#flushing) return this.#flushing;
+    if (this.#closed || this.#queue.size === 0) return Promise.resolve();
+    this.#flushing = (async () => {
+      try {
+        while (!this.#closed && this.#queue.size > 0) {
+          if (!(await this.#writeBatch())) break;
+        }
+      } finally {
+        this.#flushing = undefined;
+      }
+    })();
+    return this.#flushing;
+  }
+
+  /** Writes the oldest queued decisions; false when the write failed (they are dropped and counted). */
+  async #writeBatch(): Promise<boolean> {
+    const batch: DecisionRecord[] = [];
+    for (const [key, record] of this.#queue) {
+      if (batch.length >= this.#opts.batchSize) break;
+      batch.push(record);
+      this.#queue.delete(key);
+      this.#writing.set(key, record);
+    }
+    if (batch.length === 0) return true;
+    const values: unknown[] = [];
+    const rows: string[] = [];
+    for (const r of batch) {
+      const createdAt = Date.parse(r.created_at);
+      const base = values.length;
+      rows.push(`(${Array.from({ length: DECISION_COLUMNS }, (_, i) => `$${base + i + 1}`).join(', ')})`);
+      values.push(
+        r.sequence_id,
+        r.app_id,
+        r.event,
+        Number.isNaN(createdAt) ? Date.now() : createdAt,
+        r.score,
+        r.level,
+        r.decision,
+        r.rules_version,
+        r.device_id,
+        JSON.stringify(r),
+      );
+    }
+    try {
+      await this.#pool.query(
+        `INSERT INTO decisions (sequence_id, app_id, event, created_at, score, level, decision, rules_version, device_id, record)
+         VALUES ${rows.join(', ')} ON CONFLICT (sequence_id) DO NOTHING`,
+        values,
+      );
+      return true;
+    } catch (err) {
+      // As in sqlite.ts: the decisions were already answered; retrying a failing
+      // batch would wedge the queue, so count them and go on.
+      this.#dropped += batch.length;
+      this.#warn(`postgres: ${batch.length} decisions not logged (${(err as Error).message})`);
+      this.#opts.onError?.(err);
+      return false;
+    } finally {
+      for (const r of batch) this.#writing.delete(r.sequence_id);
+    }
+  }
+}
+
+/** A 32-bit lock id for `name` within `schema`, so tests in separate schemas do not wait on each other. */
+export function advisoryLockId(schema: string, name: string): number {
+  return createHash('sha256').update(`${schema}\0${name}`).digest().readInt32BE(0);
+}
+
+/** Runs `work` in a transaction holding RiskGate's advisory lock `name` (released at COMMIT or ROLLBACK). */
+export async function withAdvisoryLock<T>(pool: Pool, name: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ schema: string }>('SELECT current_schema() AS schema');
+    // current_schema() is null until the schema exists; the lock still serialises its creation.
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK_CLASS, advisoryLockId(rows[0]?.schema ?? '', name)]);
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Applies pending migrations in one transaction under an advisory lock, so concurrent starters apply each once. */
+async function migrate(pool: Pool, schema: string, migrations: readonly Migration[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK_CLASS, advisoryLockId(schema, MIGRATION_LOCK)]);
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA "${schema}"`);
+    await client.query(MIGRATIONS_TABLE_SQL);
+    const applied = new Set((await client.query<{ id: number }>('SELECT id FROM schema_migrations')).rows.map((r) => r.id));
+    for (const m of [...migrations].sort((a, b) => a.id - b.id)) {
+      if (applied.has(m.id)) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (id, name, applied_at) VALUES ($1, $2, $3)', [m.id, m.name, Date.now()]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+function toListEntry(row: ListRow): ListEntry {
+  return {
+    id: row.id,
+    list: row.list,
+    dimension: row.dimension,
+    value: row.display_value,
+    reason: row.reason,
+    created_by: row.created_by,
+    created_at: new Date(row.created_at).toISOString(),
+    expires_at: row.expires_at === null ? null : new Date(row.expires_at).toISOString(),
+  };
+}
