@@ -69,6 +69,19 @@ export function describeHotState(name: string, factory: () => Promise<HotStateHa
       expect(await count(T + 2 * HOUR + 300_000, 'v:{app:ip:192.0.2.2}:login')).toEqual([1, 1]);
     });
 
+    it('reads counts without counting when record is false, and reads 0 for an unseen key', async () => {
+      const windowsMs = [MINUTE, HOUR];
+      const key = 'c:{app:device:d1}:passed';
+      const read = async (at: number, k = key) => (await state.observe(batch({ at, counters: [{ key: k, windowsMs, record: false }] }))).counters[0];
+      expect(await read(T)).toEqual([0, 0]);
+      await state.observe(batch({ at: T, counters: [{ key, windowsMs }] }));
+      await state.observe(batch({ at: T, counters: [{ key, windowsMs }] }));
+      expect(await read(T)).toEqual([2, 2]);
+      expect(await read(T)).toEqual([2, 2]);
+      expect(await read(T + 2 * MINUTE)).toEqual([0, 2]);
+      expect(await read(T, 'c:{app:device:never}:passed')).toEqual([0, 0]);
+    });
+
     it('counts several keys and windows in one batch, results in batch order', async () => {
       const windowsMs = [5 * MINUTE, HOUR, DAY];
       const observation = (at: number, ip: string) =>

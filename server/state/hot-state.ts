@@ -14,6 +14,8 @@
 /** Count this occurrence under `key` and report counts over each window. */
 export interface CounterObservation {
   key: string;
+  /** false: only read the counts, without counting this occurrence. Default true. */
+  record?: boolean;
   /** Window lengths in milliseconds, e.g. 5 min, 1 h, 24 h. */
   windowsMs: readonly number[];
 }
@@ -40,7 +42,7 @@ export interface ObservationBatch {
 }
 
 export interface ObservationResult {
-  /** counters[i][w]: occurrences under counters[i].key in window w, including this one. */
+  /** counters[i][w]: occurrences under counters[i].key in window w, including this one (if recorded). */
   counters: number[][];
   /** distinct[i][w]: distinct members under distinct[i].key in window w, including this one. */
   distinct: number[][];

@@ -51,7 +51,7 @@ export class MemoryHotState implements HotState {
 
   async observe(batch: ObservationBatch): Promise<ObservationResult> {
     return {
-      counters: batch.counters.map((c) => this.count(c.key, c.windowsMs, batch.at)),
+      counters: batch.counters.map((c) => this.count(c.key, c.windowsMs, batch.at, c.record !== false)),
       distinct: batch.distinct.map((d) => this.addMember(d.key, d.member, d.windowsMs, batch.at)),
       firstSeen: batch.firstSeen.map((f) => {
         if (this.seen.has(f.key)) return false;
@@ -61,8 +61,9 @@ export class MemoryHotState implements HotState {
     };
   }
 
-  private count(key: string, windowsMs: readonly number[], at: number): number[] {
+  private count(key: string, windowsMs: readonly number[], at: number, record: boolean): number[] {
     let counter = this.counters.get(key);
+    if (!counter && !record) return windowsMs.map(() => 0);
     if (!counter) {
       counter = new Map();
       this.counters.set(key, counter, { ttl: Math.max(...windowsMs) });
@@ -75,7 +76,7 @@ export class MemoryHotState implements HotState {
       }
       const size = windowMs / BUCKETS_PER_WINDOW;
       const current = Math.floor(at / size);
-      addToBucket(buckets, current);
+      if (record) addToBucket(buckets, current);
       const oldest = current - BUCKETS_PER_WINDOW + 1;
       // Drop buckets that no window ending now or later can reach.
       while (buckets.index.length > 0 && buckets.index[0]! < oldest) {

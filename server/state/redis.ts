@@ -31,8 +31,8 @@ const DEFAULT_MAX_MEMBERS = 1000;
  * One entity's part of an observation, as one script. KEYS are the keys of its
  * operations in order; ARGV is `at, maxMembers`, then the operations:
  *
- *   c <n> <ttl> then n × <w> <current bucket index>
- *       counter over n windows (KEYS: 1 string)
+ *   c <n> <ttl> <inc> then n × <w> <current bucket index>
+ *       counter over n windows (KEYS: 1 string); inc 0 reads without counting
  *   d <member> <n> <ttl> <trim bound> then n × <count bound>
  *       distinct members over n windows (KEYS: 1 sorted set, member → last seen)
  *   s <ttl>
@@ -66,9 +66,10 @@ while a <= #ARGV do
       if ok and type(decoded) == 'table' then data = decoded end
     end
     local packed = {}
+    local inc = tonumber(ARGV[a + 3])
     for i = 1, n do
-      local w = tonumber(ARGV[a + 1 + 2 * i])
-      local current = tonumber(ARGV[a + 2 + 2 * i])
+      local w = tonumber(ARGV[a + 2 + 2 * i])
+      local current = tonumber(ARGV[a + 3 + 2 * i])
       local oldest = current - ${BUCKETS_PER_WINDOW - 1}
       local at = #packed + 1
       packed[at] = w
@@ -85,7 +86,7 @@ while a <= #ARGV do
               local index = data[x]
               local count = data[x + 1]
               if index == current then
-                count = count + 1
+                count = count + inc
                 found = true
               end
               -- Buckets older than the window ending at this event are dropped.
@@ -101,18 +102,18 @@ while a <= #ARGV do
           j = j + 2 + size * 2
         end
       end
-      if not found then
+      if not found and inc > 0 then
         packed[#packed + 1] = current
-        packed[#packed + 1] = 1
+        packed[#packed + 1] = inc
         m = m + 1
-        total = total + 1
+        total = total + inc
       end
       packed[at + 1] = m
       out[#out + 1] = total
     end
-    -- Only the windows asked for now are kept.
-    redis.call('SET', key, cmsgpack.pack(packed), 'PX', ARGV[a + 2])
-    a = a + 3 + 2 * n
+    -- Only the windows asked for now are kept; a read leaves the key as it is.
+    if inc > 0 then redis.call('SET', key, cmsgpack.pack(packed), 'PX', ARGV[a + 2]) end
+    a = a + 4 + 2 * n
   elseif op == 'd' then
     local member = ARGV[a + 1]
     local n = tonumber(ARGV[a + 2])
@@ -315,7 +316,7 @@ export class RedisHotState implements HotState {
       const name = this.#name('c', c.key);
       const group = groupOf(name);
       group.keys.push(name);
-      group.args.push('c', String(windows.length), ttl(Math.max(...windows)));
+      group.args.push('c', String(windows.length), ttl(Math.max(...windows)), c.record === false ? '0' : '1');
       // The same bucket arithmetic as MemoryHotState.
       for (const w of windows) group.args.push(String(w), String(Math.floor(batch.at / (w / BUCKETS_PER_WINDOW))));
       group.ops.push({ kind: 'counter', index, width: windows.length });
