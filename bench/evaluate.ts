@@ -35,7 +35,7 @@ import {
 } from './children.js';
 import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
 import { summariseProfile } from './cpu-profile.js';
-import { NEW_DEVICE_TOKENS, RETURNING_DEVICES, runDecodeBench, type DecodeBenchResult } from './decode-bench.js';
+import { NEW_DEVICE_TOKENS, RETURNING_DEVICES, RETURNING_TOKENS, runDecodeBench, type DecodeBenchResult } from './decode-bench.js';
 import { cannon, paced, quantile, type CannonRun, type PacedResult } from './load.js';
 import { fixed, int, mib, passFail, pct, table } from './report.js';
 import type { CryptoMode } from './token-crypto.js';
@@ -394,7 +394,7 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
       `Device-key cache saves ${fixed(ownNew!.timing.usPerOp - ownRet!.timing.usPerOp, 0)} µs/token.`,
   );
   log('openBlackBox also validates the payload with zod and computes the device id; the jose row does neither (CPU µs/op counts its libuv-pool work too).');
-  log(`Avg token ${int(decode.tokenBytes)} chars; ${int(NEW_DEVICE_TOKENS)} new-device + 5,000 returning tokens (${int(RETURNING_DEVICES)} devices), all checked with openBlackBox and 200 with jose first.`);
+  log(`Avg token ${int(decode.tokenBytes)} chars; ${int(NEW_DEVICE_TOKENS)} new-device + ${int(RETURNING_TOKENS)} returning tokens (${int(RETURNING_DEVICES)} devices), all checked with openBlackBox and 200 with jose first.`);
   log(table(['openBlackBox step (same inputs, alone)', 'µs/op'], decode.steps.map((s) => [s.what, fixed(s.timing.usPerOp, 1)])));
   const mixDecodeUs = NEW_DEVICE_SHARE * ownNew!.timing.usPerOp + (1 - NEW_DEVICE_SHARE) * ownRet!.timing.usPerOp;
   log(
@@ -530,14 +530,13 @@ async function profileRun(factory: TokenFactory, work: string): Promise<void> {
   const seconds = 8;
   log(`--profile: riskgate under node --cpu-prof, ${MAX_CONNECTIONS} connections, 2 s warm-up + ${seconds} s; profile in ${profDir}`);
   const server = await startRiskGate(join(work, 'riskgate-prof'), ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
-  let run: Phase<CannonRun>;
   try {
     const serverKey = await serverKeyOf(server);
-    const bodies = await evaluateBodies(factory, serverKey, 45_000, 3);
-    step(`made ${int(bodies.length)} tokens`);
-    const source = new BodySource(bodies);
-    await cannon({ url: server.url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: 2, headers: AUTH, bodies: source });
-    run = await measure(server.pid, () => cannon({ url: server.url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: seconds, headers: AUTH, bodies: source }), server.url);
+    const warm = new BodySource(await evaluateBodies(factory, serverKey, 8_000, 3));
+    const w = await cannon({ url: server.url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: 2, headers: AUTH, bodies: warm });
+    const source = new BodySource(await evaluateBodies(factory, serverKey, Math.ceil(Math.max(w.okPerSecond, 500) * seconds * 1.4) + 2_000, 4));
+    step(`warm-up ${int(w.okPerSecond)}/s; made ${int(source.size)} tokens for the profiled run`);
+    const run = await measure(server.pid, () => cannon({ url: server.url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: seconds, headers: AUTH, bodies: source }), server.url);
     step(`${int(run.value.okPerSecond)} evaluations/s under the profiler (${run.value.exhausted ? 'tokens ran out early; ' : ''}${source.reused} reused), server ${fixed(run.serverCores, 2)} cores`);
   } finally {
     await server.stop(15_000);

@@ -10,18 +10,7 @@
  * The wire format is identical either way; the bench checks every decode-bench
  * token with openBlackBox and a sample with jose.
  */
-import {
-  createCipheriv,
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  randomBytes,
-  sign,
-  webcrypto,
-  type KeyObject,
-} from 'node:crypto';
+import { createCipheriv, createECDH, createHash, createPrivateKey, randomBytes, sign, webcrypto, type KeyObject } from 'node:crypto';
 import type { DeviceSigner, EcPublicJwk, TokenCrypto } from '../client/src/token/build.js';
 import { generateDeviceKeyPair, webCryptoDeviceSigner, webCryptoTokenCrypto } from '../client/src/token/webcrypto.js';
 
@@ -36,10 +25,27 @@ export interface PrivateDeviceJwk {
   d: string;
 }
 
+/**
+ * A fresh P-256 key pair as a JWK, made with createECDH.
+ *
+ * Not generateKeyPairSync + KeyObject.export({ format: 'jwk' }): on Node
+ * 20.20.2 that pair deadlocks now and then. ExportJWKEcKey holds the key's
+ * mutex while it allocates; if that allocation triggers a GC which finalises
+ * the KeyGenJob that made the key, ~KeyGenJob waits on the same mutex forever
+ * (seen with gdb: futex wait in ~KeyGenJob under InvokeFirstPassWeakCallbacks
+ * under ExportJWKEcKey). The process hangs in a futex, deaf to SIGTERM.
+ */
 export function generateDeviceJwk(): PrivateDeviceJwk {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = privateKey.export({ format: 'jwk' });
-  return { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y!, d: jwk.d! };
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const point = ecdh.getPublicKey();
+  const d = ecdh.getPrivateKey();
+  const scalar = d.length === 32 ? d : Buffer.concat([Buffer.alloc(32 - d.length), d]);
+  return { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33, 65).toString('base64url'), d: scalar.toString('base64url') };
+}
+
+function publicPoint(jwk: { x: string; y: string }): Buffer {
+  return Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
 }
 
 const subtle = webcrypto.subtle as unknown as SubtleCrypto;
@@ -63,18 +69,16 @@ export interface TokenBackend {
 }
 
 function nodeTokenCrypto(): TokenCrypto {
-  const peers = new Map<string, KeyObject>();
   return {
     async agree(peer) {
-      let peerKey = peers.get(peer.x + peer.y);
-      if (!peerKey) {
-        peerKey = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: peer.x, y: peer.y }, format: 'jwk' });
-        peers.set(peer.x + peer.y, peerKey);
-      }
-      const ephemeral = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const sharedSecret = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: peerKey });
-      const jwk = ephemeral.publicKey.export({ format: 'jwk' });
-      return { sharedSecret, ephemeralKey: { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! } };
+      const ephemeral = createECDH('prime256v1');
+      ephemeral.generateKeys();
+      const sharedSecret = ephemeral.computeSecret(publicPoint(peer));
+      const point = ephemeral.getPublicKey();
+      return {
+        sharedSecret,
+        ephemeralKey: { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33, 65).toString('base64url') },
+      };
     },
     async sha256(data) {
       return createHash('sha256').update(data).digest();
@@ -110,9 +114,8 @@ export function tokenBackend(mode: CryptoMode): TokenBackend {
       return nodeSigner(createPrivateKey({ key: { ...jwk }, format: 'jwk' }), { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
     },
     async newDevice() {
-      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const jwk = publicKey.export({ format: 'jwk' });
-      return nodeSigner(privateKey, { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! });
+      const jwk = generateDeviceJwk();
+      return nodeSigner(createPrivateKey({ key: { ...jwk }, format: 'jwk' }), { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
     },
   };
 }

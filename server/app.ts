@@ -11,6 +11,9 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import { jsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppSettings, RiskGateConfig } from './config/config.js';
 import { prepareDataDirectory, type DataDirectory } from './config/data-dir.js';
+import { ChallengeService } from './challenges/service.js';
+import { smsProviderFor } from './challenges/sms/from-config.js';
+import type { SmsProvider } from './challenges/sms/provider.js';
 import { Evaluator } from './evaluation/evaluator.js';
 import { AppRegistry } from './http/apps.js';
 import { ApiError, installErrorHandling } from './http/errors.js';
@@ -21,6 +24,7 @@ import { resolveSecrets } from './keys/secrets.js';
 import { RiskMetrics } from './observability/metrics.js';
 import { IdentifierKeys } from './records/identifiers.js';
 import type { Records } from './records/records.js';
+import { challengeRoutes } from './routes/challenges.js';
 import { decisionRoutes } from './routes/decisions.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { healthRoutes } from './routes/health.js';
@@ -43,6 +47,7 @@ export interface RiskGateServices {
   readonly hotState: HotState;
   readonly rules: RuleBook;
   readonly evaluator: Evaluator;
+  readonly challenges: ChallengeService;
   readonly metrics: RiskMetrics;
   tokenKeys(): TokenKeyRing;
   /** Re-reads the token keys (after `riskgate keys rotate`, or a rotation by another instance). */
@@ -68,6 +73,8 @@ export interface BuildAppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Budget for each store call on the evaluate path (ms). */
   dependencyTimeoutMs?: number;
+  /** Replaces the configured SMS provider (tests). */
+  smsProvider?: SmsProvider;
 }
 
 export type RiskGateApp = FastifyInstance & { riskgate: RiskGateServices };
@@ -77,6 +84,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   const dataDirectory = prepareDataDirectory(config);
 
   const app = Fastify({
+    trustProxy: config.trustProxy,
     logger: options.logger ?? {
       level: config.logLevel,
       // Requests are logged by method and path only: no body, header or query
@@ -96,7 +104,6 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
       reply.status(apiError.statusCode).send(apiError.toBody());
     },
     return503OnClosing: true,
-    trustProxy: false,
   }).withTypeProvider<ZodTypeProvider>();
 
   // The API speaks JSON only: without this, text/plain bodies would reach validation as strings.
@@ -159,8 +166,23 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     keyPoller.unref();
   }
 
+  const challenges = new ChallengeService({
+    hotState,
+    settings: config.challenges,
+    sms: options.smsProvider ?? smsProviderFor(config.challenges, app.log),
+    identifiers,
+    secret: secrets.identifierHashKey,
+    log: app.log,
+    metrics: {
+      outcome: (type, outcome) => metrics.challengeOutcomes.inc({ type, outcome }),
+      smsSent: () => metrics.smsSent.inc(),
+      smsRefused: (reason) => metrics.smsRefused.inc({ reason }),
+    },
+  });
+
   const evaluator = new Evaluator({
     tokenKeys: () => tokenKeys,
+    challenges,
     rules: () => rules.current(),
     hotState,
     records,
@@ -183,6 +205,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     hotState,
     rules,
     evaluator,
+    challenges,
     metrics,
     tokenKeys: () => tokenKeys,
     reloadTokenKeys,
@@ -215,5 +238,6 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   await app.register(keyRoutes);
   await app.register(healthRoutes);
   await app.register(sdkRoutes);
+  await app.register(challengeRoutes);
   return app as unknown as RiskGateApp;
 }

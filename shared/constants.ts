@@ -121,6 +121,8 @@ export const ERROR_CODES = {
   NOT_ALLOWED: { code: 4030, status: 403, name: 'NOT_ALLOWED', description: 'The origin or app is not allowed to make this call.' },
   NOT_FOUND: { code: 4040, status: 404, name: 'NOT_FOUND', description: 'No such route, decision or list entry.' },
   RATE_LIMITED: { code: 4290, status: 429, name: 'RATE_LIMITED', description: 'Too many requests; retry later.' },
+  SMS_FAILED: { code: 5020, status: 502, name: 'SMS_FAILED', description: 'The SMS provider could not send the code; try again.' },
+  STORE_UNAVAILABLE: { code: 5030, status: 503, name: 'STORE_UNAVAILABLE', description: 'A store needed to answer safely is unreachable; challenge answers and verify fail closed.' },
 } as const satisfies Record<string, ErrorCodeEntry>;
 export type ErrorName = keyof typeof ERROR_CODES;
 
@@ -140,3 +142,18 @@ export const DEFAULT_LEVEL_CHALLENGES: Readonly<Record<RiskLevel, ChallengeKind>
   3: 'sms',
   4: 'block',
 };
+
+/** Why `POST /v1/challenges/verify` refused a session_id (like Turnstile's siteverify error codes). */
+export const VERIFY_FAILURES = ['not_found', 'expired', 'already_used', 'app_mismatch', 'account_mismatch'] as const;
+export type VerifyFailure = (typeof VERIFY_FAILURES)[number];
+
+/** Challenge kinds a client can be asked to run (`block` is not a challenge). */
+export const CHALLENGE_TYPES = ['slider', 'sms'] as const;
+export type ChallengeType = (typeof CHALLENGE_TYPES)[number];
+
+/**
+ * Why a challenge answer or send failed, as the browser sees it. The precise
+ * track check that failed stays in the server log: a bot learns nothing.
+ */
+export const CHALLENGE_ANSWER_FAILURES = ['failed', 'expired', 'not_found', 'too_many_attempts', 'code_not_sent'] as const;
+export type ChallengeAnswerFailure = (typeof CHALLENGE_ANSWER_FAILURES)[number];

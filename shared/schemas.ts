@@ -8,6 +8,8 @@
 import { z } from 'zod';
 import {
   BLACK_BOX_VERSION,
+  CHALLENGE_ANSWER_FAILURES,
+  CHALLENGE_TYPES,
   CHALLENGES,
   DECISIONS,
   EVENTS,
@@ -15,6 +17,7 @@ import {
   LIST_DIMENSIONS,
   LIST_KINDS,
   PLATFORMS,
+  VERIFY_FAILURES,
 } from './constants.js';
 
 /** Longest accepted value of a plain string field (TongDun's 9003 bound). */
@@ -228,3 +231,100 @@ export const BlackBoxPayload = z.object({
 export type BlackBoxPayload = z.infer<typeof BlackBoxPayload>;
 /** What an SDK puts into a token, before defaults are applied. */
 export type BlackBoxPayloadInput = z.input<typeof BlackBoxPayload>;
+
+// ---------------------------------------------------------------------------
+// Challenges
+
+const appKeyField = z.string().min(1).max(128);
+
+/** From the SDK: start the challenge an evaluation advised, or a standalone slider (a plain captcha). */
+export const ChallengeStartFromClient = z.union([
+  z.object({ app_key: appKeyField, challenge_token: z.string().min(16).max(128) }),
+  z.object({ app_key: appKeyField, type: z.literal('slider'), event: z.enum(EVENTS).default('login') }),
+]);
+/** From a backend (app secret): any challenge, with the account and the number to text. */
+export const ChallengeStartFromBackend = z.object({
+  type: z.enum(CHALLENGE_TYPES),
+  event: z.enum(EVENTS),
+  account_id: field().optional(),
+  mobile: field().optional(),
+});
+export const ChallengeStartRequest = z.union([ChallengeStartFromClient, ChallengeStartFromBackend]).meta({ id: 'ChallengeStartRequest' });
+export type ChallengeStartRequest = z.infer<typeof ChallengeStartRequest>;
+
+export const SliderPuzzleView = z.object({
+  /** PNG data URLs. */
+  background: z.string(),
+  piece: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  piece_size: z.number().int(),
+  piece_y: z.number().int(),
+});
+export type SliderPuzzleView = z.infer<typeof SliderPuzzleView>;
+
+export const ChallengeStartResponse = z
+  .object({
+    code: z.literal(200),
+    message: z.string(),
+    challenge_id: z.string(),
+    type: z.enum(CHALLENGE_TYPES),
+    expires_at: z.string(),
+    attempts_left: z.number().int(),
+    slider: SliderPuzzleView.optional(),
+    sms: z.object({ masked_mobile: z.string(), resend_after_seconds: z.number().int() }).optional(),
+  })
+  .meta({ id: 'ChallengeStartResponse' });
+export type ChallengeStartResponse = z.infer<typeof ChallengeStartResponse>;
+
+export const TrackPoint = z.tuple([z.number(), z.number(), z.number()]);
+export const ChallengeAnswerRequest = z
+  .union([
+    z.object({ app_key: appKeyField.optional(), x: z.number(), track: z.array(TrackPoint).max(1000) }),
+    z.object({ app_key: appKeyField.optional(), code: z.string().regex(/^\d{6}$/, 'must be 6 digits') }),
+  ])
+  .meta({ id: 'ChallengeAnswerRequest' });
+export type ChallengeAnswerRequest = z.infer<typeof ChallengeAnswerRequest>;
+
+export const ChallengeAnswerResponse = z
+  .object({
+    code: z.literal(200),
+    message: z.string(),
+    success: z.boolean(),
+    session_id: z.string().optional(),
+    failure: z.enum(CHALLENGE_ANSWER_FAILURES).optional(),
+    attempts_left: z.number().int().optional(),
+    /** A fresh puzzle after a failed slider answer, while attempts remain. */
+    slider: SliderPuzzleView.optional(),
+  })
+  .meta({ id: 'ChallengeAnswerResponse' });
+export type ChallengeAnswerResponse = z.infer<typeof ChallengeAnswerResponse>;
+
+export const SmsSendRequest = z.object({ app_key: appKeyField.optional() }).meta({ id: 'SmsSendRequest' });
+export const SmsSendResponse = z
+  .object({ code: z.literal(200), message: z.string(), sent: z.boolean(), masked_mobile: z.string(), resend_after_seconds: z.number().int() })
+  .meta({ id: 'SmsSendResponse' });
+export type SmsSendResponse = z.infer<typeof SmsSendResponse>;
+
+export const VerifyRequest = z
+  .object({
+    session_id: z.string().min(1).max(128),
+    /** When given, the session must belong to this account. */
+    account_id: field().optional(),
+  })
+  .meta({ id: 'VerifyRequest' });
+export type VerifyRequest = z.infer<typeof VerifyRequest>;
+
+export const VerifyResponse = z
+  .object({
+    code: z.literal(200),
+    message: z.string(),
+    success: z.boolean(),
+    error: z.enum(VERIFY_FAILURES).optional(),
+    type: z.enum(CHALLENGE_TYPES).optional(),
+    event: z.enum(EVENTS).optional(),
+    account_id: z.string().nullable().optional(),
+    verified_at: z.string().optional(),
+  })
+  .meta({ id: 'VerifyResponse' });
+export type VerifyResponse = z.infer<typeof VerifyResponse>;

@@ -387,7 +387,7 @@ describe('keys', () => {
     const oldToken = await token(t);
     const lines: string[] = [];
     expect(runKeysCommand(['rotate'], t.dataDir, (l) => lines.push(l))).toBe(0);
-    t.app.riskgate.reloadTokenKeys();
+    await t.app.riskgate.reloadTokenKeys();
     const jwks = (await t.app.inject({ method: 'GET', url: '/v1/keys' })).json() as { keys: { kid: string }[] };
     expect(jwks.keys).toHaveLength(2);
     expect(jwks.keys[1]!.kid).toBe(oldKey.kid);
@@ -396,7 +396,7 @@ describe('keys', () => {
     expect((await evaluate(t, { event: 'login', black_box: await token(t), ip: '203.0.113.1' })).body.tags).not.toContain('token_invalid');
 
     expect(runKeysCommand(['remove', oldKey.kid], t.dataDir, () => {})).toBe(0);
-    t.app.riskgate.reloadTokenKeys();
+    await t.app.riskgate.reloadTokenKeys();
     const stale = await makeToken({ serverKey: oldKey, appKey: APP_KEY });
     expect(reasonIds((await evaluate(t, { event: 'login', black_box: stale, ip: '203.0.113.1' })).body)).toContain('token_unknown_key');
     expect(readFileSync(join(t.dataDir, TOKEN_KEY_FILE), 'utf8')).not.toContain(oldKey.x);

@@ -73,6 +73,7 @@ function features(overrides: Overrides = {}): Features {
     velocity,
     distinct,
     lists: { black: false, white: false },
+    challenge: { passed_1h: 0, failed_24h: 0, abandoned_24h: 0 },
   };
   const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(overrides)) {

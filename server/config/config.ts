@@ -69,6 +69,54 @@ const AppConfig = z
   })
   .refine((a) => Boolean(a.secret) !== Boolean(a.secret_sha256), { message: 'give exactly one of secret and secret_sha256', path: ['secret'] });
 
+const SmsSettings = z
+  .object({
+    /** `log` writes codes to the server log (development, demo); `webhook` POSTs them, signed, to your SMS gateway. */
+    provider: z.enum(['log', 'webhook']).default('log'),
+    webhook: z.object({ url: z.url(), secret: secretText, timeout_ms: z.number().int().min(100).max(30_000).default(3000) }).optional(),
+    /** Country calling codes numbers may belong to (SMS pumping targets premium destinations). */
+    allowed_countries: z.array(z.string().regex(/^\d{1,4}$/)).min(1).default(['86']),
+    code_ttl_seconds: z.number().int().min(60).max(3600).default(300),
+    max_wrong_codes: z.number().int().min(1).max(20).default(5),
+    resend_seconds: z.number().int().min(10).max(600).default(60),
+    /** Sends allowed per identifier per hour (mobile also per day). */
+    limits: z
+      .object({
+        per_mobile_hour: z.number().int().min(1).default(5),
+        per_mobile_day: z.number().int().min(1).default(10),
+        per_ip_hour: z.number().int().min(1).default(20),
+        per_device_hour: z.number().int().min(1).default(5),
+        per_app_hour: z.number().int().min(1).default(1000),
+      })
+      .prefault({}),
+    /** SMS-pumping signs: beyond these, sends are refused silently to the browser and loudly in logs and metrics. */
+    pumping: z
+      .object({
+        mobiles_per_ip_hour: z.number().int().min(1).default(3),
+        mobiles_per_device_day: z.number().int().min(1).default(3),
+        countries_per_ip_day: z.number().int().min(1).default(2),
+      })
+      .prefault({}),
+  })
+  .refine((sms) => sms.provider !== 'webhook' || sms.webhook, { message: 'the webhook provider needs webhook.url and webhook.secret', path: ['webhook'] });
+
+const ChallengeSettings = z.object({
+  /** How long a challenge_token from evaluate, and a started challenge, stay usable. */
+  ttl_seconds: z.number().int().min(60).max(3600).default(600),
+  /** How long a session_id from a passed challenge can be verified. */
+  session_ttl_seconds: z.number().int().min(30).max(3600).default(300),
+  slider: z
+    .object({
+      max_attempts: z.number().int().min(1).max(20).default(5),
+      tolerance_px: z.number().int().min(1).max(20).default(4),
+    })
+    .prefault({}),
+  sms: SmsSettings.prefault({}),
+  /** Challenge starts allowed per IP per minute. */
+  starts_per_ip_minute: z.number().int().min(1).default(30),
+});
+export type ChallengeSettings = z.infer<typeof ChallengeSettings>;
+
 export const ConfigFile = z.object({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -94,6 +142,9 @@ export const ConfigFile = z.object({
     .default({ default: {}, events: {} }),
   apps: z.array(AppConfig).default([]),
   state: z.object({ max_keys: z.number().int().min(1000).default(200_000) }).default({ max_keys: 200_000 }),
+  challenges: ChallengeSettings.prefault({}),
+  /** Trust X-Forwarded-For from these proxies (true, or their addresses/CIDRs) so rate limits see real client IPs. */
+  trust_proxy: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
   /** Distributed mode: shared stores instead of in-process memory and SQLite (each independently). */
   stores: z
     .object({
@@ -133,6 +184,8 @@ export interface RiskGateConfig {
   readonly token: ConfigFile['token'];
   readonly identifierHashKey: string | undefined;
   readonly stateMaxKeys: number;
+  readonly challenges: ChallengeSettings;
+  readonly trustProxy: boolean | string[];
   /** Redis for hot state (distributed mode); in-process memory when undefined. */
   readonly redisUrl: string | undefined;
   /** PostgreSQL for records and shared secrets (distributed mode); SQLite in the data directory when undefined. */
@@ -167,7 +220,7 @@ function formatIssue(issue: z.core.$ZodIssue, source: string): string {
 }
 
 /** Environment variables that override the file. */
-function environmentOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+function environmentOverrides(env: NodeJS.ProcessEnv, raw: Record<string, unknown>): Record<string, unknown> {
   const overrides: Record<string, unknown> = {};
   if (env.HOST) overrides.host = env.HOST;
   if (env.PORT) overrides.port = env.PORT;
@@ -175,6 +228,16 @@ function environmentOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.RISKGATE_LOG_LEVEL) overrides.log_level = env.RISKGATE_LOG_LEVEL;
   if (env.RISKGATE_RULES) overrides.rules_file = env.RISKGATE_RULES;
   if (env.RISKGATE_IDENTIFIER_HASH_KEY) overrides.identifier_hash_key = env.RISKGATE_IDENTIFIER_HASH_KEY;
+  if (env.RISKGATE_SMS_WEBHOOK_URL || env.RISKGATE_SMS_WEBHOOK_SECRET) {
+    overrides.challenges = {
+      ...(raw.challenges as object | undefined),
+      sms: {
+        ...((raw.challenges as { sms?: object } | undefined)?.sms),
+        provider: 'webhook',
+        webhook: { url: env.RISKGATE_SMS_WEBHOOK_URL, secret: env.RISKGATE_SMS_WEBHOOK_SECRET },
+      },
+    };
+  }
   return overrides;
 }
 
@@ -211,7 +274,7 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cw
     raw ??= {};
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`invalid configuration (${source}): expected an object at the top level`);
-  const merged: Record<string, unknown> = { ...(raw as Record<string, unknown>), ...environmentOverrides(env) };
+  const merged: Record<string, unknown> = { ...(raw as Record<string, unknown>), ...environmentOverrides(env, raw as Record<string, unknown>) };
   const stores = storeOverrides(env);
   if (Object.keys(stores).length > 0) {
     const fromFile = merged.stores;
@@ -257,6 +320,8 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cw
     token: file.token,
     identifierHashKey: file.identifier_hash_key,
     stateMaxKeys: file.state.max_keys,
+    challenges: file.challenges,
+    trustProxy: file.trust_proxy,
     redisUrl: file.stores.redis_url,
     databaseUrl: file.stores.database_url,
     apps: Object.freeze(apps),

@@ -30,9 +30,13 @@ import type { RuleHit, RuleSet } from '../rules/ruleset.js';
 import { listVerdict, scoreHits, type Verdict } from '../scoring/decide.js';
 import type { HotState, ObservationBatch, ObservationResult } from '../state/hot-state.js';
 import { decodeBlackBox, type DecodeResult } from '../token/decode.js';
+import { OUTCOME_WINDOWS_MS, outcomeKey, type ChallengeOutcome, type OutcomeEntity } from '../challenges/outcomes.js';
+import type { ChallengeService } from '../challenges/service.js';
 
 export interface EvaluatorOptions {
   tokenKeys: () => TokenKeyRing;
+  /** Issues challenge_tokens when a slider or SMS is advised. */
+  challenges?: Pick<ChallengeService, 'issueToken'>;
   rules: () => RuleSet;
   hotState: HotState;
   records: Records;
@@ -214,6 +218,7 @@ export class Evaluator {
       velocity: batch.velocity(observed),
       distinct: batch.distinct(observed),
       lists: { black: listResult.black.length > 0, white: listResult.white.length > 0 },
+      challenge: batch.challenge(observed),
     };
 
     // 4. Lists first, then rules.
@@ -234,6 +239,28 @@ export class Evaluator {
     }
     for (const id of engineReasons) reasonTexts.push({ id, text: ENGINE_REASONS[id] });
 
+    // The SDK needs a challenge_token to run what is advised; an SMS needs the number from this request.
+    let challengeToken: string | undefined;
+    const canChallenge = verdict.challenge === 'slider' || (verdict.challenge === 'sms' && request.mobile);
+    if (canChallenge && options.challenges) {
+      challengeToken = await withTimeout(
+        options.challenges.issueToken({
+          appId: app.id,
+          type: verdict.challenge as 'slider' | 'sms',
+          event: request.event,
+          ...(request.account_id ? { accountId: request.account_id } : {}),
+          ...(request.mobile ? { mobile: request.mobile } : {}),
+          ...(deviceId ? { deviceId } : {}),
+        }),
+        options.dependencyTimeoutMs,
+      ).catch((error: unknown) => {
+        degraded = true;
+        if (!engineReasons.includes('state_unavailable')) engineReasons.push('state_unavailable');
+        options.onDependencyFailure?.('hot_state', error);
+        return undefined;
+      });
+    }
+
     const reasons: Reason[] = reasonTexts.map((r) => ({ id: r.id, reason: r.text[language] }));
     const response: EvaluateResponse = {
       code: 200,
@@ -243,6 +270,7 @@ export class Evaluator {
       level: verdict.level,
       decision: verdict.decision,
       challenge: verdict.challenge,
+      ...(challengeToken ? { challenge_token: challengeToken } : {}),
       reasons,
       tags,
       ...(deviceId ? { device_id: deviceId } : {}),
@@ -294,6 +322,16 @@ export class Evaluator {
       distinct.push({ key: `d:{${appId}:${of}:${owner}}:${what}`, member, windowsMs: WINDOW_LENGTHS });
       distinctFeatures.push(WINDOW_NAMES.map((w) => `${of}_${what}_${w}` as DistinctFeature));
     }
+    // The challenge loop: read (without counting) what this device and account did with challenges.
+    const outcomeReads: { outcome: ChallengeOutcome; index: number }[] = [];
+    for (const entity of ['device', 'account'] as const satisfies readonly OutcomeEntity[]) {
+      const value = idKeys[entity];
+      if (!value) continue;
+      for (const outcome of ['started', 'passed', 'failed'] as const) {
+        outcomeReads.push({ outcome, index: counters.length });
+        counters.push({ key: outcomeKey(appId, entity, value, outcome), windowsMs: OUTCOME_WINDOWS_MS, record: false });
+      }
+    }
     const firstSeen = idKeys.device ? [{ key: `s:{${appId}:device:${idKeys.device}}`, ttlMs: this.deviceMemoryMs }] : [];
     return {
       batch: { at, counters, distinct, firstSeen } satisfies ObservationBatch,
@@ -302,6 +340,17 @@ export class Evaluator {
         const out = zeroes(VELOCITY_FEATURES);
         if (result) counterFeatures.forEach((names, i) => names.forEach((name, w) => (out[name] = result.counters[i]![w]!)));
         return out;
+      },
+      challenge(result: ObservationResult | undefined): Features['challenge'] {
+        const most = { started: 0, passed: 0, failed: 0, passed_1h: 0 };
+        if (result) {
+          for (const { outcome, index } of outcomeReads) {
+            const [hour = 0, day = 0] = result.counters[index] ?? [];
+            most[outcome] = Math.max(most[outcome], day);
+            if (outcome === 'passed') most.passed_1h = Math.max(most.passed_1h, hour);
+          }
+        }
+        return { passed_1h: most.passed_1h, failed_24h: most.failed, abandoned_24h: Math.max(0, most.started - most.passed - most.failed) };
       },
       distinct(result: ObservationResult | undefined): Record<DistinctFeature, number> {
         const out = zeroes(DISTINCT_FEATURES);

@@ -77,6 +77,15 @@ export interface Features {
   /** Distinct accounts seen per device and per ip: `device_accounts_1h`, `ip_accounts_24h`, … */
   distinct: Record<DistinctFeature, number>;
   lists: { black: boolean; white: boolean };
+  /** The challenge loop, over this device and account (the larger of the two). */
+  challenge: {
+    /** Challenges passed in the last hour. */
+    passed_1h: number;
+    /** Wrong answers in the last 24 hours. */
+    failed_24h: number;
+    /** Challenges started but neither passed nor failed in the last 24 hours. */
+    abandoned_24h: number;
+  };
 }
 
 export const VELOCITY_DIMENSIONS = ['ip', 'device', 'account', 'mobile'] as const;

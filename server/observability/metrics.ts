@@ -43,6 +43,20 @@ export class RiskMetrics {
     registers: [this.registry],
   });
 
+  readonly challengeOutcomes = new Counter({
+    name: 'riskgate_challenge_outcomes_total',
+    help: 'Challenges started, passed, failed (per wrong answer) and exhausted, by type.',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly smsSent = new Counter({ name: 'riskgate_sms_sent_total', help: 'SMS codes handed to the provider.', registers: [this.registry] });
+  readonly smsRefused = new Counter({
+    name: 'riskgate_sms_refused_total',
+    help: 'SMS sends refused: rate limits, and SMS-pumping signs (refused silently to the browser).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

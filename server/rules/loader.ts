@@ -95,7 +95,8 @@ function ruleSchema<C>(compile: (when: string) => C) {
           return z.NEVER;
         }
       }),
-    score: z.number().int().min(0).max(100).default(0),
+    // Negative scores lower risk (a recently passed challenge); the total is clamped to 0–100.
+    score: z.number().int().min(-100).max(100).default(0),
     decision: z.enum(DECISIONS).optional(),
     tags: z.array(tagSchema).default([]),
     reason: z.strictObject({ en: z.string().trim().min(1), zh: z.string().trim().min(1) }),
@@ -171,7 +172,7 @@ export function loadRulesFile<C>(source: string, fileName: string, compile: (whe
     }
     const { when, ...def } = result.data;
     if (def.score === 0 && !def.decision) {
-      issues.push({ ...at, field: 'score', message: 'a rule needs a score above 0 or a decision' });
+      issues.push({ ...at, field: 'score', message: 'a rule needs a non-zero score or a decision' });
       return;
     }
     rules.push({ ...def, when: when.when, condition: when.condition });

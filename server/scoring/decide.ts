@@ -40,7 +40,7 @@ export function listVerdict(list: 'white' | 'black', scoring: EventScoring): Ver
 }
 
 /**
- * Online hits add their scores (capped at 100). A rule's direct decision wins
+ * Online hits add their scores (clamped to 0–100; negative scores lower risk). A rule's direct decision wins
  * over the score when stricter; `review` and `decline` also raise the score to
  * the first level with that decision. Shadow hits never count.
  */
@@ -52,7 +52,7 @@ export function scoreHits(hits: readonly RuleHit[], scoring: EventScoring): Verd
     score += hit.score;
     if (hit.decision && (forced === undefined || STRICTNESS[hit.decision] > STRICTNESS[forced])) forced = hit.decision;
   }
-  score = Math.min(100, Math.round(score));
+  score = Math.max(0, Math.min(100, Math.round(score)));
   if (forced === undefined) return verdictAt(score, scoring);
   if (forced !== 'accept') score = Math.max(score, floorFor(forced, scoring) ?? score);
   const verdict = verdictAt(score, scoring, forced);

@@ -1,0 +1,113 @@
+/**
+ * One SDK instance: `init` starts everything slow at once (behaviour listeners,
+ * the server key, the device key, FingerprintJS, WebGL and the lie probes), so
+ * that `getBlackBox()` mostly waits for what is already done.
+ */
+import { BLACK_BOX_VERSION } from '../../shared/constants.js';
+import { loadDeviceKey, type DeviceKey } from './device-key.js';
+import { RiskGateError } from './errors.js';
+import { asServerKey, loadServerKey } from './keys.js';
+import { assembleSignals } from './signals.js';
+import { BehaviorCollector } from './sources/behavior.js';
+import { sources } from './sources/index.js';
+import { SourceRunner } from './sources/runner.js';
+import { fitPayload } from './token-size.js';
+import { buildBlackBox, type ServerTokenKey } from './token/build.js';
+import { webCryptoTokenCrypto } from './token/webcrypto.js';
+import { VERSION } from './version.js';
+
+/** A server token key as `GET /v1/keys` lists it (extra JWK members are ignored). */
+export interface RiskGatePublicKey {
+  kid: string;
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+}
+
+export interface RiskGateOptions {
+  /** The app's public key (`app_key`), named in every token. */
+  appKey: string;
+  /** RiskGate's base URL, e.g. `https://risk.example.com`; keys come from `{endpoint}/v1/keys`. */
+  endpoint: string;
+  /** The server key to encrypt to, instead of fetching `{endpoint}/v1/keys`. */
+  publicKey?: RiskGatePublicKey;
+  /** Time budget of one `getBlackBox()` call in milliseconds. Default 1000. */
+  timeoutMs?: number;
+}
+
+export interface RiskGateClient {
+  /**
+   * A fresh, single-use black_box for the business backend to pass to
+   * `POST /v1/risk/evaluate`. Resolves within `timeoutMs` once the server key
+   * is known; sources that fail or run out of time are named in the token,
+   * which then says `degraded: true`. Rejects only with a `RiskGateError`:
+   * `key_unavailable` or `crypto_unavailable`.
+   */
+  getBlackBox(): Promise<string>;
+}
+
+export const DEFAULT_TIMEOUT_MS = 1000;
+/** Part of the budget kept for signing and encrypting (a few ms on desktops, more on old phones). */
+const CRYPTO_RESERVE_MS = 100;
+/** Each of the (at most two) key requests may take this long, or the budget if longer. */
+const MIN_KEY_FETCH_MS = 1500;
+
+function invalid(problem: string): never {
+  throw new TypeError(`RiskGate.init: ${problem}`);
+}
+
+function checkOptions(options: RiskGateOptions): { serverKey?: ServerTokenKey; timeoutMs: number; endpoint: string } {
+  if (options === null || typeof options !== 'object') invalid('options must be an object');
+  const { appKey, endpoint, publicKey, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
+  if (typeof appKey !== 'string' || appKey.length === 0 || appKey.length > 128) invalid('appKey must be a string of 1 to 128 characters');
+  if (typeof endpoint !== 'string' || endpoint.length === 0) invalid('endpoint must be the RiskGate base URL');
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) invalid('timeoutMs must be a positive number');
+  const serverKey = publicKey === undefined ? undefined : (asServerKey(publicKey) ?? invalid('publicKey must be a P-256 JWK with kid, x and y'));
+  return { serverKey, timeoutMs, endpoint: endpoint.replace(/\/+$/, '') };
+}
+
+const ignore = () => {};
+
+export function createClient(options: RiskGateOptions): RiskGateClient {
+  const { serverKey, timeoutMs, endpoint } = checkOptions(options);
+  const { appKey } = options;
+  const win = globalThis as unknown as Window & typeof globalThis;
+  if (typeof win.document === 'undefined' || typeof win.navigator === 'undefined') {
+    invalid('call it in a browser page');
+  }
+  const clock = () => win.performance.now();
+  const subtle: SubtleCrypto | undefined = win.crypto?.subtle;
+  const fetchTimeoutMs = Math.max(timeoutMs, MIN_KEY_FETCH_MS);
+  const serverKeyNow = () => (serverKey ? Promise.resolve(serverKey) : loadServerKey(win, endpoint, fetchTimeoutMs));
+
+  const behavior = new BehaviorCollector(win, clock());
+  behavior.start();
+  const runner = new SourceRunner(sources, { behavior, window: win }, clock);
+  // Early starts; their failures surface from getBlackBox(), not as unhandled rejections.
+  serverKeyNow().catch(ignore);
+  if (subtle) loadDeviceKey(win, subtle).catch(ignore);
+  runner.prime();
+
+  return {
+    async getBlackBox() {
+      const startedAt = clock();
+      if (!subtle) throw new RiskGateError('crypto_unavailable', 'RiskGate: WebCrypto is unavailable (HTTPS or localhost is required)');
+      const deadline = startedAt + timeoutMs - Math.min(CRYPTO_RESERVE_MS, timeoutMs / 5);
+      const device: Promise<DeviceKey> = loadDeviceKey(win, subtle).catch((error: unknown) => {
+        throw new RiskGateError('crypto_unavailable', 'RiskGate: cannot create the device key', { cause: error });
+      });
+      const [outcomes, deviceKey, key] = await Promise.all([runner.collect(deadline), device, serverKeyNow()]);
+      const { signals, behavior: behaviorSignals, degraded } = assembleSignals(outcomes, deviceKey.store);
+      const payload = fitPayload(
+        { v: BLACK_BOX_VERSION, app: appKey, platform: 'web', sdk: `web/${VERSION}`, degraded, signals, behavior: behaviorSignals },
+        key.kid,
+      );
+      try {
+        return await buildBlackBox({ serverKey: key, signer: deviceKey.signer, crypto: webCryptoTokenCrypto(subtle, win.crypto), payload });
+      } catch (error) {
+        throw new RiskGateError('crypto_unavailable', 'RiskGate: WebCrypto failed to seal the token', { cause: error });
+      }
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * The challenge loop's memory: how often a device or account started, passed
+ * and failed challenges. Counted when challenges happen, read (without
+ * counting) by each evaluation. Keys share the entity's hash tag with its
+ * velocity counters, so Redis reads them in the same script.
+ */
+import type { CounterObservation } from '../state/hot-state.js';
+
+export const OUTCOMES = ['started', 'passed', 'failed'] as const;
+export type ChallengeOutcome = (typeof OUTCOMES)[number];
+export type OutcomeEntity = 'device' | 'account';
+
+/** Passed recently (1 h); failed or abandoned today (24 h). */
+export const OUTCOME_WINDOWS_MS = [3_600_000, 86_400_000] as const;
+
+export function outcomeKey(appId: string, entity: OutcomeEntity, value: string, outcome: ChallengeOutcome): string {
+  return `o:{${appId}:${entity}:${value}}:${outcome}`;
+}
+
+/** Counters that record one outcome for each entity known. */
+export function recordOutcome(appId: string, entities: Partial<Record<OutcomeEntity, string>>, outcome: ChallengeOutcome): CounterObservation[] {
+  return Object.entries(entities)
+    .filter(([, value]) => Boolean(value))
+    .map(([entity, value]) => ({ key: outcomeKey(appId, entity as OutcomeEntity, value!, outcome), windowsMs: OUTCOME_WINDOWS_MS }));
+}

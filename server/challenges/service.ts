@@ -1,0 +1,411 @@
+/**
+ * Challenges (JAQ's second half, seed 003): start a slider or SMS challenge,
+ * check answers, issue single-use session_ids, and confirm them for the
+ * business backend.
+ *
+ * All state lives in the hot state, so any instance can serve any step:
+ *   ctok:<token>  what evaluate advised (single use)     → ChallengeOrigin
+ *   chal:<id>     a running challenge                    → ChallengeRecord
+ *   sess:<id>     a passed challenge's session           → SessionRecord
+ *   sessu:<id>    the claim that makes a session single-use
+ * A running challenge is taken (get-and-delete) by each answer and put back
+ * only while attempts remain: two answers can never both pass one puzzle.
+ *
+ * A store failure on answer or verify fails closed (STORE_UNAVAILABLE).
+ */
+import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import type { ChallengeType, RiskEvent, VerifyFailure } from '../../shared/constants.js';
+import type { ChallengeAnswerResponse, ChallengeStartResponse, SliderPuzzleView, SmsSendResponse, VerifyResponse } from '../../shared/schemas.js';
+import type { AppSettings, ChallengeSettings } from '../config/config.js';
+import { mobileInfo } from '../features/identity.js';
+import { ApiError } from '../http/errors.js';
+import type { IdentifierKeys } from '../records/identifiers.js';
+import type { HotState } from '../state/hot-state.js';
+import { recordOutcome, type ChallengeOutcome, type OutcomeEntity } from './outcomes.js';
+import { Sealer } from './sealing.js';
+import { generateSliderPuzzle, PIECE_SIZE, PUZZLE_HEIGHT, PUZZLE_WIDTH } from './slider/puzzle.js';
+import { checkSliderAnswer, type SliderAnswer } from './slider/track.js';
+import { maskPhoneNumber, SmsSendError, type SmsProvider } from './sms/provider.js';
+
+/** What evaluate (or a backend) asked for, before a challenge starts. */
+export interface ChallengeOrigin {
+  appId: string;
+  type: ChallengeType;
+  event: RiskEvent;
+  accountId?: string;
+  /** Sealed (encrypted): the hot state never holds a phone number in clear. */
+  mobileSealed?: string;
+  deviceId?: string;
+}
+
+interface ChallengeRecord extends ChallengeOrigin {
+  id: string;
+  expiresAt: number;
+  attemptsLeft: number;
+  slider?: { answerX: number; pieceY: number };
+  sms?: { codeHash?: string; codeExpiresAt?: number; sentAt?: number };
+}
+
+interface SessionRecord {
+  appId: string;
+  type: ChallengeType;
+  event: RiskEvent;
+  accountId: string | null;
+  verifiedAt: number;
+  expiresAt: number;
+}
+
+export interface ChallengeLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface ChallengeMetrics {
+  outcome(type: ChallengeType, outcome: ChallengeOutcome | 'too_many_attempts'): void;
+  smsSent(): void;
+  smsRefused(reason: string): void;
+}
+
+export interface ChallengeServiceOptions {
+  hotState: HotState;
+  settings: ChallengeSettings;
+  sms: SmsProvider;
+  identifiers: IdentifierKeys;
+  /** ≥ 32 bytes; seals phone numbers and keys code hashes. */
+  secret: Buffer;
+  log: ChallengeLogger;
+  metrics: ChallengeMetrics;
+  now?: () => number;
+}
+
+/** Where a start or send came from, for rate limits and pumping checks. */
+export interface Requester {
+  ip: string;
+  deviceId?: string;
+}
+
+const newId = () => randomBytes(18).toString('base64url');
+const SESSION_RECORD_EXTRA_MS = 3_600_000;
+
+/** Rate limits key IPv6 clients on their /64: one subscriber usually holds a whole /64. */
+export function rateLimitIp(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const groups = ip.split('::');
+  const head = (groups[0] ?? '').split(':').filter(Boolean);
+  const tail = groups.length > 1 ? (groups[1] ?? '').split(':').filter(Boolean) : [];
+  const full = [...head, ...Array(Math.max(0, 8 - head.length - tail.length)).fill('0'), ...tail];
+  return `${full.slice(0, 4).join(':')}::/64`;
+}
+
+export class ChallengeService {
+  private readonly sealer: Sealer;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ChallengeServiceOptions) {
+    this.sealer = new Sealer(options.secret);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Called by evaluate when it advises a slider or SMS: what the SDK passes to `challenge()`. */
+  async issueToken(origin: Omit<ChallengeOrigin, 'mobileSealed'> & { mobile?: string }): Promise<string> {
+    const token = newId();
+    const { mobile, ...rest } = origin;
+    const stored: ChallengeOrigin = { ...rest, ...(mobile ? { mobileSealed: this.sealer.seal(mobile) } : {}) };
+    await this.options.hotState.put(`ctok:${token}`, JSON.stringify(stored), this.options.settings.ttl_seconds * 1000);
+    return token;
+  }
+
+  /** A challenge a backend starts itself (it may name the account and the phone number). */
+  originFromBackend(app: AppSettings, body: { type: ChallengeType; event: RiskEvent; account_id?: string; mobile?: string }): ChallengeOrigin {
+    return {
+      appId: app.id,
+      type: body.type,
+      event: body.event,
+      ...(body.account_id ? { accountId: body.account_id } : {}),
+      ...(body.mobile ? { mobileSealed: this.sealer.seal(body.mobile) } : {}),
+    };
+  }
+
+  /** Turns a challenge_token into its origin, once. */
+  async redeemToken(app: AppSettings, token: string): Promise<ChallengeOrigin> {
+    const raw = await this.store(() => this.options.hotState.take(`ctok:${token}`));
+    const origin = raw ? (JSON.parse(raw) as ChallengeOrigin) : undefined;
+    if (!origin || origin.appId !== app.id) throw new ApiError('NOT_FOUND', 'challenge_token is unknown, used or expired', 'challenge_token');
+    return origin;
+  }
+
+  async start(origin: ChallengeOrigin, requester: Requester): Promise<ChallengeStartResponse> {
+    const { settings, hotState } = this.options;
+    const perMinute = await this.store(() => hotState.increment(`rl:start:${rateLimitIp(requester.ip)}`, 60_000));
+    if (perMinute > settings.starts_per_ip_minute) throw new ApiError('RATE_LIMITED', 'too many challenges started from this address; retry in a minute');
+
+    const now = this.now();
+    const record: ChallengeRecord = {
+      ...origin,
+      ...(origin.deviceId || !requester.deviceId ? {} : { deviceId: requester.deviceId }),
+      id: newId(),
+      expiresAt: now + settings.ttl_seconds * 1000,
+      attemptsLeft: origin.type === 'slider' ? settings.slider.max_attempts : settings.sms.max_wrong_codes,
+    };
+    let slider: SliderPuzzleView | undefined;
+    if (origin.type === 'slider') {
+      const puzzle = this.newPuzzle(record);
+      slider = puzzle;
+    } else {
+      if (!origin.mobileSealed) throw new ApiError('FIELD_EMPTY', 'mobile is empty (an SMS challenge needs the number, given by the backend)', 'mobile');
+      record.sms = {};
+    }
+    await this.store(() => Promise.all([this.save(record), this.recordOutcome(record, 'started')]));
+    this.options.metrics.outcome(record.type, 'started');
+    return {
+      code: 200,
+      message: 'ok',
+      challenge_id: record.id,
+      type: record.type,
+      expires_at: new Date(record.expiresAt).toISOString(),
+      attempts_left: record.attemptsLeft,
+      ...(slider ? { slider } : {}),
+      ...(record.type === 'sms' ? { sms: { masked_mobile: this.maskedMobile(record), resend_after_seconds: 0 } } : {}),
+    };
+  }
+
+  async answer(app: AppSettings, challengeId: string, answer: Partial<SliderAnswer> & { code?: string }): Promise<ChallengeAnswerResponse> {
+    const record = await this.take(app, challengeId);
+    if (!record) return { code: 200, message: 'failed', success: false, failure: 'not_found' };
+    if (record.expiresAt <= this.now()) return { code: 200, message: 'failed', success: false, failure: 'expired' };
+    return record.type === 'slider' ? this.answerSlider(record, answer) : this.answerSms(record, answer.code);
+  }
+
+  private async answerSlider(record: ChallengeRecord, answer: Partial<SliderAnswer>): Promise<ChallengeAnswerResponse> {
+    if (answer.x === undefined || answer.track === undefined) {
+      await this.store(() => this.save(record));
+      throw new ApiError('FIELD_EMPTY', 'x and track are required for a slider', answer.x === undefined ? 'x' : 'track');
+    }
+    const result = checkSliderAnswer({ x: answer.x, track: answer.track }, { answerX: record.slider!.answerX, tolerance: this.options.settings.slider.tolerance_px });
+    if (result.ok) return this.pass(record);
+    this.options.log.info({ challenge_id: record.id, app_id: record.appId, failure: result.failure }, 'slider answer refused');
+    return this.fail(record, () => ({ slider: this.newPuzzle(record) }));
+  }
+
+  private async answerSms(record: ChallengeRecord, code: string | undefined): Promise<ChallengeAnswerResponse> {
+    if (code === undefined) {
+      await this.store(() => this.save(record));
+      throw new ApiError('FIELD_EMPTY', 'code is empty', 'code');
+    }
+    const sms = record.sms ?? {};
+    if (!sms.codeHash || sms.codeExpiresAt === undefined) {
+      await this.store(() => this.save(record));
+      return { code: 200, message: 'failed', success: false, failure: 'code_not_sent', attempts_left: record.attemptsLeft };
+    }
+    if (sms.codeExpiresAt <= this.now()) {
+      // The challenge lives on: the user can ask for a new code.
+      record.sms = { ...sms, codeHash: undefined, codeExpiresAt: undefined };
+      await this.store(() => this.save(record));
+      return { code: 200, message: 'failed', success: false, failure: 'expired', attempts_left: record.attemptsLeft };
+    }
+    const expected = Buffer.from(sms.codeHash, 'base64url');
+    const given = this.codeHash(record.id, code);
+    if (timingSafeEqual(expected, given)) return this.pass(record);
+    return this.fail(record, () => ({}));
+  }
+
+  private async pass(record: ChallengeRecord): Promise<ChallengeAnswerResponse> {
+    const now = this.now();
+    const sessionId = newId();
+    const session: SessionRecord = {
+      appId: record.appId,
+      type: record.type,
+      event: record.event,
+      accountId: record.accountId ?? null,
+      verifiedAt: now,
+      expiresAt: now + this.options.settings.session_ttl_seconds * 1000,
+    };
+    const keepFor = this.options.settings.session_ttl_seconds * 1000 + SESSION_RECORD_EXTRA_MS;
+    await this.store(() => Promise.all([this.options.hotState.put(`sess:${sessionId}`, JSON.stringify(session), keepFor), this.recordOutcome(record, 'passed')]));
+    this.options.metrics.outcome(record.type, 'passed');
+    return { code: 200, message: 'ok', success: true, session_id: sessionId };
+  }
+
+  private async fail(record: ChallengeRecord, retry: () => Partial<ChallengeAnswerResponse>): Promise<ChallengeAnswerResponse> {
+    record.attemptsLeft -= 1;
+    this.options.metrics.outcome(record.type, 'failed');
+    if (record.attemptsLeft <= 0) {
+      await this.store(() => this.recordOutcome(record, 'failed'));
+      this.options.metrics.outcome(record.type, 'too_many_attempts');
+      return { code: 200, message: 'failed', success: false, failure: 'too_many_attempts', attempts_left: 0 };
+    }
+    const extra = retry();
+    await this.store(() => Promise.all([this.save(record), this.recordOutcome(record, 'failed')]));
+    return { code: 200, message: 'failed', success: false, failure: 'failed', attempts_left: record.attemptsLeft, ...extra };
+  }
+
+  /** Sends (or resends) the SMS code, within rate limits and SMS-pumping defences. */
+  async sendSms(app: AppSettings, challengeId: string, requester: Requester): Promise<SmsSendResponse> {
+    const { settings, hotState, log, metrics } = this.options;
+    const sms = settings.sms;
+    const record = await this.take(app, challengeId);
+    if (!record || record.type !== 'sms' || !record.mobileSealed || record.expiresAt <= this.now()) {
+      if (record) await this.store(() => this.save(record));
+      throw new ApiError('NOT_FOUND', 'no running SMS challenge with this id', 'challenge_id');
+    }
+    const now = this.now();
+    const state = record.sms ?? {};
+    const waitMs = state.sentAt === undefined ? 0 : state.sentAt + sms.resend_seconds * 1000 - now;
+    if (waitMs > 0) {
+      await this.store(() => this.save(record));
+      throw new ApiError('RATE_LIMITED', `wait ${Math.ceil(waitMs / 1000)} s before asking for another code`);
+    }
+    const mobile = this.sealer.open(record.mobileSealed);
+    const mobileKey = this.options.identifiers.key('mobile', mobile);
+    const country = mobileInfo(mobile).country_code;
+    const ip = rateLimitIp(requester.ip);
+    const deviceId = record.deviceId ?? requester.deviceId;
+    const hour = 3_600_000;
+    const day = 86_400_000;
+
+    const [perMobileHour, perMobileDay, perIp, perDevice, perApp, pumping] = await this.store(() =>
+      Promise.all([
+        hotState.increment(`rl:sms:m:${mobileKey}:h`, hour),
+        hotState.increment(`rl:sms:m:${mobileKey}:d`, day),
+        hotState.increment(`rl:sms:ip:${ip}:h`, hour),
+        deviceId ? hotState.increment(`rl:sms:dev:${deviceId}:h`, hour) : Promise.resolve(0),
+        hotState.increment(`rl:sms:app:${app.id}:h`, hour),
+        hotState.observe({
+          at: now,
+          counters: [],
+          firstSeen: [],
+          distinct: [
+            { key: `p:{${app.id}:ip:${ip}}:mobiles`, member: mobileKey, windowsMs: [hour] },
+            { key: `p:{${app.id}:ip:${ip}}:countries`, member: country || 'unknown', windowsMs: [day] },
+            ...(deviceId ? [{ key: `p:{${app.id}:device:${deviceId}}:mobiles`, member: mobileKey, windowsMs: [day] }] : []),
+          ],
+        }),
+      ]),
+    );
+    const limited =
+      perMobileHour > sms.limits.per_mobile_hour ||
+      perMobileDay > sms.limits.per_mobile_day ||
+      perIp > sms.limits.per_ip_hour ||
+      perDevice > sms.limits.per_device_hour ||
+      perApp > sms.limits.per_app_hour;
+    if (limited) {
+      await this.store(() => this.save(record));
+      metrics.smsRefused('rate_limited');
+      throw new ApiError('RATE_LIMITED', 'too many codes sent; retry later');
+    }
+
+    const [mobilesPerIp, countriesPerIp, mobilesPerDevice] = pumping.distinct.map((counts) => counts[0] ?? 0);
+    const pumpingReason = !sms.allowed_countries.includes(country)
+      ? 'country_not_allowed'
+      : (mobilesPerIp ?? 0) > sms.pumping.mobiles_per_ip_hour
+        ? 'many_mobiles_per_ip'
+        : (countriesPerIp ?? 0) > sms.pumping.countries_per_ip_day
+          ? 'many_countries_per_ip'
+          : (mobilesPerDevice ?? 0) > sms.pumping.mobiles_per_device_day
+            ? 'many_mobiles_per_device'
+            : undefined;
+
+    const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+    record.sms = { codeHash: this.codeHash(record.id, code).toString('base64url'), codeExpiresAt: now + sms.code_ttl_seconds * 1000, sentAt: now };
+    if (pumpingReason) {
+      // Silent to the browser (it looks sent), loud in the log and metrics: the
+      // code is never sent, and nobody can know it.
+      record.sms.codeHash = this.codeHash(record.id, newId()).toString('base64url');
+      await this.store(() => this.save(record));
+      log.warn({ challenge_id: record.id, app_id: app.id, reason: pumpingReason, ip_key: ip, country }, 'SMS refused: possible SMS pumping');
+      metrics.smsRefused(pumpingReason);
+    } else {
+      try {
+        await this.options.sms.send({ to: mobile, text: `Your verification code is ${code}, valid for ${Math.round(sms.code_ttl_seconds / 60)} minutes. 您的验证码是 ${code}。`, appId: app.id, challengeId: record.id, code });
+      } catch (error) {
+        record.sms = state;
+        await this.store(() => this.save(record));
+        log.warn({ challenge_id: record.id, app_id: app.id, err: error instanceof SmsSendError ? error.code : String(error) }, 'SMS provider failed');
+        throw new ApiError('SMS_FAILED', 'the code could not be sent; try again');
+      }
+      await this.store(() => this.save(record));
+      metrics.smsSent();
+    }
+    return { code: 200, message: 'ok', sent: true, masked_mobile: this.maskedMobile(record), resend_after_seconds: sms.resend_seconds };
+  }
+
+  /** The business backend's confirmation: single use, atomic, bound to the app (and the account when given). */
+  async verify(app: AppSettings, sessionId: string, accountId?: string): Promise<VerifyResponse> {
+    const { hotState, settings } = this.options;
+    const refuse = (error: VerifyFailure): VerifyResponse => ({ code: 200, message: error, success: false, error });
+    const raw = await this.store(() => hotState.get(`sess:${sessionId}`));
+    if (!raw) return refuse('not_found');
+    const session = JSON.parse(raw) as SessionRecord;
+    if (session.appId !== app.id) return refuse('app_mismatch');
+    if (session.expiresAt <= this.now()) return refuse('expired');
+    if (accountId !== undefined && session.accountId !== accountId) return refuse('account_mismatch');
+    const keepFor = settings.session_ttl_seconds * 1000 + SESSION_RECORD_EXTRA_MS;
+    if (!(await this.store(() => hotState.claimOnce(`sessu:${sessionId}`, keepFor)))) return refuse('already_used');
+    return {
+      code: 200,
+      message: 'ok',
+      success: true,
+      type: session.type,
+      event: session.event,
+      account_id: session.accountId,
+      verified_at: new Date(session.verifiedAt).toISOString(),
+    };
+  }
+
+  private newPuzzle(record: ChallengeRecord): SliderPuzzleView {
+    const puzzle = generateSliderPuzzle();
+    record.slider = { answerX: puzzle.answerX, pieceY: puzzle.pieceY };
+    return {
+      background: `data:image/png;base64,${puzzle.background.toString('base64')}`,
+      piece: `data:image/png;base64,${puzzle.piece.toString('base64')}`,
+      width: PUZZLE_WIDTH,
+      height: PUZZLE_HEIGHT,
+      piece_size: PIECE_SIZE,
+      piece_y: puzzle.pieceY,
+    };
+  }
+
+  private maskedMobile(record: ChallengeRecord): string {
+    return record.mobileSealed ? maskPhoneNumber(this.sealer.open(record.mobileSealed)) : '';
+  }
+
+  private codeHash(challengeId: string, code: string): Buffer {
+    return createHmac('sha256', this.options.secret).update(`sms-code:${challengeId}:${code}`).digest();
+  }
+
+  private async take(app: AppSettings, challengeId: string): Promise<ChallengeRecord | undefined> {
+    const raw = await this.store(() => this.options.hotState.take(`chal:${challengeId}`));
+    if (!raw) return undefined;
+    const record = JSON.parse(raw) as ChallengeRecord;
+    // Another app's challenge looks like no challenge at all; it stays where it was.
+    if (record.appId !== app.id) {
+      await this.store(() => this.save(record));
+      return undefined;
+    }
+    return record;
+  }
+
+  private save(record: ChallengeRecord): Promise<void> {
+    return this.options.hotState.put(`chal:${record.id}`, JSON.stringify(record), Math.max(1, record.expiresAt - this.now()));
+  }
+
+  private async recordOutcome(record: ChallengeRecord, outcome: ChallengeOutcome): Promise<void> {
+    const entities: Partial<Record<OutcomeEntity, string>> = {
+      ...(record.deviceId ? { device: record.deviceId } : {}),
+      ...(record.accountId ? { account: this.options.identifiers.key('account', record.accountId) } : {}),
+    };
+    const counters = recordOutcome(record.appId, entities, outcome);
+    if (counters.length > 0) await this.options.hotState.observe({ at: this.now(), counters, distinct: [], firstSeen: [] });
+  }
+
+  /** Store calls on this path fail closed: an outage is a 503, never a pass. */
+  private async store<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      this.options.log.warn({ err: (error as Error).message }, 'hot state unavailable on a challenge path');
+      throw new ApiError('STORE_UNAVAILABLE', 'challenge state is unavailable; try again shortly');
+    }
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The web SDK's builds (rollup.config.mjs → dist/sdk/): the script-tag bundle
+ * stays within its gzip budget and carries no zod or server code, the npm
+ * builds load under Node without touching a browser global (fingerprintjs's
+ * `check:ssr`), and the declarations are one self-contained file.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { VERSION } from '../client/src/version.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SDK_DIR = join(ROOT, 'dist/sdk');
+const OUTPUTS = ['riskgate.min.js', 'riskgate.mjs', 'riskgate.cjs', 'riskgate.d.ts'];
+/** FingerprintJS alone is 16.3 KB gzipped; the SDK adds at most 8.7 KB. */
+const IIFE_GZIP_BUDGET = 25_000;
+
+/** Builds dist/sdk unless it is newer than every input; one build at a time across test files. */
+function ensureSdkBuilt(): void {
+  const newest = (path: string): number => {
+    const stat = statSync(path);
+    if (!stat.isDirectory()) return stat.mtimeMs;
+    return Math.max(0, ...readdirSync(path).map((name) => newest(join(path, name))));
+  };
+  const inputs = Math.max(newest(join(ROOT, 'client/src')), newest(join(ROOT, 'shared/constants.ts')), newest(join(ROOT, 'rollup.config.mjs')));
+  const fresh = () => OUTPUTS.every((name) => (statSync(join(SDK_DIR, name), { throwIfNoEntry: false })?.mtimeMs ?? 0) > inputs);
+  if (fresh()) return;
+  mkdirSync(join(ROOT, 'dist'), { recursive: true });
+  const lock = join(ROOT, 'dist/.sdk-build-lock');
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`stale lock ${lock}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (!fresh()) execFileSync(process.execPath, [join(ROOT, 'node_modules/rollup/dist/bin/rollup'), '-c'], { cwd: ROOT, stdio: 'pipe' });
+  } finally {
+    rmdirSync(lock);
+  }
+}
+
+const read = (name: string) => readFileSync(join(SDK_DIR, name), 'utf8');
+
+beforeAll(() => {
+  ensureSdkBuilt();
+}, 120_000);
+
+describe('web SDK builds', () => {
+  it(`keeps the script-tag bundle within ${IIFE_GZIP_BUDGET} bytes gzipped`, () => {
+    const bundle = readFileSync(join(SDK_DIR, 'riskgate.min.js'));
+    const gzipped = gzipSync(bundle, { level: 9 }).length;
+    console.info(`riskgate.min.js: ${bundle.length} B raw, ${gzipped} B gzip -9`);
+    expect(gzipped).toBeLessThanOrEqual(IIFE_GZIP_BUDGET);
+  });
+
+  it('exposes the RiskGate global from the script-tag bundle and inlines FingerprintJS', () => {
+    const bundle = read('riskgate.min.js');
+    expect(bundle).toMatch(/^(\/\*![^]*?\*\/\s*)?var RiskGate=/);
+    expect(bundle).not.toMatch(/require\(|@fingerprintjs/);
+  });
+
+  it('ships no zod and no server code in any browser build', () => {
+    for (const name of ['riskgate.min.js', 'riskgate.mjs', 'riskgate.cjs']) {
+      const code = read(name);
+      expect(code, name).not.toMatch(/from ['"]zod|require\(['"]zod|ZodError|safeParse|node:crypto|fastify|better-sqlite3/);
+    }
+  });
+
+  it('keeps FingerprintJS external in the npm builds', () => {
+    expect(read('riskgate.mjs')).toMatch(/from '@fingerprintjs\/fingerprintjs'/);
+    expect(read('riskgate.cjs')).toMatch(/require\('@fingerprintjs\/fingerprintjs'\)/);
+  });
+
+  it('loads the CJS build under Node without touching a browser global (check:ssr)', () => {
+    const script = `
+      const touched = [];
+      for (const name of ['window', 'document', 'navigator', 'indexedDB', 'localStorage', 'sessionStorage', 'location',
+        'self', 'screen', 'Worker', 'Notification', 'chrome', 'matchMedia', 'requestIdleCallback', 'HTMLCanvasElement']) {
+        Object.defineProperty(globalThis, name, { configurable: true, get() { touched.push(name); return undefined; } });
+      }
+      const sdk = require(${JSON.stringify(join(SDK_DIR, 'riskgate.cjs'))});
+      process.stdout.write(JSON.stringify({ touched, exports: Object.keys(sdk).sort(), init: typeof sdk.init, version: sdk.VERSION }));
+    `;
+    const result = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' })) as Record<string, unknown>;
+    expect(result).toEqual({ touched: [], exports: ['RiskGateError', 'VERSION', 'init'], init: 'function', version: VERSION });
+  });
+
+  it('imports the ESM build under Node without touching a browser global', () => {
+    const script = `
+      const touched = [];
+      for (const name of ['window', 'document', 'navigator', 'indexedDB', 'localStorage', 'sessionStorage', 'self', 'screen']) {
+        Object.defineProperty(globalThis, name, { configurable: true, get() { touched.push(name); return undefined; } });
+      }
+      const sdk = await import(${JSON.stringify(join(SDK_DIR, 'riskgate.mjs'))});
+      process.stdout.write(JSON.stringify({ touched, init: typeof sdk.init }));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ touched: [], init: 'function' });
+  });
+
+  it('refuses to start outside a browser with a TypeError', () => {
+    const script = `
+      const { init } = require(${JSON.stringify(join(SDK_DIR, 'riskgate.cjs'))});
+      try { init({ appKey: 'app', endpoint: 'https://risk.example' }); console.log('no error'); }
+      catch (error) { console.log(error.constructor.name + ': ' + error.message); }
+    `;
+    expect(execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' }).trim()).toBe('TypeError: RiskGate.init: call it in a browser page');
+  });
+
+  it('bundles the declarations into one file that imports nothing', () => {
+    const dts = read('riskgate.d.ts');
+    expect(dts).not.toMatch(/^import /m);
+    expect(dts).toMatch(/declare function init\(options: RiskGateOptions\): RiskGateClient;/);
+    expect(dts).toMatch(/declare class RiskGateError extends Error/);
+    expect(dts).toMatch(/export \{[^}]*\binit\b[^}]*\}/);
+  });
+
+  it('reports the package version as the SDK version', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(VERSION).toBe(pkg.version);
+  });
+});
