@@ -13,6 +13,7 @@ import type { AppSettings, RiskGateConfig } from './config/config.js';
 import { prepareDataDirectory, type DataDirectory } from './config/data-dir.js';
 import { ChallengeService } from './challenges/service.js';
 import { smsProviderFor } from './challenges/sms/from-config.js';
+import type { SliderPuzzle } from './challenges/slider/puzzle.js';
 import type { SmsProvider } from './challenges/sms/provider.js';
 import { Evaluator } from './evaluation/evaluator.js';
 import { AppRegistry } from './http/apps.js';
@@ -48,6 +49,8 @@ export interface RiskGateServices {
   readonly rules: RuleBook;
   readonly evaluator: Evaluator;
   readonly challenges: ChallengeService;
+  /** The SMS provider in use (the demo shows codes of the development `log` provider). */
+  readonly smsProvider: SmsProvider;
   readonly metrics: RiskMetrics;
   tokenKeys(): TokenKeyRing;
   /** Re-reads the token keys (after `riskgate keys rotate`, or a rotation by another instance). */
@@ -75,6 +78,8 @@ export interface BuildAppOptions {
   dependencyTimeoutMs?: number;
   /** Replaces the configured SMS provider (tests). */
   smsProvider?: SmsProvider;
+  /** Replaces the slider puzzle generator (tests that must know the answer). */
+  puzzles?: () => SliderPuzzle;
 }
 
 export type RiskGateApp = FastifyInstance & { riskgate: RiskGateServices };
@@ -166,10 +171,12 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     keyPoller.unref();
   }
 
+  const smsProvider = options.smsProvider ?? smsProviderFor(config.challenges, app.log);
   const challenges = new ChallengeService({
     hotState,
     settings: config.challenges,
-    sms: options.smsProvider ?? smsProviderFor(config.challenges, app.log),
+    sms: smsProvider,
+    ...(options.puzzles ? { puzzles: options.puzzles } : {}),
     identifiers,
     secret: secrets.identifierHashKey,
     log: app.log,
@@ -206,6 +213,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     rules,
     evaluator,
     challenges,
+    smsProvider,
     metrics,
     tokenKeys: () => tokenKeys,
     reloadTokenKeys,

@@ -23,7 +23,7 @@ import type { IdentifierKeys } from '../records/identifiers.js';
 import type { HotState } from '../state/hot-state.js';
 import { recordOutcome, type ChallengeOutcome, type OutcomeEntity } from './outcomes.js';
 import { Sealer } from './sealing.js';
-import { generateSliderPuzzle, PIECE_SIZE, PUZZLE_HEIGHT, PUZZLE_WIDTH } from './slider/puzzle.js';
+import { generateSliderPuzzle, PIECE_SIZE, PUZZLE_HEIGHT, PUZZLE_WIDTH, type SliderPuzzle } from './slider/puzzle.js';
 import { checkSliderAnswer, type SliderAnswer } from './slider/track.js';
 import { maskPhoneNumber, SmsSendError, type SmsProvider } from './sms/provider.js';
 
@@ -76,6 +76,8 @@ export interface ChallengeServiceOptions {
   log: ChallengeLogger;
   metrics: ChallengeMetrics;
   now?: () => number;
+  /** Makes slider puzzles; tests pass a deterministic one. */
+  puzzles?: () => SliderPuzzle;
 }
 
 /** Where a start or send came from, for rate limits and pumping checks. */
@@ -353,7 +355,7 @@ export class ChallengeService {
   }
 
   private newPuzzle(record: ChallengeRecord): SliderPuzzleView {
-    const puzzle = generateSliderPuzzle();
+    const puzzle = (this.options.puzzles ?? generateSliderPuzzle)();
     record.slider = { answerX: puzzle.answerX, pieceY: puzzle.pieceY };
     return {
       background: `data:image/png;base64,${puzzle.background.toString('base64')}`,
