@@ -196,7 +196,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     identifiers,
     maxTokenAgeSeconds: config.token.max_age_seconds,
     clockSkewSeconds: config.token.clock_skew_seconds,
-    dependencyTimeoutMs: options.dependencyTimeoutMs ?? 100,
+    dependencyTimeoutMs: options.dependencyTimeoutMs ?? config.dependencyTimeoutMs,
     onDependencyFailure: (dependency, error) => {
       metrics.degraded.inc({ dependency });
       app.log.warn({ dependency, err: (error as Error).message }, 'dependency skipped on the evaluate path');

@@ -54,12 +54,12 @@ export function runKeysCommand(args: string[], dataDir: string, out: (line: stri
 }
 
 /** Distributed mode: the key set lives in PostgreSQL, shared by every instance. */
-async function runSharedKeysCommand(args: string[], databaseUrl: string, out: (line: string) => void): Promise<number> {
-  const records = await PostgresRecords.open(databaseUrl);
+async function runSharedKeysCommand(args: string[], databaseUrl: string, schema: string, out: (line: string) => void): Promise<number> {
+  const records = await PostgresRecords.open(databaseUrl, { schema });
   try {
     const [command, kid] = args;
     if (command === 'rotate') {
-      out(`new primary key ${(await rotateSharedTokenKeys(records.pool)).kid}; instances pick it up within a minute`);
+      out(`new primary key ${(await rotateSharedTokenKeys(records.pool)).kid}; instances pick it up within 30 s, or at once on SIGHUP`);
     } else if (command === 'retire' && kid) {
       await retireSharedTokenKey(records.pool, kid);
       out(`retired ${kid}`);
@@ -89,7 +89,7 @@ async function main(): Promise<number> {
       process.stderr.write('riskgate: token keys come from the configuration file; rotate them there\n');
       return 2;
     }
-    if (config.databaseUrl) return await runSharedKeysCommand(rest, config.databaseUrl, out);
+    if (config.databaseUrl) return await runSharedKeysCommand(rest, config.databaseUrl, config.databaseSchema, out);
     return runKeysCommand(rest, config.dataDir, out);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof TypeError) {

@@ -36,11 +36,11 @@ export interface OpenStoresOptions {
 export async function openStores(config: RiskGateConfig, options: OpenStoresOptions = {}): Promise<Stores> {
   const { logger } = options;
   const hotState: HotState = config.redisUrl
-    ? await RedisHotState.open({ url: config.redisUrl, ...(logger ? { logger } : {}) })
+    ? await RedisHotState.open({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, ...(logger ? { logger } : {}) })
     : new MemoryHotState({ maxKeys: config.stateMaxKeys });
   try {
     if (config.databaseUrl) {
-      const records = await PostgresRecords.open(config.databaseUrl, { ...options.postgres, ...(logger ? { logger } : {}) });
+      const records = await PostgresRecords.open(config.databaseUrl, { schema: config.databaseSchema, ...options.postgres, ...(logger ? { logger } : {}) });
       return { hotState, records, database: records.pool };
     }
     return { hotState, records: SqliteRecords.open(join(config.dataDir, DATABASE_FILE)), database: undefined };

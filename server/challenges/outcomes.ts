@@ -1,8 +1,14 @@
 /**
  * The challenge loop's memory: how often a device or account started, passed
- * and failed challenges. Counted when challenges happen, read (without
+ * and failed challenge attempts. Counted when challenges happen, read (without
  * counting) by each evaluation. Keys share the entity's hash tag with its
  * velocity counters, so Redis reads them in the same script.
+ *
+ * The unit is the attempt: a start opens one, and a wrong answer that leaves
+ * the challenge running (a fresh puzzle, another code) ends one as `failed`
+ * and opens the next. Every attempt ends at most once, so
+ * `started − passed − failed` counts exactly the attempts given up on
+ * (abandoned), however many wrong answers came before.
  */
 import type { CounterObservation } from '../state/hot-state.js';
 

@@ -14,6 +14,7 @@
  * A store failure on answer or verify fails closed (STORE_UNAVAILABLE).
  */
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import type { ChallengeType, RiskEvent, VerifyFailure } from '../../shared/constants.js';
 import type { ChallengeAnswerResponse, ChallengeStartResponse, SliderPuzzleView, SmsSendResponse, VerifyResponse } from '../../shared/schemas.js';
 import type { AppSettings, ChallengeSettings } from '../config/config.js';
@@ -87,16 +88,28 @@ export interface Requester {
 }
 
 const newId = () => randomBytes(18).toString('base64url');
+/** Sessions are kept past their expiry so a late verify says `expired`, not `not_found`. */
 const SESSION_RECORD_EXTRA_MS = 3_600_000;
+/** Likewise running challenges: a late answer says `expired` (start again), not `not_found`. */
+const CHALLENGE_RECORD_EXTRA_MS = 300_000;
 
-/** Rate limits key IPv6 clients on their /64: one subscriber usually holds a whole /64. */
+/**
+ * The key rate limits and pumping checks count a client under: an IPv4
+ * address as it is, an IPv6 client by its /64 (one subscriber usually holds a
+ * whole /64). IPv4-mapped IPv6 (`::ffff:203.0.113.5`, what a dual-stack
+ * listener reports for IPv4 clients) is the IPv4 address: keyed on its /64,
+ * every IPv4 client would share one bucket.
+ */
 export function rateLimitIp(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  const groups = ip.split('::');
-  const head = (groups[0] ?? '').split(':').filter(Boolean);
-  const tail = groups.length > 1 ? (groups[1] ?? '').split(':').filter(Boolean) : [];
-  const full = [...head, ...Array(Math.max(0, 8 - head.length - tail.length)).fill('0'), ...tail];
-  return `${full.slice(0, 4).join(':')}::/64`;
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    addr = ipaddr.process(ip.split('%')[0]!);
+  } catch {
+    return ip;
+  }
+  if (addr.kind() === 'ipv4') return addr.toString();
+  const parts = (addr as ipaddr.IPv6).parts;
+  return `${parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
 }
 
 export class ChallengeService {
@@ -105,7 +118,8 @@ export class ChallengeService {
 
   constructor(private readonly options: ChallengeServiceOptions) {
     this.sealer = new Sealer(options.secret);
-    this.now = options.now ?? Date.now;
+    // Read the clock at each call, so a clock installed later (fake timers) is seen.
+    this.now = options.now ?? (() => Date.now());
   }
 
   /** Called by evaluate when it advises a slider or SMS: what the SDK passes to `challenge()`. */
@@ -128,19 +142,42 @@ export class ChallengeService {
     };
   }
 
-  /** Turns a challenge_token into its origin, once. */
-  async redeemToken(app: AppSettings, token: string): Promise<ChallengeOrigin> {
-    const raw = await this.store(() => this.options.hotState.take(`ctok:${token}`));
-    const origin = raw ? (JSON.parse(raw) as ChallengeOrigin) : undefined;
-    if (!origin || origin.appId !== app.id) throw new ApiError('NOT_FOUND', 'challenge_token is unknown, used or expired', 'challenge_token');
-    return origin;
+  /**
+   * Starts the challenge a challenge_token stands for; the token is spent by
+   * this call. Rate limits come first, so a refused start leaves the token usable.
+   */
+  async startFromToken(app: AppSettings, token: string, requester: Requester): Promise<ChallengeStartResponse> {
+    await this.admitStart(requester);
+    return this.begin(await this.redeemToken(app, token), requester);
   }
 
+  /** Starts a challenge whose origin the caller vouches for (a backend, or a standalone slider). */
   async start(origin: ChallengeOrigin, requester: Requester): Promise<ChallengeStartResponse> {
+    await this.admitStart(requester);
+    return this.begin(origin, requester);
+  }
+
+  /** Turns a challenge_token into its origin, once. Another app's token is left alone: it cannot burn it. */
+  private async redeemToken(app: AppSettings, token: string): Promise<ChallengeOrigin> {
+    const { hotState } = this.options;
+    const key = `ctok:${token}`;
+    const unknown = () => new ApiError('NOT_FOUND', 'challenge_token is unknown, used or expired', 'challenge_token');
+    const peek = await this.store(() => hotState.get(key));
+    if (!peek || (JSON.parse(peek) as ChallengeOrigin).appId !== app.id) throw unknown();
+    // The take is the single-use claim: of concurrent starts with one token, one gets it.
+    const raw = await this.store(() => hotState.take(key));
+    if (!raw) throw unknown();
+    return JSON.parse(raw) as ChallengeOrigin;
+  }
+
+  private async admitStart(requester: Requester): Promise<void> {
     const { settings, hotState } = this.options;
     const perMinute = await this.store(() => hotState.increment(`rl:start:${rateLimitIp(requester.ip)}`, 60_000));
     if (perMinute > settings.starts_per_ip_minute) throw new ApiError('RATE_LIMITED', 'too many challenges started from this address; retry in a minute');
+  }
 
+  private async begin(origin: ChallengeOrigin, requester: Requester): Promise<ChallengeStartResponse> {
+    const { settings } = this.options;
     const now = this.now();
     const record: ChallengeRecord = {
       ...origin,
@@ -237,6 +274,8 @@ export class ChallengeService {
       return { code: 200, message: 'failed', success: false, failure: 'too_many_attempts', attempts_left: 0 };
     }
     const extra = retry();
+    // The wrong answer ends one attempt and opens the next (a fresh puzzle, another
+    // code): counted so, an attempt never ended is exactly an abandoned one.
     await this.store(() => Promise.all([this.save(record), this.recordOutcome(record, 'failed')]));
     return { code: 200, message: 'failed', success: false, failure: 'failed', attempts_left: record.attemptsLeft, ...extra };
   }
@@ -388,15 +427,15 @@ export class ChallengeService {
   }
 
   private save(record: ChallengeRecord): Promise<void> {
-    return this.options.hotState.put(`chal:${record.id}`, JSON.stringify(record), Math.max(1, record.expiresAt - this.now()));
+    return this.options.hotState.put(`chal:${record.id}`, JSON.stringify(record), Math.max(1, record.expiresAt + CHALLENGE_RECORD_EXTRA_MS - this.now()));
   }
 
-  private async recordOutcome(record: ChallengeRecord, outcome: ChallengeOutcome): Promise<void> {
+  private async recordOutcome(record: ChallengeRecord, ...outcomes: ChallengeOutcome[]): Promise<void> {
     const entities: Partial<Record<OutcomeEntity, string>> = {
       ...(record.deviceId ? { device: record.deviceId } : {}),
       ...(record.accountId ? { account: this.options.identifiers.key('account', record.accountId) } : {}),
     };
-    const counters = recordOutcome(record.appId, entities, outcome);
+    const counters = outcomes.flatMap((outcome) => recordOutcome(record.appId, entities, outcome));
     if (counters.length > 0) await this.options.hotState.observe({ at: this.now(), counters, distinct: [], firstSeen: [] });
   }
 

@@ -152,8 +152,17 @@ export const ConfigFile = z.object({
       redis_url: storeUrl(['redis:', 'rediss:'], 'RISKGATE_REDIS_URL').optional(),
       /** Durable records in PostgreSQL, e.g. postgres://riskgate@db/riskgate. */
       database_url: storeUrl(['postgres:', 'postgresql:'], 'RISKGATE_DATABASE_URL').optional(),
+      /** Prefix of every Redis key, to share one Redis between deployments. */
+      redis_key_prefix: z.string().regex(/^[A-Za-z0-9:_.-]{1,32}$/, 'letters, digits and :_.- only (no braces)').default('rg:'),
+      /** PostgreSQL schema of RiskGate's tables. */
+      database_schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _').default('public'),
+      /**
+       * Budget of each store call on the evaluate path (ms): past it the call is
+       * skipped and the answer says degraded. Raise it for a remote Redis.
+       */
+      dependency_timeout_ms: z.coerce.number().int().min(5).max(5000).default(100),
     })
-    .default({}),
+    .prefault({}),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 
@@ -190,6 +199,10 @@ export interface RiskGateConfig {
   readonly redisUrl: string | undefined;
   /** PostgreSQL for records and shared secrets (distributed mode); SQLite in the data directory when undefined. */
   readonly databaseUrl: string | undefined;
+  readonly redisKeyPrefix: string;
+  readonly databaseSchema: string;
+  /** Budget of each store call on the evaluate path (ms). */
+  readonly dependencyTimeoutMs: number;
   readonly apps: readonly AppSettings[];
   /** Scoring for apps the file does not list (the generated demo app). */
   readonly defaultScoring: Readonly<Record<RiskEvent, EventScoring>>;
@@ -246,6 +259,9 @@ function storeOverrides(env: NodeJS.ProcessEnv): Record<string, string> {
   const overrides: Record<string, string> = {};
   if (env.RISKGATE_REDIS_URL) overrides.redis_url = env.RISKGATE_REDIS_URL;
   if (env.RISKGATE_DATABASE_URL) overrides.database_url = env.RISKGATE_DATABASE_URL;
+  if (env.RISKGATE_REDIS_KEY_PREFIX) overrides.redis_key_prefix = env.RISKGATE_REDIS_KEY_PREFIX;
+  if (env.RISKGATE_DATABASE_SCHEMA) overrides.database_schema = env.RISKGATE_DATABASE_SCHEMA;
+  if (env.RISKGATE_DEPENDENCY_TIMEOUT_MS) overrides.dependency_timeout_ms = env.RISKGATE_DEPENDENCY_TIMEOUT_MS;
   return overrides;
 }
 
@@ -324,6 +340,9 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cw
     trustProxy: file.trust_proxy,
     redisUrl: file.stores.redis_url,
     databaseUrl: file.stores.database_url,
+    redisKeyPrefix: file.stores.redis_key_prefix,
+    databaseSchema: file.stores.database_schema,
+    dependencyTimeoutMs: file.stores.dependency_timeout_ms,
     apps: Object.freeze(apps),
     defaultScoring: Object.freeze(
       Object.fromEntries(EVENTS.map((e) => [e, mergeScoring(file.scoring.default, file.scoring.events[e])])) as Record<RiskEvent, EventScoring>,

@@ -13,9 +13,11 @@ import type { DecisionRecord, EvaluateRequest, EvaluateResponse, Reason } from '
 import type { AppSettings } from '../config/config.js';
 import {
   DISTINCT_PAIRS,
+  PERSISTENT_DEVICE_KEY_STORES,
   VELOCITY_DIMENSIONS,
   WINDOW_NAMES,
   WINDOWS,
+  wechatFeatures,
   type DistinctFeature,
   type Features,
   type TokenStatus,
@@ -191,7 +193,7 @@ export class Evaluator {
         software_renderer: automation.software_renderer ?? false,
         lies: signals.lies?.length ?? 0,
         inconsistencies: signals.inconsistencies?.length ?? 0,
-        device_key_fallback: signals.device_key_store !== undefined && signals.device_key_store !== 'indexeddb',
+        device_key_fallback: signals.device_key_store !== undefined && !PERSISTENT_DEVICE_KEY_STORES.includes(signals.device_key_store),
         source_errors: signals.errors ? Object.keys(signals.errors).length : 0,
       },
       behavior: {
@@ -219,6 +221,7 @@ export class Evaluator {
       distinct: batch.distinct(observed),
       lists: { black: listResult.black.length > 0, white: listResult.white.length > 0 },
       challenge: batch.challenge(observed),
+      wechat: wechatFeatures(opened?.payload.platform === 'wechat' ? signals.wechat : undefined),
     };
 
     // 4. Lists first, then rules.

@@ -7,6 +7,7 @@
  * absent value is ""), so conditions need no null checks.
  */
 import type { Platform, RiskEvent, TokenFailure } from '../../shared/constants.js';
+import type { WechatSignals } from '../../shared/schemas.js';
 
 export type TokenStatus = 'ok' | 'missing' | 'invalid' | 'expired' | 'replayed';
 
@@ -85,6 +86,81 @@ export interface Features {
     failed_24h: number;
     /** Challenges started but neither passed nor failed in the last 24 hours. */
     abandoned_24h: number;
+  };
+  /** The mini-program's environment (`platform == "wechat"` tokens; false, 0 and "" otherwise). See `wechatFeatures`. */
+  wechat: {
+    /** WeChat DevTools' simulator (`platform: "devtools"`), not WeChat on a device. */
+    devtools: boolean;
+    /** At least one emulator sign. */
+    emulator: boolean;
+    /** How many emulator signs (model or brand names, an x86 ABI or CPU on Android). */
+    emulator_hints: number;
+    /** Android benchmarkLevel ≤ 0: "cannot run mini games" (-2, 0) or unknown (-1); emulators, but also rare or old phones. */
+    low_benchmark: boolean;
+    /** The device has a system HTTP proxy (packet capture, request rewriting). */
+    system_proxy: boolean;
+    /** Debug mode (vConsole) is on; only develop and trial builds allow users to turn it on. */
+    debug: boolean;
+    /** `develop`, `trial`, `release`, or "". */
+    env_version: string;
+    /** The scene the mini-program was entered from (1001 …), or 0. */
+    scene: number;
+    /** `wifi`, `4g`, `5g`, `none`…, or "". */
+    network_type: string;
+  };
+}
+
+/** Device key stores that survive a restart; any other (`memory`) is a fallback. */
+export const PERSISTENT_DEVICE_KEY_STORES: readonly string[] = ['indexeddb', 'wx_storage'];
+
+/**
+ * Emulator signs in a device's brand or model. Emulators let the user pick any
+ * model string (LDPlayer and MuMu imitate real phones), so a clean model proves
+ * nothing; the ABI check below catches those on x86 hosts.
+ */
+const EMULATOR_MODELS: readonly (readonly [name: string, pattern: RegExp])[] = [
+  ['generic_emulator', /\bemulator\b|android sdk built for|sdk_gphone|google_sdk|^sdk$|^generic(_x86)?$|\bvbox86|\bgoldfish\b|\branchu\b/i],
+  ['mumu', /mumu/i],
+  ['nox', /\bnox\b|夜神/i],
+  ['ldplayer', /ldplayer|雷电/i],
+  ['bluestacks', /bluestacks/i],
+  ['genymotion', /genymotion/i],
+  ['memu', /xiaoyao|memu|逍遥/i],
+  ['other_emulator', /droid4x|tiantian|天天模拟|koplayer|andy ?os|windroye|海马玩|bignox/i],
+];
+
+/** Names of the emulator signs in a mini-program's signals (empty for none). */
+export function wechatEmulatorHints(w: WechatSignals): string[] {
+  const hints: string[] = [];
+  const identity = [w.brand, w.model].filter((v): v is string => typeof v === 'string').map((v) => v.trim());
+  for (const [name, pattern] of EMULATOR_MODELS) {
+    if (identity.some((value) => pattern.test(value))) hints.push(name);
+  }
+  const android = /^android$/i.test(w.platform ?? '');
+  // WeChat's and the device's ABI: x86 builds exist for emulators (and desktop
+  // Android layers), not for the phones WeChat runs on.
+  if (android && [w.abi, w.device_abi].some((abi) => typeof abi === 'string' && /x86/i.test(abi))) hints.push('x86_abi');
+  if (android && typeof w.cpu_type === 'string' && /\b(intel|amd|x86|qemu|virtual)/i.test(w.cpu_type)) hints.push('x86_cpu');
+  return hints;
+}
+
+/** The `wechat` feature group from a mini-program token's `signals.wechat` (neutral values without one). */
+export function wechatFeatures(w: WechatSignals | undefined): Features['wechat'] {
+  if (!w) {
+    return { devtools: false, emulator: false, emulator_hints: 0, low_benchmark: false, system_proxy: false, debug: false, env_version: '', scene: 0, network_type: '' };
+  }
+  const hints = wechatEmulatorHints(w);
+  const android = /^android$/i.test(w.platform ?? '');
+  return {
+    devtools: w.platform === 'devtools',
+    emulator: hints.length > 0,
+    emulator_hints: hints.length,
+    low_benchmark: android && typeof w.benchmark_level === 'number' && w.benchmark_level <= 0,
+    system_proxy: w.system_proxy === true,
+    debug: w.debug === true,
+    env_version: w.env_version ?? '',
+    scene: typeof w.scene === 'number' ? w.scene : 0,
+    network_type: w.network_type ?? '',
   };
 }
 

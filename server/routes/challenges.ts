@@ -75,12 +75,11 @@ export const challengeRoutes: FastifyPluginAsyncZod = async (app) => {
       const body = request.body;
       const requester = { ip: request.ip };
       if ('app_key' in body) {
+        // Browser-side: the schema has already dropped any `mobile` it sent.
         const target = callerApp(request, reply, body.app_key);
-        const origin: ChallengeOrigin =
-          'challenge_token' in body
-            ? await challenges.redeemToken(target, body.challenge_token)
-            : { appId: target.id, type: 'slider', event: body.event };
-        return challenges.start(origin, requester);
+        if ('challenge_token' in body) return challenges.startFromToken(target, body.challenge_token, requester);
+        const standalone: ChallengeOrigin = { appId: target.id, type: 'slider', event: body.event };
+        return challenges.start(standalone, requester);
       }
       const backend = ChallengeStartFromBackend.parse(body);
       const target = authenticateSecret(apps, request);

@@ -1,7 +1,9 @@
 /**
  * Serves the script-tag SDK at /sdk/riskgate.min.js (and the ESM build beside
- * it). Files are read once and served from memory with a strong ETag, so pages
- * revalidate cheaply and pick up a new build within the cache lifetime.
+ * it), and the challenge UI the SDK loads on first use,
+ * /sdk/riskgate-challenge.min.js. Files are read once and served from memory
+ * with a strong ETag, so pages revalidate cheaply and pick up a new build
+ * within the cache lifetime.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { SDK_DIR } from '../paths.js';
 const FILES = {
   'riskgate.min.js': 'application/javascript; charset=utf-8',
   'riskgate.mjs': 'application/javascript; charset=utf-8',
+  'riskgate-challenge.min.js': 'application/javascript; charset=utf-8',
 } as const;
 
 interface Asset {

@@ -84,6 +84,17 @@ const SCHEMA = {
   ),
   lists: { black: 'bool', white: 'bool' },
   challenge: { passed_1h: 'int', failed_24h: 'int', abandoned_24h: 'int' },
+  wechat: {
+    devtools: 'bool',
+    emulator: 'bool',
+    emulator_hints: 'int',
+    low_benchmark: 'bool',
+    system_proxy: 'bool',
+    debug: 'bool',
+    env_version: 'string',
+    scene: 'int',
+    network_type: 'string',
+  },
 } as const satisfies FeatureSchema;
 
 interface Group {
