@@ -224,6 +224,12 @@ describe('signals assembly', () => {
     expect(parsed.signals).toEqual(signals);
   });
 
+  it('names an unsupported feature without degrading the token (WebGL blocklisted on a machine without a GPU)', () => {
+    const { signals, degraded } = assembleSignals(outcomes({ webgl: { error: 'unsupported', ms: 1 } }), 'indexeddb');
+    expect(degraded).toBe(false);
+    expect(signals.errors).toEqual({ webgl: 'unsupported' });
+  });
+
   it('names failed sources, leaves their signals out and marks the token degraded; a pending optional source is no failure', () => {
     const { signals, degraded } = assembleSignals(
       outcomes({ fingerprint: { error: 'timeout', ms: 900 }, webgl: { error: 'unsupported', ms: 1 }, worker: { pending: true, ms: 50 } }),

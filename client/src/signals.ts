@@ -49,7 +49,9 @@ export function assembleSignals(outcomes: Outcomes<Sources>, deviceKeyStore: Dev
   if ('value' in consistency) signals.inconsistencies = flags(consistency.value);
   signals.device_key_store = deviceKeyStore;
 
-  const degraded = Object.keys(errors).length > 0;
-  if (degraded) signals.errors = errors;
+  // A feature the browser does not offer (WebGL blocklisted without a GPU) is
+  // named, but is not a collection failure: it does not degrade the token.
+  const degraded = Object.values(errors).some((error) => error !== 'unsupported');
+  if (Object.keys(errors).length > 0) signals.errors = errors;
   return { signals, behavior: 'value' in behavior ? behavior.value : {}, degraded };
 }
