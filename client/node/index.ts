@@ -6,19 +6,45 @@
  * instead of an exception. Only the caller's own mistakes (4xx: bad input,
  * bad credentials) reject.
  *
+ * Confirming a challenge is the opposite case: `verify` fails CLOSED. When
+ * RiskGate cannot say that a session_id passed, the answer is
+ * `success: false` (with `fallback: true`), never a pass.
+ *
  * Dependency-free: global `fetch` (Node 20+), types from the shared contracts.
  */
-import { CHALLENGES, DECISIONS, LEVELS } from '../../shared/constants.js';
-import type { ChallengeKind, Decision, RiskLevel } from '../../shared/constants.js';
-import type { ErrorBody, EvaluateRequest, EvaluateResponse } from '../../shared/schemas.js';
+import { CHALLENGE_TYPES, CHALLENGES, DECISIONS, EVENTS, LEVELS, VERIFY_FAILURES } from '../../shared/constants.js';
+import type { ChallengeKind, ChallengeType, Decision, RiskEvent, RiskLevel, VerifyFailure } from '../../shared/constants.js';
+import type { ErrorBody, EvaluateRequest, EvaluateResponse, VerifyRequest, VerifyResponse } from '../../shared/schemas.js';
 
-export type { EvaluateRequest, EvaluateResponse } from '../../shared/schemas.js';
+export type { EvaluateRequest, EvaluateResponse, VerifyResponse } from '../../shared/schemas.js';
 
 /** Why `evaluate` answered with the fallback instead of RiskGate's decision. */
 export type FallbackReason = 'timeout' | 'network' | 'server_error' | 'rate_limited' | 'bad_response';
 
 /** RiskGate's answer, or the fallback (then `fallback: true`, `degraded: true`). */
 export type EvaluateResult = EvaluateResponse & { fallback?: true; fallback_reason?: FallbackReason };
+
+/**
+ * `verify`'s answer: RiskGate's (`success` true, or false with the `error`
+ * saying why), or — when RiskGate could not answer — a refusal with
+ * `error: 'unavailable'`, `fallback: true` and the `fallback_reason`. Only
+ * `success === true` means the session passed.
+ */
+export type VerifyResult =
+  | (VerifyResponse & { fallback?: undefined })
+  | {
+      code: 200;
+      message: string;
+      success: false;
+      error: 'unavailable';
+      fallback: true;
+      fallback_reason: FallbackReason;
+    };
+
+export interface VerifyOptions {
+  /** When given, the session must belong to this account (else `error: 'account_mismatch'`). */
+  accountId?: string;
+}
 
 /** What to answer when RiskGate cannot. Unset fields: score 0, level 0, challenge `none`. */
 export interface FallbackDecision {
@@ -55,7 +81,7 @@ export interface RiskGateStats {
   timeouts: number;
   /** Calls that failed otherwise: network, 5xx, 429, bad answers, and rejected 4xx. */
   errors: number;
-  /** Calls answered with the fallback (timeouts included). */
+  /** Calls answered with the fallback (timeouts included): evaluate's fallback decision, verify's refusal. */
   fallbacks: number;
 }
 
@@ -106,6 +132,10 @@ type Outcome<T> =
  * const result = await risk.evaluate({ event: 'register', black_box, ip: req.ip, mobile });
  * if (result.decision === 'decline') return reply.code(403).send();
  * if (result.challenge !== 'none') return reply.send({ challenge_token: result.challenge_token });
+ *
+ * // Later, when the page comes back with the session_id of the passed challenge:
+ * const check = await risk.verify(body.session_id, { accountId: user.id });
+ * if (!check.success) return reply.code(403).send(); // fails closed when RiskGate is unreachable
  * ```
  */
 export class RiskGateClient {
@@ -176,8 +206,39 @@ export class RiskGateClient {
     };
   }
 
-  // verify(sessionId) — POST v1/challenges/verify — goes here, built on #post.
-  // Unlike evaluate it must fail closed: an unverifiable session is not a pass.
+  /**
+   * Confirms a session_id the SDK got for a passed challenge. Single use: the
+   * first call for a session answers `success: true`, later ones
+   * `error: 'already_used'`.
+   *
+   * FAILS CLOSED: on a timeout, a network error, a 5xx or 429, or an
+   * unreadable answer it resolves with `success: false`, `error: 'unavailable'`,
+   * `fallback: true` and a `fallback_reason` — never a pass. Same time budget,
+   * stats and logging as `evaluate`. Rejects with {@link RiskGateRequestError}
+   * on other 4xx answers (a wrong secret, an invalid field), and with a
+   * TypeError for an empty session id: in every case, treat anything but
+   * `success === true` as "not verified".
+   *
+   * @example
+   * ```ts
+   * const check = await risk.verify(body.session_id, { accountId: user.id });
+   * if (!check.success) return reply.code(403).send({ error: check.error });
+   * ```
+   */
+  async verify(sessionId: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+    if (typeof sessionId !== 'string' || sessionId.length === 0) throw new TypeError('RiskGateClient.verify: sessionId must be a non-empty string');
+    const { accountId } = options;
+    if (accountId !== undefined && (typeof accountId !== 'string' || accountId.length === 0)) {
+      throw new TypeError('RiskGateClient.verify: accountId must be a non-empty string when given');
+    }
+    const request: VerifyRequest = { session_id: sessionId, ...(accountId === undefined ? {} : { account_id: accountId }) };
+    const outcome = await this.#post('v1/challenges/verify', request, isVerifyResponse);
+    if (outcome.ok) return outcome.body;
+    this.#stats.fallbacks++;
+    const { reason, status, cause, elapsed_ms } = outcome;
+    this.#warn({ path: 'v1/challenges/verify', reason, status, cause, elapsed_ms }, 'RiskGate unavailable; session_id NOT verified (failing closed)');
+    return { code: 200, message: `unavailable: ${reason}`, success: false, error: 'unavailable', fallback: true, fallback_reason: reason };
+  }
 
   /**
    * One JSON POST within the time budget, counted in `stats`. Resolves with the
@@ -257,6 +318,26 @@ function isEvaluateResponse(body: unknown): body is EvaluateResponse {
     LEVELS.includes(b.level as RiskLevel) &&
     CHALLENGES.includes(b.challenge as ChallengeKind)
   );
+}
+
+/**
+ * Strict, because a pass must be real: `success` exactly true with the session's
+ * type, event and time, or exactly false with a known failure. Anything else
+ * (a proxy's page, `{"success": "yes"}`) is a bad response, which fails closed.
+ */
+function isVerifyResponse(body: unknown): body is VerifyResponse {
+  if (typeof body !== 'object' || body === null) return false;
+  const b = body as Record<string, unknown>;
+  if (b.code !== 200) return false;
+  if (b.success === true) {
+    return (
+      CHALLENGE_TYPES.includes(b.type as ChallengeType) &&
+      EVENTS.includes(b.event as RiskEvent) &&
+      typeof b.verified_at === 'string' &&
+      (b.account_id === null || b.account_id === undefined || typeof b.account_id === 'string')
+    );
+  }
+  return b.success === false && VERIFY_FAILURES.includes(b.error as VerifyFailure);
 }
 
 function errorBody(text: string): Partial<ErrorBody> {

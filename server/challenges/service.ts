@@ -276,7 +276,7 @@ export class ChallengeService {
     const extra = retry();
     // The wrong answer ends one attempt and opens the next (a fresh puzzle, another
     // code): counted so, an attempt never ended is exactly an abandoned one.
-    await this.store(() => Promise.all([this.save(record), this.recordOutcome(record, 'failed')]));
+    await this.store(() => Promise.all([this.save(record), this.recordOutcome(record, 'failed', 'started')]));
     return { code: 200, message: 'failed', success: false, failure: 'failed', attempts_left: record.attemptsLeft, ...extra };
   }
 
