@@ -179,6 +179,66 @@ export const AutomationSignals = z.object({
   software_renderer: opt(z.boolean()),
 });
 
+/**
+ * What the mini-program SDK reads from wx APIs (`platform: "wechat"` tokens),
+ * as `signals.wechat`. Raw values: the server classifies them
+ * (server/features/features.ts `wechatFeatures`), so a new emulator pattern
+ * needs no SDK release.
+ */
+export const WechatSignals = z.object({
+  /** `wx.getDeviceInfo` (or `getSystemInfoSync` on old base libraries): ios, android, ohos, windows, mac, devtools… */
+  platform: opt(shortString),
+  brand: opt(shortString),
+  model: opt(shortString),
+  system: opt(shortString),
+  /** WeChat's and the device's ABI (Android only): x86 on a phone is an emulator. */
+  abi: opt(shortString),
+  device_abi: opt(shortString),
+  cpu_type: opt(shortString),
+  memory_size_mb: opt(z.number()),
+  /** Android only: -2 or 0 cannot run mini games, -1 unknown, ≥ 1 performance (under 50). */
+  benchmark_level: opt(z.number()),
+  /** `wx.getDeviceBenchmarkInfo`: 0 unknown, 1 high-end, 2 mid-range, 3 low-end. */
+  model_level: opt(z.number()),
+  /** `wx.getWindowInfo`, in logical pixels. */
+  screen: opt(
+    z.object({
+      width: opt(z.number()),
+      height: opt(z.number()),
+      window_width: opt(z.number()),
+      window_height: opt(z.number()),
+      pixel_ratio: opt(z.number()),
+      status_bar_height: opt(z.number()),
+    }),
+  ),
+  /** `wx.getAppBaseInfo`: base library and WeChat versions, language, debug mode (vConsole), host app (third-party SDK hosts). */
+  sdk_version: opt(shortString),
+  wechat_version: opt(shortString),
+  language: opt(shortString),
+  debug: opt(z.boolean()),
+  host_app_id: opt(shortString),
+  /** `wx.getAccountInfoSync`: the mini-program and its build (develop, trial, release). */
+  app_id: opt(shortString),
+  env_version: opt(shortString),
+  app_version: opt(shortString),
+  /** `wx.getEnterOptionsSync` / `getLaunchOptionsSync` scene numbers (1001 …). */
+  scene: opt(z.number().int()),
+  launch_scene: opt(z.number().int()),
+  /** `wx.getNetworkType`: wifi, 2g…5g, unknown, none; a system proxy (packet capture, rewriting). */
+  network_type: opt(shortString),
+  signal_strength: opt(z.number()),
+  system_proxy: opt(z.boolean()),
+  /** `wx.getBatteryInfo`. */
+  battery_level: opt(z.number()),
+  charging: opt(z.boolean()),
+  low_power: opt(z.boolean()),
+  /** Where the token's randomness came from: `wx` (wx.getRandomValues) or `weak` (the documented fallback). */
+  random: opt(shortString),
+  /** wx API functions that look unlike their siblings (another kind of function or property): a hook framework's replacements. */
+  hooks: opt(flagList),
+});
+export type WechatSignals = z.infer<typeof WechatSignals>;
+
 export const WebSignals = z.object({
   visitor_id: opt(shortString),
   /** FingerprintJS components; heavy ones (canvas, audio, fonts) as hashes. */
@@ -194,10 +254,12 @@ export const WebSignals = z.object({
   lies: opt(flagList),
   /** Names of consistency checks that failed (UA vs platform vs hints vs screen). */
   inconsistencies: opt(flagList),
-  /** Where the device key lives: `indexeddb`, or a fallback when that is unavailable. */
+  /** Where the device key lives: `indexeddb` (web) or `wx_storage` (mini-program), or `memory` when those fail. */
   device_key_store: opt(shortString),
   /** Sources that failed or ran out of time, by name. */
   errors: opt(z.record(z.string().max(64), z.string().max(128))),
+  /** Mini-program tokens only; `lies`, `inconsistencies`, `device_key_store` and `errors` above are shared. */
+  wechat: opt(WechatSignals),
 });
 export type WebSignals = z.infer<typeof WebSignals>;
 
@@ -311,6 +373,8 @@ export const VerifyRequest = z
     session_id: z.string().min(1).max(128),
     /** When given, the session must belong to this account. */
     account_id: field().optional(),
+    /** When given, the challenge must have been passed for this event. */
+    event: z.enum(EVENTS).optional(),
   })
   .meta({ id: 'VerifyRequest' });
 export type VerifyRequest = z.infer<typeof VerifyRequest>;

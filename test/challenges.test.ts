@@ -197,7 +197,7 @@ const sendSms = (t: TestApp, id: string, extra: { remoteAddress?: string; fields
   return call<SmsSendResponse>(t, { method: 'POST', url: `/v1/challenges/${id}/sms`, headers: sdkHeaders(ORIGIN), payload: { app_key: APP_KEY, ...fields }, ...options });
 };
 
-const verify = (t: TestApp, sessionId: string, extra: { account_id?: string; authorization?: string } = {}) => {
+const verify = (t: TestApp, sessionId: string, extra: { account_id?: string; event?: string; authorization?: string } = {}) => {
   const { authorization = t.auth.authorization, ...body } = extra;
   return call<VerifyResponse>(t, { method: 'POST', url: '/v1/challenges/verify', headers: { authorization }, payload: { session_id: sessionId, ...body } });
 };
@@ -436,6 +436,13 @@ describe('POST /v1/challenges/verify', () => {
     const sessionId = await passedSession(h, { account_id: 'alice' });
     expect((await verify(h.t, sessionId, { account_id: 'mallory' })).body).toMatchObject({ success: false, error: 'account_mismatch' });
     expect((await verify(h.t, sessionId, { account_id: 'alice' })).body).toMatchObject({ success: true, account_id: 'alice' });
+  });
+
+  it('a session passed for another event: event_mismatch; the right event passes', async () => {
+    const h = await harness();
+    const sessionId = await passedSession(h, { event: 'login' });
+    expect((await verify(h.t, sessionId, { event: 'withdraw' })).body).toMatchObject({ success: false, error: 'event_mismatch' });
+    expect((await verify(h.t, sessionId, { event: 'login' })).body).toMatchObject({ success: true, event: 'login' });
   });
 
   it('a session without an account does not match an account_id', async () => {

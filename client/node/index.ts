@@ -44,6 +44,8 @@ export type VerifyResult =
 export interface VerifyOptions {
   /** When given, the session must belong to this account (else `error: 'account_mismatch'`). */
   accountId?: string;
+  /** When given, the challenge must have been passed for this event (else `event_mismatch`). */
+  event?: RiskEvent;
 }
 
 /** What to answer when RiskGate cannot. Unset fields: score 0, level 0, challenge `none`. */
@@ -227,11 +229,15 @@ export class RiskGateClient {
    */
   async verify(sessionId: string, options: VerifyOptions = {}): Promise<VerifyResult> {
     if (typeof sessionId !== 'string' || sessionId.length === 0) throw new TypeError('RiskGateClient.verify: sessionId must be a non-empty string');
-    const { accountId } = options;
+    const { accountId, event } = options;
     if (accountId !== undefined && (typeof accountId !== 'string' || accountId.length === 0)) {
       throw new TypeError('RiskGateClient.verify: accountId must be a non-empty string when given');
     }
-    const request: VerifyRequest = { session_id: sessionId, ...(accountId === undefined ? {} : { account_id: accountId }) };
+    const request: VerifyRequest = {
+      session_id: sessionId,
+      ...(accountId === undefined ? {} : { account_id: accountId }),
+      ...(event === undefined ? {} : { event }),
+    };
     const outcome = await this.#post('v1/challenges/verify', request, isVerifyResponse);
     if (outcome.ok) return outcome.body;
     this.#stats.fallbacks++;

@@ -371,7 +371,7 @@ export class ChallengeService {
   }
 
   /** The business backend's confirmation: single use, atomic, bound to the app (and the account when given). */
-  async verify(app: AppSettings, sessionId: string, accountId?: string): Promise<VerifyResponse> {
+  async verify(app: AppSettings, sessionId: string, accountId?: string, event?: RiskEvent): Promise<VerifyResponse> {
     const { hotState, settings } = this.options;
     const refuse = (error: VerifyFailure): VerifyResponse => ({ code: 200, message: error, success: false, error });
     const raw = await this.store(() => hotState.get(`sess:${sessionId}`));
@@ -380,6 +380,7 @@ export class ChallengeService {
     if (session.appId !== app.id) return refuse('app_mismatch');
     if (session.expiresAt <= this.now()) return refuse('expired');
     if (accountId !== undefined && session.accountId !== accountId) return refuse('account_mismatch');
+    if (event !== undefined && session.event !== event) return refuse('event_mismatch');
     const keepFor = settings.session_ttl_seconds * 1000 + SESSION_RECORD_EXTRA_MS;
     if (!(await this.store(() => hotState.claimOnce(`sessu:${sessionId}`, keepFor)))) return refuse('already_used');
     return {

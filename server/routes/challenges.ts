@@ -134,12 +134,12 @@ export const challengeRoutes: FastifyPluginAsyncZod = async (app) => {
       onRequest: requireAppSecret,
       schema: {
         summary: 'Confirm a session_id (server to server)',
-        description: 'Single use and atomic: of many concurrent calls with one session_id, one succeeds. Failures say why: not_found, expired, already_used, app_mismatch, account_mismatch.',
+        description: 'Single use and atomic: of many concurrent calls with one session_id, one succeeds. Failures say why: not_found, expired, already_used, app_mismatch, account_mismatch, event_mismatch.',
         security: [{ appSecret: [] }],
         body: VerifyRequest,
         response: { 200: VerifyResponse, 400: ErrorBody, 401: ErrorBody, 503: ErrorBody },
       },
     },
-    async (request) => challenges.verify(appOf(request), request.body.session_id, request.body.account_id),
+    async (request) => challenges.verify(appOf(request), request.body.session_id, request.body.account_id, request.body.event),
   );
 };

@@ -32,6 +32,13 @@ export interface MemoryHotStateOptions {
 
 export class MemoryHotState implements HotState {
   private readonly values: LRUCache<string, { value: string }>;
+  /**
+   * Claims (replayed tokens, used session_ids) are never evicted before they
+   * expire: evicting one would let it be claimed twice. When full of live
+   * claims, new claims are refused, which callers treat as "already used".
+   */
+  private readonly claims = new Map<string, number>();
+  private readonly maxClaims: number;
   private readonly counters: LRUCache<string, Counter>;
   private readonly sets: LRUCache<string, DistinctSet>;
   private readonly seen: LRUCache<string, true>;
@@ -47,6 +54,7 @@ export class MemoryHotState implements HotState {
     this.sets = new LRUCache(common);
     this.seen = new LRUCache(common);
     this.maxMembers = options.maxMembersPerSet ?? 1000;
+    this.maxClaims = max;
   }
 
   async observe(batch: ObservationBatch): Promise<ObservationResult> {
@@ -110,8 +118,16 @@ export class MemoryHotState implements HotState {
   }
 
   async claimOnce(key: string, ttlMs: number): Promise<boolean> {
-    if (this.values.has(key)) return false;
-    this.values.set(key, { value: '1' }, { ttl: ttlMs });
+    const now = this.now();
+    const expiresAt = this.claims.get(key);
+    if (expiresAt !== undefined && expiresAt > now) return false;
+    if (expiresAt === undefined && this.claims.size >= this.maxClaims) {
+      for (const [claimed, until] of this.claims) if (until <= now) this.claims.delete(claimed);
+      if (this.claims.size >= this.maxClaims) return false;
+    }
+    // Re-inserting keeps the map roughly in expiry order for the sweep above.
+    this.claims.delete(key);
+    this.claims.set(key, now + ttlMs);
     return true;
   }
 
@@ -148,6 +164,7 @@ export class MemoryHotState implements HotState {
 
   async close(): Promise<void> {
     this.values.clear();
+    this.claims.clear();
     this.counters.clear();
     this.sets.clear();
     this.seen.clear();
