@@ -13,12 +13,27 @@ function killAll(signal: NodeJS.Signals = 'SIGKILL'): void {
   }
 }
 
+const exitTasks: (() => void)[] = [];
+/** Runs `task` (synchronously) when the process exits, however it exits. */
+export function onExit(task: () => void): void {
+  exitTasks.push(task);
+}
+
 let installed = false;
 /** Kills children when the bench exits, is interrupted or crashes. */
 export function installCleanup(): void {
   if (installed) return;
   installed = true;
-  process.on('exit', () => killAll());
+  process.on('exit', () => {
+    killAll();
+    for (const task of exitTasks) {
+      try {
+        task();
+      } catch {
+        // best effort
+      }
+    }
+  });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       killAll();
@@ -163,4 +178,11 @@ export function deltaBy(before: Metrics, after: Metrics, name: string, by: strin
     out.set(k, (out.get(k) ?? 0) + delta);
   }
   return out;
+}
+
+/** CPU seconds all processes on the machine have used (busy time from /proc/stat). */
+export function systemBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
 }

@@ -23,6 +23,8 @@ export interface ProfileSummary {
   totalMs: number;
   functions: { name: string; where: string; selfMs: number; share: number }[];
   areas: { area: string; selfMs: number; share: number }[];
+  /** Time with the function anywhere on the stack (recursion counted once), RiskGate's own functions only. */
+  inclusive: { name: string; where: string; totalMs: number; share: number }[];
 }
 
 function area(url: string, functionName: string): string {
@@ -73,8 +75,42 @@ export function summariseProfile(file: string, top = 25): ProfileSummary {
     const a = area(url, functionName);
     areas.set(a, (areas.get(a) ?? 0) + us);
   }
+  // Inclusive time: each sample counts once for every distinct function on its stack.
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const keyOf = (node: ProfileNode) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    return `${functionName || '(anonymous)'}@${url ? `${shortUrl(url)}:${lineNumber + 1}` : ''}`;
+  };
+  const stackKeys = new Map<number, string[]>();
+  const keysFor = (id: number): string[] => {
+    const cached = stackKeys.get(id);
+    if (cached) return cached;
+    const keys = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const node = byId.get(at);
+      if (node && node.callFrame.url.includes('/dist/server/')) keys.add(keyOf(node));
+    }
+    const list = [...keys];
+    stackKeys.set(id, list);
+    return list;
+  };
+  const inclusiveUs = new Map<string, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i]!;
+    if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+    for (const key of keysFor(id)) inclusiveUs.set(key, (inclusiveUs.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+
   return {
     totalMs: total / 1000,
+    inclusive: [...inclusiveUs.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([key, us]) => {
+        const at = key.indexOf('@');
+        return { name: key.slice(0, at), where: key.slice(at + 1), totalMs: us / 1000, share: us / total };
+      }),
     functions: [...functions.values()]
       .sort((a, b) => b.us - a.us)
       .slice(0, top)

@@ -8,6 +8,12 @@
  *      request: (a) max throughput, (b) a fixed 2,000/s with autocannon, and
  *      (c) the same rate open-loop with microsecond latencies.
  *
+ * Tokens are made (in worker threads, with the client's buildBlackBox) before
+ * each timed part, as many as the previous phase's rate says it needs. Should
+ * they run out anyway, the rest of that run sends GET /healthz, never a used
+ * token, and the report says so. Replays are checked from /metrics and from
+ * sampled responses.
+ *
  * `npm run bench -- --profile` instead runs the server under `node --cpu-prof`
  * at max throughput for a few seconds and prints where its CPU time goes.
  *
@@ -17,23 +23,26 @@
  * The process exits 0 when the bench ran, whether or not targets were met.
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { arch, cpus, release, tmpdir } from 'node:os';
+import { arch, cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerTokenKey } from '../client/src/token/build.js';
+import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
 import {
   deltaBy,
   installCleanup,
+  label,
+  onExit,
   processCpuSeconds,
   processMemory,
   samples,
   scrapeMetrics,
   startChild,
   sum,
+  systemBusySeconds,
   type Child,
   type Metrics,
 } from './children.js';
-import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
 import { summariseProfile } from './cpu-profile.js';
 import { NEW_DEVICE_TOKENS, RETURNING_DEVICES, RETURNING_TOKENS, runDecodeBench, type DecodeBenchResult } from './decode-bench.js';
 import { cannon, paced, quantile, type CannonRun, type PacedResult } from './load.js';
@@ -54,8 +63,12 @@ const MAX_CONNECTIONS = 50;
 const WARMUP_S = 3;
 const MAX_S = 10;
 const FIXED_RATE = 2_000;
+/** autocannon's rate mode sends each connection's per-second quota back to back, so fewer connections mean smaller bursts. */
 const FIXED_CONNECTIONS = 10;
 const FIXED_S = 10;
+/** Open-loop length when the server's max is below the rate (its queue only grows). */
+const PACED_SHORT_S = 3;
+const WARMUP_TOKENS = 5_000;
 
 const TARGET_THROUGHPUT = 4_000;
 const TARGET_P99_MS = 5;
@@ -88,16 +101,16 @@ async function startRiskGate(dir: string, nodeArgs: string[] = []): Promise<Chil
       '',
     ].join('\n'),
   );
+  // Only this bench's settings: no inherited RISKGATE_* (a Redis or PostgreSQL URL would leave embedded mode).
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('RISKGATE_')));
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...inherited,
     RISKGATE_CONFIG: configFile,
     RISKGATE_DATA_DIR: join(dir, 'data'),
     RISKGATE_LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     PORT: '0',
   };
-  delete env.RISKGATE_RULES;
-  delete env.RISKGATE_IDENTIFIER_HASH_KEY;
   const server = await startChild('riskgate', [...nodeArgs, fileURLToPath(new URL('../server/main.js', import.meta.url))], env, /RiskGate listening on (http:\/\/\S+)/);
   const ready = await fetch(`${server.url}/readyz`);
   if (!ready.ok) throw new Error(`riskgate /readyz answered ${ready.status}: ${await ready.text()}`);
@@ -123,12 +136,16 @@ async function evaluateBodies(factory: TokenFactory, serverKey: ServerTokenKey, 
 
 interface Phase<T> {
   value: T;
+  /** performance.now() at the start. */
+  startedAt: number;
   wallS: number;
   /** Cores the server used on average. */
   serverCores: number;
   serverCpuS: number;
   /** Cores this process (the load generator) used on average. */
   benchCores: number;
+  /** Cores everything else on the machine used on average (other people's work skews results). */
+  otherCores: number;
   before?: Metrics;
   after?: Metrics;
 }
@@ -137,13 +154,26 @@ async function measure<T>(pid: number, fn: () => Promise<T>, metricsUrl?: string
   const before = metricsUrl ? await scrapeMetrics(metricsUrl) : undefined;
   const cpu0 = processCpuSeconds(pid);
   const bench0 = process.cpuUsage();
+  const busy0 = systemBusySeconds();
   const t0 = performance.now();
   const value = await fn();
   const wallS = (performance.now() - t0) / 1000;
   const serverCpuS = processCpuSeconds(pid) - cpu0;
   const bench = process.cpuUsage(bench0);
+  const busy = systemBusySeconds() - busy0;
   const after = metricsUrl ? await scrapeMetrics(metricsUrl) : undefined;
-  return { value, wallS, serverCores: serverCpuS / wallS, serverCpuS, benchCores: (bench.user + bench.system) / 1e6 / wallS, before, after };
+  const benchCpuS = (bench.user + bench.system) / 1e6;
+  return {
+    value,
+    startedAt: t0,
+    wallS,
+    serverCores: serverCpuS / wallS,
+    serverCpuS,
+    benchCores: benchCpuS / wallS,
+    otherCores: Math.max(0, busy - serverCpuS - benchCpuS) / wallS,
+    before,
+    after,
+  };
 }
 
 /** What sampled evaluate responses said. */
@@ -181,14 +211,14 @@ interface TokenCheck {
   evaluations: number;
   failures: Map<string, number>;
   replayRate: number;
-  reusedBodies: number;
+  pastEnd: number;
   sample: ResponseSample;
 }
 
-function tokenCheck(phase: string, p: Phase<unknown>, reusedBodies: number, sample: ResponseSample): TokenCheck {
+function tokenCheck(phase: string, p: Phase<unknown>, pastEnd: number, sample: ResponseSample): TokenCheck {
   const evaluations = sum(p.after!, 'riskgate_decisions_total') - sum(p.before!, 'riskgate_decisions_total');
   const failures = deltaBy(p.before!, p.after!, 'riskgate_token_failures_total', 'reason');
-  return { phase, evaluations, failures, replayRate: (failures.get('TOKEN_REPLAYED') ?? 0) / Math.max(1, evaluations), reusedBodies, sample };
+  return { phase, evaluations, failures, replayRate: (failures.get('TOKEN_REPLAYED') ?? 0) / Math.max(1, evaluations), pastEnd, sample };
 }
 
 /** Server-side handler latency over a phase, from the riskgate_evaluate_duration_seconds histogram. */
@@ -236,6 +266,7 @@ interface EvaluateResult {
   final: Metrics;
   pid: number;
   warmupRate: number;
+  pacedS: number;
 }
 
 async function benchEvaluate(factory: TokenFactory, dir: string): Promise<EvaluateResult> {
@@ -244,41 +275,44 @@ async function benchEvaluate(factory: TokenFactory, dir: string): Promise<Evalua
     const serverKey = await serverKeyOf(server);
     step(`riskgate pid ${server.pid} at ${server.url}; token key ${serverKey.kid}`);
 
-    // Tokens for the warm-up, the fixed-rate run and the open-loop run; the max run is topped up after the warm-up.
-    let made = performance.now();
-    const warmCount = 16_000;
-    const fixedCount = FIXED_RATE * FIXED_S + 2_000;
-    const pacedCount = FIXED_RATE * FIXED_S;
-    const all = await evaluateBodies(factory, serverKey, warmCount + fixedCount + pacedCount, 1);
-    let makeMs = performance.now() - made;
-    const warmBodies = new BodySource(all.slice(0, warmCount));
-    const fixedBodies = new BodySource(all.slice(warmCount, warmCount + fixedCount));
-    const pacedBodies = new BodySource(all.slice(warmCount + fixedCount));
-    const avgBodyBytes = all.slice(0, 2000).reduce((a, b) => a + Buffer.byteLength(b), 0) / 2000;
-    step(`made ${int(all.length)} tokens + bodies in ${fixed(makeMs / 1000)} s (avg body ${int(avgBodyBytes)} B)`);
-
+    // Tokens are made before each timed part, sized from the rate the phase before it reached.
     const url = server.url;
+    let tokensMade = 0;
+    let makeMs = 0;
+    const makeBodies = async (count: number, seed: number) => {
+      const t0 = performance.now();
+      const bodies = await evaluateBodies(factory, serverKey, count, seed);
+      makeMs += performance.now() - t0;
+      tokensMade += count;
+      step(`made ${int(count)} tokens + bodies in ${fixed((performance.now() - t0) / 1000)} s`);
+      return new BodySource(bodies);
+    };
+
+    const warmBodies = await makeBodies(WARMUP_TOKENS, 1);
+    const avgBodyBytes = warmBodies.averageBytes();
     const warm = await cannon({ url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: WARMUP_S, headers: AUTH, bodies: warmBodies });
     const warmupRate = warm.okPerSecond;
-    step(`warm-up: ${int(warmupRate)} evaluations/s${warm.exhausted ? ' (stopped early: warm-up tokens used up)' : ''}, non-2xx ${warm.result.non2xx}`);
+    step(`warm-up: ${int(warmupRate)} evaluations/s${warm.exhausted ? ' (ended early: warm-up tokens used up)' : ''}, non-2xx ${warm.result.non2xx}`);
     if (warm.result['2xx'] === 0) throw new Error(`no 2xx answers in the warm-up; server stderr:\n${server.stderr()}`);
 
-    made = performance.now();
-    const maxCount = Math.ceil(Math.max(warmupRate, 1000) * MAX_S * 1.4) + 3_000;
-    const maxBodies = new BodySource(await evaluateBodies(factory, serverKey, maxCount, 2));
-    makeMs += performance.now() - made;
-    step(`made ${int(maxCount)} more for the max run (${fixed((performance.now() - made) / 1000)} s)`);
-    await sleep(1000);
-
+    // Twice the warm-up rate: the warm-up starts cold, and running out only ends the run early.
+    const maxBodies = await makeBodies(Math.ceil(Math.max(warmupRate, 300) * MAX_S * 2) + 2_000, 2);
+    await sleep(500);
     const maxSample = new ResponseSample();
     const max = await measure(
       server.pid,
       () => cannon({ url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: MAX_S, headers: AUTH, bodies: maxBodies, onSample: maxSample.add, sampleEvery: 50 }),
       url,
     );
-    const maxCheck = tokenCheck('max', max, maxBodies.reused, maxSample);
-    step(`max: ${int(max.value.okPerSecond)} evaluations/s, p50 ${max.value.result.latency.p50} ms, p99 ${max.value.result.latency.p99} ms, server ${fixed(max.serverCores, 2)} cores${max.value.exhausted ? ' — STOPPED EARLY, tokens used up' : ''}`);
-    await sleep(1000);
+    const maxCheck = tokenCheck('max', max, maxBodies.missed, maxSample);
+    step(`max: ${int(max.value.okPerSecond)} evaluations/s, p50 ${max.value.result.latency.p50} ms, p99 ${max.value.result.latency.p99} ms, server ${fixed(max.serverCores, 2)} cores, others ${fixed(max.otherCores, 2)} cores${max.value.exhausted ? ` — tokens ran out after ${fixed((maxBodies.exhaustedAt! - max.startedAt) / 1000)} s (${max.value.fallbackResponses} /healthz fallbacks)` : ''}`);
+
+    // The open loop sends every request it plans; when the server cannot keep up, a short run shows the queue growing.
+    const capacity = max.value.okPerSecond;
+    const pacedS = capacity >= FIXED_RATE * 1.1 ? FIXED_S : PACED_SHORT_S;
+    const fixedBodies = await makeBodies(Math.ceil(Math.min(FIXED_RATE, capacity * 2.5) * FIXED_S) + 1_000, 3);
+    const pacedBodies = await makeBodies(FIXED_RATE * pacedS, 4);
+    await sleep(500);
 
     const fixedSample = new ResponseSample();
     const fixedRun = await measure(
@@ -297,18 +331,21 @@ async function benchEvaluate(factory: TokenFactory, dir: string): Promise<Evalua
         }),
       url,
     );
-    const fixedCheck = tokenCheck('fixed', fixedRun, fixedBodies.reused, fixedSample);
-    step(`autocannon ${int(FIXED_RATE)}/s: achieved ${int(fixedRun.value.okPerSecond)}/s, p50 ${fixedRun.value.result.latency.p50} ms, p99 ${fixedRun.value.result.latency.p99} ms`);
+    const fixedCheck = tokenCheck('fixed', fixedRun, fixedBodies.missed, fixedSample);
+    step(`autocannon ${int(FIXED_RATE)}/s: achieved ${int(fixedRun.value.okPerSecond)}/s, p50 ${fixedRun.value.result.latency.p50} ms, p99 ${fixedRun.value.result.latency.p99} ms${fixedRun.value.exhausted ? ` — tokens ran out after ${fixed((fixedBodies.exhaustedAt! - fixedRun.startedAt) / 1000)} s (${fixedRun.value.fallbackResponses} /healthz fallbacks)` : ''}`);
     await sleep(1000);
 
     const pacedSample = new ResponseSample();
     const pacedRun = await measure(
       server.pid,
-      () => paced({ url, path: '/v1/risk/evaluate', headers: AUTH, rate: FIXED_RATE, durationS: FIXED_S, bodies: pacedBodies, onSample: pacedSample.add, sampleEvery: 50 }),
+      () => paced({ url, path: '/v1/risk/evaluate', headers: AUTH, rate: FIXED_RATE, durationS: pacedS, bodies: pacedBodies, onSample: pacedSample.add, sampleEvery: 50 }),
       url,
     );
-    const pacedCheck = tokenCheck('paced', pacedRun, pacedBodies.reused, pacedSample);
-    step(`open loop ${int(FIXED_RATE)}/s: achieved ${int(pacedRun.value.rate)}/s, p50 ${fixed(quantile(pacedRun.value.latencies, 0.5), 2)} ms, p99 ${fixed(quantile(pacedRun.value.latencies, 0.99), 2)} ms`);
+    const pacedCheck = tokenCheck('paced', pacedRun, pacedBodies.missed, pacedSample);
+    step(
+      `open loop ${int(FIXED_RATE)}/s for ${pacedS} s: achieved ${int(pacedRun.value.rate)}/s, p50 ${fixed(quantile(pacedRun.value.latencies, 0.5), 2)} ms, p99 ${fixed(quantile(pacedRun.value.latencies, 0.99), 2)} ms` +
+        (pacedRun.value.unfinished > 0 ? `, ${int(pacedRun.value.unfinished)} unanswered after a 5 s grace period` : ''),
+    );
 
     await sleep(500);
     const final = await scrapeMetrics(url);
@@ -320,8 +357,9 @@ async function benchEvaluate(factory: TokenFactory, dir: string): Promise<Evalua
       fixedCheck,
       pacedRun,
       pacedCheck,
-      tokensMade: all.length + maxCount,
+      tokensMade,
       makeSeconds: makeMs / 1000,
+      pacedS,
       avgBodyBytes,
       rss,
       rssMetric: final.get('process_resident_memory_bytes') ?? NaN,
@@ -348,7 +386,7 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
   log('== 1. Throughput (autocannon, 50 connections, 10 s after a 3 s warm-up; latency in whole ms) ==');
   log(
     table(
-      ['Server', 'req/s', 'p50', 'p97.5', 'p99', 'max', 'mean (Little)', 'non-2xx', 'server cores', 'loadgen cores', 'body'],
+      ['Server', 'req/s', 'p50', 'p97.5', 'p99', 'max', 'mean (Little)', 'non-2xx', 'server cores', 'loadgen cores', 'other procs', 'body'],
       [
         [
           'Fastify POST /echo (ceiling)',
@@ -361,6 +399,7 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
           echoR.non2xx,
           fixed(echo.run.serverCores, 2),
           fixed(echo.run.benchCores, 2),
+          fixed(echo.run.otherCores, 2),
           `${int(echo.bodyBytes)} B`,
         ],
         [
@@ -374,6 +413,7 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
           maxR.non2xx + maxR.errors,
           fixed(ev.max.serverCores, 2),
           fixed(ev.max.benchCores, 2),
+          fixed(ev.max.otherCores, 2),
           `${int(ev.avgBodyBytes)} B`,
         ],
       ],
@@ -381,11 +421,17 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
   );
   const evalCpuUs = (ev.max.serverCpuS / Math.max(1, ev.maxCheck.evaluations)) * 1e6;
   const echoCpuUs = (echo.run.serverCpuS / Math.max(1, echoR['2xx'])) * 1e6;
+  for (const [name, run] of [
+    ['max', ev.max.value],
+    ['autocannon 2,000/s', ev.fixedRun.value],
+  ] as const) {
+    if (run.exhausted) log(`Note (${name}): the pre-made tokens ran out before the end; evaluations/s counts up to that moment, and autocannon's latencies include ${run.fallbackResponses} GET /healthz fallbacks sent until it stopped.`);
+  }
   log(`evaluate / echo: ${pct(ev.max.value.okPerSecond / echo.run.value.okPerSecond)} of the HTTP ceiling.`);
   log(`Server CPU per request: echo ${fixed(echoCpuUs, 0)} µs, evaluate ${fixed(evalCpuUs, 0)} µs (all server threads, from /proc/<pid>/stat).`);
 
   log();
-  log('== 2. Token decode, in process, one thread (median of 3 × 1 s trials) ==');
+  log('== 2. Token decode, in process, one thread (median of 3 trials: 1 s each, or a third of the new-device tokens each) ==');
   const rows = decode.rows.map((r) => [r.what, r.mix, fixed(r.timing.usPerOp, 0), int(r.timing.opsPerSecond), fixed(r.timing.cpuUsPerOp, 0)]);
   log(table(['Decoder', 'Token mix', 'µs/op', 'ops/s', 'CPU µs/op'], rows, ['l', 'l', 'r', 'r', 'r']));
   const [ownNew, ownRet, joseNew, joseRet] = decode.rows;
@@ -394,7 +440,10 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
       `Device-key cache saves ${fixed(ownNew!.timing.usPerOp - ownRet!.timing.usPerOp, 0)} µs/token.`,
   );
   log('openBlackBox also validates the payload with zod and computes the device id; the jose row does neither (CPU µs/op counts its libuv-pool work too).');
-  log(`Avg token ${int(decode.tokenBytes)} chars; ${int(NEW_DEVICE_TOKENS)} new-device + ${int(RETURNING_TOKENS)} returning tokens (${int(RETURNING_DEVICES)} devices), all checked with openBlackBox and 200 with jose first.`);
+  log(
+    `Avg token ${int(decode.tokenBytes)} chars; ${int(NEW_DEVICE_TOKENS)} new-device tokens (each opened once: 300 warm-up + 3 slices) and ${int(RETURNING_TOKENS)} ` +
+      `returning-device tokens (${int(RETURNING_DEVICES)} devices, cycled); every token opens, 200 also pass jose.`,
+  );
   log(table(['openBlackBox step (same inputs, alone)', 'µs/op'], decode.steps.map((s) => [s.what, fixed(s.timing.usPerOp, 1)])));
   const mixDecodeUs = NEW_DEVICE_SHARE * ownNew!.timing.usPerOp + (1 - NEW_DEVICE_SHARE) * ownRet!.timing.usPerOp;
   log(
@@ -406,7 +455,7 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
   log(`== 3. POST /v1/risk/evaluate latency at a fixed ${int(FIXED_RATE)}/s for ${FIXED_S} s ==`);
   log(
     table(
-      ['Load generator', 'achieved/s', 'p50', 'p97.5', 'p99', 'p99.9', 'max', 'non-2xx', 'server cores'],
+      ['Load generator', 'achieved/s', 'p50', 'p97.5', 'p99', 'p99.9', 'max', 'non-2xx', 'server cores', 'other procs'],
       [
         [
           `autocannon overallRate, ${FIXED_CONNECTIONS} conns (whole ms)`,
@@ -418,25 +467,31 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
           `${fixedR.latency.max} ms`,
           fixedR.non2xx + fixedR.errors,
           fixed(ev.fixedRun.serverCores, 2),
+          fixed(ev.fixedRun.otherCores, 2),
         ],
         [
-          `open loop node:http, ${ev.pacedRun.value.sockets} sockets (µs)`,
+          `open loop node:http, ${ev.pacedS} s, ${ev.pacedRun.value.sockets} sockets (µs)`,
           int(ev.pacedRun.value.rate),
           `${q(0.5)} ms`,
           `${q(0.975)} ms`,
           `${q(0.99)} ms`,
           `${q(0.999)} ms`,
           `${fixed(pacedL[pacedL.length - 1] ?? NaN, 2)} ms`,
-          ev.pacedRun.value.non2xx + ev.pacedRun.value.errors,
+          ev.pacedRun.value.non2xx + ev.pacedRun.value.errors + ev.pacedRun.value.unfinished,
           fixed(ev.pacedRun.serverCores, 2),
+          fixed(ev.pacedRun.otherCores, 2),
         ],
       ],
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
   );
   log('autocannon truncates latencies to whole ms (0 means < 1 ms), gives each connection a per-second quota it sends back to back (bursts at each');
   log('second boundary, then idle), and in rate mode adds coordinated-omission fill-ins (recordValueWithExpectedInterval, 1 ms), so its');
   log('fixed-rate percentiles depend on the connection count. The open-loop row starts requests on a 1 ms schedule and times each in µs.');
+  if (ev.pacedS < FIXED_S) {
+    log(`The server's max (${int(ev.max.value.okPerSecond)}/s) is below ${int(FIXED_RATE)}/s, so the open loop ran only ${ev.pacedS} s: its queue grows for as long as it runs,`);
+    log(`and its latencies mostly measure that queue${ev.pacedRun.value.unfinished > 0 ? ` (${int(ev.pacedRun.value.unfinished)} requests still unanswered 5 s after the last send were aborted and count as non-2xx)` : ''}.`);
+  }
 
   log();
   log('== Server-side view (riskgate_evaluate_duration_seconds: handler start → response object) ==');
@@ -460,23 +515,23 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
   log('== Fresh tokens: replay check (metrics deltas per phase, plus sampled responses) ==');
   log(
     table(
-      ['Phase', 'evaluations', 'token failures by reason', 'replay rate', 'bodies reused'],
+      ['Phase', 'evaluations', 'token failures by reason', 'replay rate', 'asked past last token'],
       [ev.maxCheck, ev.fixedCheck, ev.pacedCheck].map((c) => [
         c.phase,
         int(c.evaluations),
         c.failures.size === 0 ? 'none' : [...c.failures.entries()].map(([r, n]) => `${r} ${n}`).join(', '),
         pct(c.replayRate, 3),
-        c.reusedBodies,
+        c.pastEnd,
       ]),
       ['l', 'r', 'l', 'r', 'r'],
     ),
   );
   for (const c of [ev.maxCheck, ev.fixedCheck, ev.pacedCheck]) log(`  ${c.phase}: ${c.sample.describe()}`);
   const allFailures = samples(ev.final, 'riskgate_token_failures_total');
-  log(`  whole server life: riskgate_token_failures_total ${allFailures.size === 0 ? '= 0 (no failures)' : [...allFailures.entries()].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  log(`  whole server life: riskgate_token_failures_total ${allFailures.size === 0 ? '= 0 (no failures)' : [...allFailures.entries()].map(([k, v]) => `${label(k, 'reason')} ${v}`).join(', ')}`);
   const decisions = deltaBy(new Map(), ev.final, 'riskgate_decisions_total', 'decision');
   const total = [...decisions.values()].reduce((a, b) => a + b, 0);
-  log(`  decisions over the whole run: ${[...decisions.entries()].map(([d, n]) => `${d} ${pct(n / total)}`).join(', ')} (velocity rules fire: ~100k events in a minute from a 3,000-IP pool)`);
+  log(`  decisions over the whole run: ${[...decisions.entries()].map(([d, n]) => `${d} ${pct(n / total)}`).join(', ')} over ${int(total)} evaluations (IPs from a pool of 3,000, accounts from 50,000, so velocity rules fire as the run goes on)`);
   const degraded = sum(ev.final, 'riskgate_dependency_failures_total');
   if (degraded > 0) log(`  riskgate_dependency_failures_total: ${degraded}`);
 
@@ -484,6 +539,20 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
   log('== Server memory after the run ==');
   log(`  VmRSS ${mib(ev.rss.rss)} (peak VmHWM ${mib(ev.rss.peak)}) from /proc/${ev.pid}/status; process_resident_memory_bytes ${mib(ev.rssMetric)}`);
   log(`  heap used ${mib(ev.final.get('nodejs_heap_size_used_bytes') ?? NaN)}; ${int(ev.tokensMade)} tokens made for this server in ${fixed(ev.makeSeconds)} s`);
+
+  const phases: [string, { otherCores: number }][] = [
+    ['echo', echo.run],
+    ['decode', decode],
+    ['evaluate max', ev.max],
+    ['autocannon 2,000/s', ev.fixedRun],
+    ['open loop', ev.pacedRun],
+  ];
+  const busy = phases.filter(([, p]) => p.otherCores > 0.15);
+  if (busy.length > 0) {
+    log();
+    log(`!! Other processes were busy during the run (${busy.map(([n, p]) => `${n} ${fixed(p.otherCores, 2)} cores`).join(', ')} of ${cpus().length}).`);
+    log('!! Every figure above is then lower (and latencies higher) than this machine gives when idle; rerun on a quiet machine to compare with the targets.');
+  }
 
   log();
   log('== Targets ==');
@@ -515,6 +584,7 @@ async function fullRun(factory: TokenFactory, work: string, startedAt: number): 
 
   log('[2/3] Token decode loop, in process');
   const decode = await runDecodeBench(factory, step);
+  step(`other processes used ${fixed(decode.otherCores, 2)} cores during the decode loop`);
 
   log('[3/3] RiskGate POST /v1/risk/evaluate');
   const ev = await benchEvaluate(factory, join(work, 'riskgate'));
@@ -537,7 +607,7 @@ async function profileRun(factory: TokenFactory, work: string): Promise<void> {
     const source = new BodySource(await evaluateBodies(factory, serverKey, Math.ceil(Math.max(w.okPerSecond, 500) * seconds * 1.4) + 2_000, 4));
     step(`warm-up ${int(w.okPerSecond)}/s; made ${int(source.size)} tokens for the profiled run`);
     const run = await measure(server.pid, () => cannon({ url: server.url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: seconds, headers: AUTH, bodies: source }), server.url);
-    step(`${int(run.value.okPerSecond)} evaluations/s under the profiler (${run.value.exhausted ? 'tokens ran out early; ' : ''}${source.reused} reused), server ${fixed(run.serverCores, 2)} cores`);
+    step(`${int(run.value.okPerSecond)} evaluations/s under the profiler (${run.value.exhausted ? 'tokens ran out early; ' : ''}${source.missed} asked for past the end), server ${fixed(run.serverCores, 2)} cores, other processes ${fixed(run.otherCores, 2)} cores`);
   } finally {
     await server.stop(15_000);
   }
@@ -549,6 +619,8 @@ async function profileRun(factory: TokenFactory, work: string): Promise<void> {
   log(table(['Area', 'self ms', 'share'], summary.areas.slice(0, 20).map((a) => [a.area, fixed(a.selfMs, 0), pct(a.share)])));
   log();
   log(table(['Function (self time)', 'where', 'self ms', 'share'], summary.functions.map((f) => [f.name, f.where, fixed(f.selfMs, 0), pct(f.share)]), ['l', 'l', 'r', 'r']));
+  log();
+  log(table(['RiskGate function (inclusive time)', 'where', 'total ms', 'share'], summary.inclusive.map((f) => [f.name, f.where, fixed(f.totalMs, 0), pct(f.share)]), ['l', 'l', 'r', 'r']));
 }
 
 // ---------------------------------------------------------------------------
@@ -559,9 +631,11 @@ async function main(): Promise<void> {
   const mode: CryptoMode = process.env.BENCH_TOKEN_CRYPTO === 'webcrypto' ? 'webcrypto' : 'node';
   const cpuList = cpus();
   log(`RiskGate bench — Node ${process.version}, os.cpus().length = ${cpuList.length} (${cpuList[0]?.model ?? 'unknown'}), ${process.platform} ${arch()} ${release()}`);
+  log(`Load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' / ')} (1 / 5 / 15 min)`);
   const factory = new TokenFactory(mode, EVAL_DEVICE_POOL);
   log(`Tokens: client buildBlackBox on ${mode === 'node' ? 'node:crypto' : 'WebCrypto'} primitives, ${factory.threads} worker threads (BENCH_TOKEN_CRYPTO=webcrypto|node)`);
   const work = mkdtempSync(join(tmpdir(), 'riskgate-bench-'));
+  onExit(() => rmSync(work, { recursive: true, force: true }));
   try {
     if (process.argv.includes('--profile')) await profileRun(factory, work);
     else await fullRun(factory, work, startedAt);

@@ -27,19 +27,21 @@ export interface CannonOptions {
 
 export interface CannonRun {
   result: AutocannonResult;
-  /** 2xx per second over the run's real duration. */
+  /** 2xx per second over the run's real duration (up to the moment the bodies ran out, if they did). */
   okPerSecond: number;
-  /** Stopped early because the bodies ran out. */
+  /** The bodies ran out: the run sent GET /healthz until autocannon stopped (≤ 1 s later). */
   exhausted: boolean;
+  /** GET /healthz answers after the bodies ran out; they are in autocannon's counts and latencies. */
+  fallbackResponses: number;
 }
 
 export function cannon(options: CannonOptions): Promise<CannonRun> {
   return new Promise((resolve, reject) => {
-    let exhausted = false;
     let instance: autocannon.Instance | undefined;
     const { bodies, onSample } = options;
     const sampleEvery = options.sampleEvery ?? 100;
     let responses = 0;
+    let fallbackResponses = 0;
     const request: autocannon.Request = {
       method: 'POST',
       path: options.path,
@@ -48,26 +50,30 @@ export function cannon(options: CannonOptions): Promise<CannonRun> {
       ...(bodies
         ? {
             setupRequest(req) {
-              req.body = bodies.next();
+              const body = bodies.take();
+              if (body !== undefined) {
+                req.body = body;
+                return req;
+              }
+              // Out of tokens: reusing one would measure the replay path. Until autocannon
+              // stops (it checks once a second), send something that is not an evaluation.
+              req.method = 'GET';
+              req.path = '/healthz';
+              req.body = Buffer.alloc(0);
               return req;
             },
           }
         : {}),
-      ...(onSample
-        ? {
-            onResponse(status, body) {
-              if (responses++ % sampleEvery === 0) onSample(status, body);
-            },
-          }
-        : {}),
+      onResponse(status, body) {
+        if (bodies?.exhaustedAt !== undefined && body.startsWith('{"status":')) {
+          fallbackResponses++;
+          return;
+        }
+        if (onSample && responses++ % sampleEvery === 0) onSample(status, body);
+      },
     };
-    if (bodies) {
-      // The supply ran out: stop at once rather than replay tokens.
-      bodies.onExhausted = () => {
-        exhausted = true;
-        setImmediate(() => instance?.stop());
-      };
-    }
+    if (bodies) bodies.onExhausted = () => setImmediate(() => instance?.stop());
+    const startedAt = performance.now();
     instance = autocannon(
       {
         url: options.url,
@@ -80,8 +86,9 @@ export function cannon(options: CannonOptions): Promise<CannonRun> {
       },
       (error, result) => {
         if (error) return reject(error);
-        const seconds = (result.finish.getTime() - result.start.getTime()) / 1000;
-        resolve({ result, okPerSecond: result['2xx'] / seconds, exhausted });
+        const exhaustedAt = bodies?.exhaustedAt;
+        const seconds = exhaustedAt !== undefined ? (exhaustedAt - startedAt) / 1000 : (result.finish.getTime() - result.start.getTime()) / 1000;
+        resolve({ result, okPerSecond: (result['2xx'] - fallbackResponses) / seconds, exhausted: exhaustedAt !== undefined, fallbackResponses });
       },
     );
   });
@@ -96,9 +103,13 @@ export interface PacedOptions {
   bodies: BodySource;
   onSample?: (status: number, body: string) => void;
   sampleEvery?: number;
+  /** How long to wait for answers after the last request was sent. Default 5 s. */
+  graceMs?: number;
 }
 
 export interface PacedResult {
+  /** Requests still unanswered when the grace period ended (aborted). */
+  unfinished: number;
   sent: number;
   ok: number;
   non2xx: number;
@@ -136,15 +147,21 @@ export async function paced(options: PacedOptions): Promise<PacedResult> {
   return new Promise<PacedResult>((resolve) => {
     const start = performance.now();
     let finishedAt = start;
-    const finish = () => {
-      if (done < total) return;
+    let resolved = false;
+    let grace: NodeJS.Timeout | undefined;
+    const finish = (force = false) => {
+      if (resolved || (done < total && !force)) return;
+      resolved = true;
+      clearTimeout(grace);
+      const unfinished = sent - done;
       agent.destroy();
       const measured = latencies.subarray(0, ok).sort();
-      resolve({ sent, ok, non2xx, errors, rate: done / ((finishedAt - start) / 1000), latencies: measured, maxInFlight, sockets });
+      resolve({ unfinished, sent, ok, non2xx, errors, rate: done / ((finishedAt - start) / 1000), latencies: measured, maxInFlight, sockets });
     };
     const fire = () => {
       const index = sent++;
-      const body = options.bodies.next();
+      const body = options.bodies.take();
+      if (body === undefined) throw new Error('paced: fewer bodies than rate × duration');
       const startedAt = performance.now();
       inFlight++;
       if (inFlight > maxInFlight) maxInFlight = inFlight;
@@ -155,6 +172,7 @@ export async function paced(options: PacedOptions): Promise<PacedResult> {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('end', () => {
+            if (resolved) return;
             const elapsed = performance.now() - startedAt;
             inFlight--;
             done++;
@@ -174,6 +192,7 @@ export async function paced(options: PacedOptions): Promise<PacedResult> {
         }
       });
       req.on('error', () => {
+        if (resolved) return;
         inFlight--;
         done++;
         errors++;
@@ -185,6 +204,8 @@ export async function paced(options: PacedOptions): Promise<PacedResult> {
       const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * options.rate) + 1);
       while (sent < due) fire();
       if (sent < total) setTimeout(tick, 1);
+      // Sending is over; answers still missing after the grace period are aborted.
+      else grace = setTimeout(() => finish(true), options.graceMs ?? 5000);
     };
     tick();
   });

@@ -43,10 +43,13 @@ export function makeWorkload(options: WorkloadOptions): Workload {
     return s;
   };
 
+  // The same IPs in every phase, whatever the seed, so velocity builds up as in real traffic.
+  const ipRandom = prng(12345);
+  const ipInt = (n: number) => Math.floor(ipRandom() * n);
   const ipPool = Array.from({ length: 3000 }, (_, i) =>
     i % 12 === 0
-      ? `240e:${(0x300 + int(0x100)).toString(16)}:${int(0xffff).toString(16)}:${int(0xffff).toString(16)}::${(1 + int(0xfffe)).toString(16)}`
-      : `${pick(CN_FIRST_OCTETS)}.${int(256)}.${int(256)}.${1 + int(254)}`,
+      ? `240e:${(0x300 + ipInt(0x100)).toString(16)}:${ipInt(0xffff).toString(16)}:${ipInt(0xffff).toString(16)}::${(1 + ipInt(0xfffe)).toString(16)}`
+      : `${CN_FIRST_OCTETS[ipInt(CN_FIRST_OCTETS.length)]}.${ipInt(256)}.${ipInt(256)}.${1 + ipInt(254)}`,
   );
   const hotIps = ipPool.slice(0, 30);
   const mobileOf = (account: number) => {
@@ -89,8 +92,10 @@ export function makeWorkload(options: WorkloadOptions): Workload {
 /** Hands out one pre-made body per request and notices when it runs out. */
 export class BodySource {
   private index = 0;
-  /** Requests that had to reuse a body because the supply ran out. */
-  reused = 0;
+  /** Bodies asked for after the supply ran out. */
+  missed = 0;
+  /** performance.now() when the supply ran out. */
+  exhaustedAt: number | undefined;
   /** Called once, when the first body past the end is asked for. */
   onExhausted: () => void = () => {};
 
@@ -104,9 +109,19 @@ export class BodySource {
     return this.index;
   }
 
-  next(): string {
+  /** Mean size in bytes of the first `limit` bodies. */
+  averageBytes(limit = 2000): number {
+    const some = this.bodies.slice(0, limit);
+    return some.reduce((a, b) => a + Buffer.byteLength(b), 0) / Math.max(1, some.length);
+  }
+
+  /** The next unused body, or undefined once they are all used (never a body twice: that would replay its token). */
+  take(): string | undefined {
     if (this.index < this.bodies.length) return this.bodies[this.index++]!;
-    if (this.reused++ === 0) this.onExhausted();
-    return this.bodies[this.bodies.length - 1]!;
+    if (this.missed++ === 0) {
+      this.exhaustedAt = performance.now();
+      this.onExhausted();
+    }
+    return undefined;
   }
 }
