@@ -1,6 +1,14 @@
 // The web SDK builds (fingerprintjs's layout): a minified IIFE for the script
 // tag with every dependency inlined, ESM and CJS for npm with dependencies
 // external, and one bundled .d.ts. Output: dist/sdk/.
+//
+// The challenge UI (slider and SMS dialog) is a separate IIFE,
+// riskgate-challenge.min.js, that every build loads on first use from
+// {endpoint}/sdk/ (client/src/challenge/loader.ts): the core carries only the
+// loader, and the npm builds need no code splitting.
+import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { join, relative } from 'node:path';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import terser from '@rollup/plugin-terser';
 import typescript from '@rollup/plugin-typescript';
@@ -9,6 +17,7 @@ import { dts } from 'rollup-plugin-dts';
 const input = 'client/src/index.ts';
 const outDir = 'dist/sdk';
 const banner = '/*! RiskGate web SDK | MIT | bundles FingerprintJS (MIT, (c) FingerprintJS, Inc) */';
+const challengeBanner = '/*! RiskGate challenge UI | MIT */';
 
 /** The SDK's own sources must not pull in zod or server code; shared/constants.ts is the one exception. */
 const browserOnly = {
@@ -26,6 +35,42 @@ const browserOnly = {
 const ts = () => typescript({ tsconfig: 'client/tsconfig.json', include: ['client/src/**/*.ts', 'shared/constants.ts'] });
 
 const isDependency = (id) => /^@fingerprintjs\//.test(id);
+const minify = () => terser({ ecma: 2020, compress: { passes: 2 }, format: { comments: /^!/ } });
+
+// The mini-program build (client/miniprogram → dist/miniprogram, the package's
+// `miniprogram` field): WeChat DevTools' "build npm" copies that folder as it
+// is, so it must hold everything: index.js (CommonJS, every dependency
+// inlined), the noble crypto chunk it requires on first use, and the
+// components (wxml, wxss, js, json) copied beside them.
+const miniprogramDir = 'dist/miniprogram';
+const miniprogramComponents = 'client/miniprogram/components';
+const miniprogramBanner = '/*! RiskGate mini-program SDK | MIT | bundles @noble/curves, @noble/ciphers, @noble/hashes (MIT, (c) Paul Miller) */';
+
+/** A mini-program has no Node: a built-in module anywhere in the graph is a mistake. */
+const noNodeBuiltins = {
+  name: 'riskgate-no-node-builtins',
+  resolveId(source, importer) {
+    if (source.startsWith('node:') || builtinModules.includes(source)) this.error(`the mini-program SDK must not import "${source}" (from ${importer})`);
+    return null;
+  },
+};
+
+const filesUnder = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]));
+
+/** Emits the components as assets (dist/miniprogram/components/…), and a package.json saying CommonJS. */
+const copyMiniprogramComponents = {
+  name: 'riskgate-miniprogram-components',
+  buildStart() {
+    for (const file of filesUnder(miniprogramComponents)) this.addWatchFile(file);
+  },
+  generateBundle() {
+    // WeChat treats every .js as CommonJS; Node needs telling, as the root package.json says "module".
+    this.emitFile({ type: 'asset', fileName: 'package.json', source: `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n` });
+    for (const file of filesUnder(miniprogramComponents)) {
+      this.emitFile({ type: 'asset', fileName: join('components', relative(miniprogramComponents, file)).replace(/\\/g, '/'), source: readFileSync(file) });
+    }
+  },
+};
 
 export default [
   {
@@ -36,7 +81,17 @@ export default [
       format: 'iife',
       name: 'RiskGate',
       banner,
-      plugins: [terser({ ecma: 2020, compress: { passes: 2 }, format: { comments: /^!/ } })],
+      plugins: [minify()],
+    },
+  },
+  {
+    input: 'client/src/challenge/index.ts',
+    plugins: [browserOnly, ts()],
+    output: {
+      file: `${outDir}/riskgate-challenge.min.js`,
+      format: 'iife',
+      banner: challengeBanner,
+      plugins: [minify()],
     },
   },
   {
@@ -53,5 +108,26 @@ export default [
     external: isDependency,
     plugins: [dts({ tsconfig: 'client/tsconfig.json' })],
     output: { file: `${outDir}/riskgate.d.ts`, format: 'es' },
+  },
+  {
+    input: { index: 'client/miniprogram/src/index.ts' },
+    plugins: [
+      browserOnly,
+      noNodeBuiltins,
+      nodeResolve({ browser: true, preferBuiltins: false }),
+      typescript({ tsconfig: 'client/miniprogram/tsconfig.json', include: ['client/miniprogram/src/**/*.ts', 'client/src/**/*.ts', 'shared/constants.ts'] }),
+      copyMiniprogramComponents,
+    ],
+    output: {
+      dir: miniprogramDir,
+      format: 'cjs',
+      exports: 'named',
+      entryFileNames: '[name].js',
+      // The crypto chunk is required on first use, not at import: `require('./riskgate-crypto.js')`.
+      chunkFileNames: 'riskgate-[name].js',
+      dynamicImportInCjs: false,
+      banner: miniprogramBanner,
+      plugins: [minify()],
+    },
   },
 ];

@@ -545,13 +545,13 @@ describe('SMS challenges', () => {
     const h = await harness();
     const started = await startFromBackend(h.t, { type: 'sms', account_id: 'alice', mobile: MOBILE });
     expect(started.status).toBe(200);
-    expect(started.body).toMatchObject({ type: 'sms', attempts_left: 5, sms: { masked_mobile: '+861******5678', resend_after_seconds: 0 } });
+    expect(started.body).toMatchObject({ type: 'sms', attempts_left: 5, sms: { masked_mobile: '138****5678', resend_after_seconds: 0 } });
     expect(JSON.stringify(started.body)).not.toContain('13812345678');
     expect(started.body.slider).toBeUndefined();
 
     const sent = await sendSms(h.t, started.body.challenge_id);
     expect(sent.status).toBe(200);
-    expect(sent.body).toMatchObject({ sent: true, masked_mobile: '+861******5678', resend_after_seconds: 60 });
+    expect(sent.body).toMatchObject({ sent: true, masked_mobile: '138****5678', resend_after_seconds: 60 });
     expect(sent.headers['access-control-allow-origin']).toBe(ORIGIN);
     expect(h.sms.sent).toHaveLength(1);
     const message = h.sms.sent[0]!;
@@ -653,7 +653,7 @@ describe('SMS challenges', () => {
       answers.push(sent.body);
     }
     expect(answers.map((a) => a.sent)).toEqual([true, true, true, true]);
-    expect(answers[3]).toMatchObject({ masked_mobile: '+861******0004', resend_after_seconds: 60 });
+    expect(answers[3]).toMatchObject({ masked_mobile: '138****0004', resend_after_seconds: 60 });
     expect(h.sms.sent.map((m) => m.to)).toEqual(numbers.slice(0, 3));
     expect(await metric(h.t, 'riskgate_sms_refused_total{reason="many_mobiles_per_ip"}')).toBe(1);
     // Nobody knows a code for the 4th: the codes sent to the others do not work on it.
@@ -716,7 +716,7 @@ describe('SMS challenges', () => {
     // A token for an SMS, started with another number in the body, then sent with another again: the backend's number wins.
     const token = (await evaluate(h.t, { mobile: MOBILE })).body.challenge_token!;
     const started = await startFromSdk(h.t, { challenge_token: token, mobile: ATTACKER, type: 'sms' }, ORIGIN);
-    expect(started.body).toMatchObject({ type: 'sms', sms: { masked_mobile: '+861******5678' } });
+    expect(started.body).toMatchObject({ type: 'sms', sms: { masked_mobile: '138****5678' } });
     await sendSms(h.t, started.body.challenge_id, { fields: { mobile: ATTACKER } });
     expect(h.sms.sent.map((m) => m.to)).toEqual([MOBILE]);
   });

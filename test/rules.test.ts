@@ -74,6 +74,18 @@ function features(overrides: Overrides = {}): Features {
     distinct,
     lists: { black: false, white: false },
     challenge: { passed_1h: 0, failed_24h: 0, abandoned_24h: 0 },
+    wechat: {
+      devtools: false,
+      emulator: false,
+      emulator_hints: 0,
+      hooks: 0,
+      low_benchmark: false,
+      system_proxy: false,
+      debug: false,
+      env_version: '',
+      scene: 0,
+      network_type: '',
+    },
   };
   const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(overrides)) {

@@ -1,6 +1,7 @@
 /**
  * The web SDK's builds (rollup.config.mjs → dist/sdk/): the script-tag bundle
- * stays within its gzip budget and carries no zod or server code, the npm
+ * and the challenge UI chunk it loads on first use stay within their gzip
+ * budgets and carry no zod or server code, the npm
  * builds load under Node without touching a browser global (fingerprintjs's
  * `check:ssr`), and the declarations are one self-contained file.
  */
@@ -14,9 +15,11 @@ import { VERSION } from '../client/src/version.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SDK_DIR = join(ROOT, 'dist/sdk');
-const OUTPUTS = ['riskgate.min.js', 'riskgate.mjs', 'riskgate.cjs', 'riskgate.d.ts'];
+const OUTPUTS = ['riskgate.min.js', 'riskgate-challenge.min.js', 'riskgate.mjs', 'riskgate.cjs', 'riskgate.d.ts'];
 /** FingerprintJS alone is 16.3 KB gzipped; the SDK adds at most 8.7 KB. */
 const IIFE_GZIP_BUDGET = 25_000;
+/** The slider and SMS dialog, loaded from {endpoint}/sdk/ on the first challenge. */
+const CHALLENGE_GZIP_BUDGET = 15_000;
 
 /** Builds dist/sdk unless it is newer than every input; one build at a time across test files. */
 function ensureSdkBuilt(): void {
@@ -61,6 +64,29 @@ describe('web SDK builds', () => {
     expect(gzipped).toBeLessThanOrEqual(IIFE_GZIP_BUDGET);
   });
 
+  it(`keeps the challenge UI chunk within ${CHALLENGE_GZIP_BUDGET} bytes gzipped`, () => {
+    const chunk = readFileSync(join(SDK_DIR, 'riskgate-challenge.min.js'));
+    const gzipped = gzipSync(chunk, { level: 9 }).length;
+    console.info(`riskgate-challenge.min.js: ${chunk.length} B raw, ${gzipped} B gzip -9`);
+    expect(gzipped).toBeLessThanOrEqual(CHALLENGE_GZIP_BUDGET);
+  });
+
+  it('keeps the challenge UI out of the core: the core only loads the chunk, which registers itself on a private global', () => {
+    const chunk = read('riskgate-challenge.min.js');
+    // An IIFE that defines no page global of its own: it registers under a registered symbol.
+    expect(chunk).toMatch(/^\/\*![^]*?\*\/\s*!function\(\)\{/);
+    expect(chunk).not.toMatch(/^(\/\*![^]*?\*\/\s*)?var /);
+    expect(chunk).toContain('Symbol.for("riskgate.challenge.v1")');
+    expect(chunk).toContain('aria-modal');
+    expect(chunk).toContain('getCoalescedEvents');
+    for (const name of ['riskgate.min.js', 'riskgate.mjs', 'riskgate.cjs']) {
+      const core = read(name);
+      expect(core, name).toContain('riskgate-challenge.min.js');
+      expect(core, name).toContain('riskgate.challenge.v1');
+      expect(core, name).not.toMatch(/aria-modal|getCoalescedEvents|setPointerCapture|one-time-code/);
+    }
+  });
+
   it('exposes the RiskGate global from the script-tag bundle and inlines FingerprintJS', () => {
     const bundle = read('riskgate.min.js');
     expect(bundle).toMatch(/^(\/\*![^]*?\*\/\s*)?var RiskGate=/);
@@ -68,7 +94,7 @@ describe('web SDK builds', () => {
   });
 
   it('ships no zod and no server code in any browser build', () => {
-    for (const name of ['riskgate.min.js', 'riskgate.mjs', 'riskgate.cjs']) {
+    for (const name of ['riskgate.min.js', 'riskgate-challenge.min.js', 'riskgate.mjs', 'riskgate.cjs']) {
       const code = read(name);
       expect(code, name).not.toMatch(/from ['"]zod|require\(['"]zod|ZodError|safeParse|node:crypto|fastify|better-sqlite3/);
     }
@@ -120,6 +146,8 @@ describe('web SDK builds', () => {
     expect(dts).not.toMatch(/^import /m);
     expect(dts).toMatch(/declare function init\(options: RiskGateOptions\): RiskGateClient;/);
     expect(dts).toMatch(/declare class RiskGateError extends Error/);
+    expect(dts).toMatch(/challenge\(challengeToken: string, options\?: ChallengeOptions\): Promise<ChallengeResult>;/);
+    expect(dts).toMatch(/'challenge_failed' \| 'challenge_cancelled' \| 'challenge_expired' \| 'challenge_unavailable'/);
     expect(dts).toMatch(/export \{[^}]*\binit\b[^}]*\}/);
   });
 

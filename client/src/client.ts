@@ -4,6 +4,8 @@
  * that `getBlackBox()` mostly waits for what is already done.
  */
 import { BLACK_BOX_VERSION } from '../../shared/constants.js';
+import type { ChallengeOptions, ChallengeResult, ChallengeStart, SliderOptions } from './challenge/contract.js';
+import { loadChallengeUi } from './challenge/loader.js';
 import { loadDeviceKey, type DeviceKey } from './device-key.js';
 import { RiskGateError } from './errors.js';
 import { asServerKey, loadServerKey } from './keys.js';
@@ -45,6 +47,37 @@ export interface RiskGateClient {
    * `key_unavailable` or `crypto_unavailable`.
    */
   getBlackBox(): Promise<string>;
+
+  /**
+   * Runs the challenge `POST /v1/risk/evaluate` advised (its `challenge_token`):
+   * a slider puzzle or an SMS code, in a modal dialog. Resolves with a
+   * single-use `session_id` for the business backend to confirm with
+   * `POST /v1/challenges/verify`. Rejects with a `RiskGateError`:
+   * `challenge_failed` (attempts used up), `challenge_cancelled` (the user
+   * closed it), `challenge_expired` (token or challenge unknown, used or too old)
+   * or `challenge_unavailable` (network, server, or the UI script failed to load);
+   * with a `TypeError` when `challengeToken` is not a string.
+   *
+   * The dialog's code is a separate script, `{endpoint}/sdk/riskgate-challenge.min.js`,
+   * loaded on the first call (with the npm builds too).
+   *
+   * @example
+   * ```ts
+   * const verdict = await fetch('/api/claim', …).then((r) => r.json());
+   * if (verdict.challenge_token) {
+   *   const { session_id } = await rg.challenge(verdict.challenge_token);
+   *   await fetch('/api/claim/confirm', { method: 'POST', body: JSON.stringify({ session_id }) });
+   * }
+   * ```
+   */
+  challenge(challengeToken: string, options?: ChallengeOptions): Promise<ChallengeResult>;
+
+  /**
+   * A standalone slider captcha (no evaluation needed): the same dialog,
+   * result and errors as `challenge()`. `event` (default `login`) is recorded
+   * with the session and returned by verify.
+   */
+  slider(options?: SliderOptions): Promise<ChallengeResult>;
 }
 
 export const DEFAULT_TIMEOUT_MS = 1000;
@@ -88,8 +121,12 @@ export function createClient(options: RiskGateOptions): RiskGateClient {
   serverKeyNow().catch(ignore);
   if (subtle) loadDeviceKey(win, subtle).catch(ignore);
   runner.prime();
+  const challenge = (start: ChallengeStart, options?: ChallengeOptions) =>
+    loadChallengeUi(win, endpoint).then((run) => run({ endpoint, appKey, start, options, Err: RiskGateError }));
 
   return {
+    challenge: (challengeToken, options) => challenge({ challenge_token: challengeToken }, options),
+    slider: (options) => challenge({ type: 'slider', ...(options?.event ? { event: options.event } : {}) }, options),
     async getBlackBox() {
       const startedAt = clock();
       if (!subtle) throw new RiskGateError('crypto_unavailable', 'RiskGate: WebCrypto is unavailable (HTTPS or localhost is required)');

@@ -12,6 +12,8 @@
  * form.addEventListener('submit', async () => {
  *   const blackBox = await rg.getBlackBox(); // send it with the form; the backend calls /v1/risk/evaluate
  * });
+ * // When the backend passes on a challenge_token from evaluate:
+ * const { session_id } = await rg.challenge(challengeToken); // slider or SMS dialog; the backend verifies session_id
  * ```
  * In a page, `<script src="https://risk.example.com/sdk/riskgate.min.js">`
  * gives the same API as the global `RiskGate`.
@@ -19,6 +21,7 @@
 import { createClient, type RiskGateClient, type RiskGateOptions } from './client.js';
 
 export type { RiskGateClient, RiskGateOptions, RiskGatePublicKey } from './client.js';
+export type { ChallengeInfo, ChallengeOptions, ChallengeResult, SliderOptions } from './challenge/contract.js';
 export { RiskGateError, type RiskGateErrorCode } from './errors.js';
 export { VERSION } from './version.js';
 

@@ -26,7 +26,7 @@ import { recordOutcome, type ChallengeOutcome, type OutcomeEntity } from './outc
 import { Sealer } from './sealing.js';
 import { generateSliderPuzzle, PIECE_SIZE, PUZZLE_HEIGHT, PUZZLE_WIDTH, type SliderPuzzle } from './slider/puzzle.js';
 import { checkSliderAnswer, type SliderAnswer } from './slider/track.js';
-import { maskPhoneNumber, SmsSendError, type SmsProvider } from './sms/provider.js';
+import { SmsSendError, type SmsProvider } from './sms/provider.js';
 
 /** What evaluate (or a backend) asked for, before a challenge starts. */
 export interface ChallengeOrigin {
@@ -408,7 +408,7 @@ export class ChallengeService {
   }
 
   private maskedMobile(record: ChallengeRecord): string {
-    return record.mobileSealed ? maskPhoneNumber(this.sealer.open(record.mobileSealed)) : '';
+    return record.mobileSealed ? this.options.identifiers.mask('mobile', this.sealer.open(record.mobileSealed)) : '';
   }
 
   private codeHash(challengeId: string, code: string): Buffer {

@@ -95,6 +95,8 @@ export interface Features {
     emulator: boolean;
     /** How many emulator signs (model or brand names, an x86 ABI or CPU on Android). */
     emulator_hints: number;
+    /** wx API functions unlike their siblings (replaced by a hook framework?); not yet proven on real devices. */
+    hooks: number;
     /** Android benchmarkLevel ≤ 0: "cannot run mini games" (-2, 0) or unknown (-1); emulators, but also rare or old phones. */
     low_benchmark: boolean;
     /** The device has a system HTTP proxy (packet capture, request rewriting). */
@@ -147,7 +149,7 @@ export function wechatEmulatorHints(w: WechatSignals): string[] {
 /** The `wechat` feature group from a mini-program token's `signals.wechat` (neutral values without one). */
 export function wechatFeatures(w: WechatSignals | undefined): Features['wechat'] {
   if (!w) {
-    return { devtools: false, emulator: false, emulator_hints: 0, low_benchmark: false, system_proxy: false, debug: false, env_version: '', scene: 0, network_type: '' };
+    return { devtools: false, emulator: false, emulator_hints: 0, hooks: 0, low_benchmark: false, system_proxy: false, debug: false, env_version: '', scene: 0, network_type: '' };
   }
   const hints = wechatEmulatorHints(w);
   const android = /^android$/i.test(w.platform ?? '');
@@ -155,6 +157,7 @@ export function wechatFeatures(w: WechatSignals | undefined): Features['wechat']
     devtools: w.platform === 'devtools',
     emulator: hints.length > 0,
     emulator_hints: hints.length,
+    hooks: w.hooks?.length ?? 0,
     low_benchmark: android && typeof w.benchmark_level === 'number' && w.benchmark_level <= 0,
     system_proxy: w.system_proxy === true,
     debug: w.debug === true,

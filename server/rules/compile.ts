@@ -88,6 +88,7 @@ const SCHEMA = {
     devtools: 'bool',
     emulator: 'bool',
     emulator_hints: 'int',
+    hooks: 'int',
     low_benchmark: 'bool',
     system_proxy: 'bool',
     debug: 'bool',

@@ -1,0 +1,111 @@
+/**
+ * Interaction counters fed by the page: a mini-program has no global event
+ * listener, so pages forward their own events with `rg.trackTouch(event)`
+ * from `bindtouchstart`, `bindtouchmove`, `bindtap` (and `bindinput`) handlers.
+ *
+ * Only the event's type and `timeStamp` are read: never coordinates, targets,
+ * datasets or input values.
+ *
+ * Until the page forwards its first event the token carries no behaviour at
+ * all, so a page that does not forward events is not taken for a bot that
+ * never touched the screen.
+ */
+import type { BehaviorSignals } from '../../../shared/schemas.js';
+
+/** Gaps longer than these are pauses, not part of a gesture or typing burst. */
+const MOVE_BURST_GAP_MS = 1000;
+const KEY_BURST_GAP_MS = 2000;
+
+/** Running mean and standard deviation (Welford), as in the web SDK's collector. */
+class IntervalStats {
+  private n = 0;
+  private mean = 0;
+  private m2 = 0;
+  private last = -1;
+
+  add(timeStamp: number, maxGap: number): void {
+    const gap = timeStamp - this.last;
+    const previous = this.last;
+    this.last = timeStamp;
+    if (previous < 0 || gap < 0 || gap > maxGap) return;
+    this.n++;
+    const delta = gap - this.mean;
+    this.mean += delta / this.n;
+    this.m2 += delta * (gap - this.mean);
+  }
+
+  summary(): { mean: number; sd: number } | undefined {
+    if (this.n === 0) return undefined;
+    const sd = this.n > 1 ? Math.sqrt(this.m2 / (this.n - 1)) : 0;
+    return { mean: Math.round(this.mean * 10) / 10, sd: Math.round(sd * 10) / 10 };
+  }
+}
+
+/** What `trackTouch` reads from a mini-program event. */
+export interface TrackedEvent {
+  type?: string;
+  timeStamp?: number;
+}
+
+export class TouchBehavior {
+  private tracked = false;
+  private touches = 0;
+  private moves = 0;
+  private taps = 0;
+  private inputs = 0;
+  private readonly moveStats = new IntervalStats();
+  private readonly inputStats = new IntervalStats();
+
+  constructor(private readonly startedAt: number) {}
+
+  track(event: TrackedEvent | undefined): void {
+    if (!event || typeof event !== 'object') return;
+    const t = typeof event.timeStamp === 'number' && Number.isFinite(event.timeStamp) ? event.timeStamp : -1;
+    switch (event.type) {
+      case 'touchstart':
+        this.touches++;
+        break;
+      case 'touchmove':
+        this.moves++;
+        if (t >= 0) this.moveStats.add(t, MOVE_BURST_GAP_MS);
+        break;
+      case 'tap':
+      case 'longpress':
+        this.taps++;
+        break;
+      case 'input':
+        this.inputs++;
+        if (t >= 0) this.inputStats.add(t, KEY_BURST_GAP_MS);
+        break;
+      case 'touchend':
+      case 'touchcancel':
+        break;
+      default:
+        return;
+    }
+    this.tracked = true;
+  }
+
+  /** `{}` until the page has forwarded an event. */
+  snapshot(now: number): BehaviorSignals {
+    if (!this.tracked) return {};
+    const signals: BehaviorSignals = {
+      pointer_moves: this.moves,
+      clicks: this.taps,
+      touches: this.touches,
+      key_presses: this.inputs,
+      dwell_ms: Math.max(0, Math.round(now - this.startedAt)),
+    };
+    const moves = this.moveStats.summary();
+    if (moves) {
+      signals.move_interval_mean_ms = moves.mean;
+      signals.move_interval_sd_ms = moves.sd;
+    }
+    const inputs = this.inputStats.summary();
+    if (inputs) {
+      signals.key_interval_mean_ms = inputs.mean;
+      signals.key_interval_sd_ms = inputs.sd;
+    }
+    return signals;
+  }
+}
