@@ -23,6 +23,7 @@ import { readSharedTokenKeys } from './keys/shared-secrets.js';
 import { readKeyFile, TokenKeyRing, type StoredTokenKey } from './keys/token-keys.js';
 import { resolveSecrets } from './keys/secrets.js';
 import { RiskMetrics } from './observability/metrics.js';
+import { createTokenOpener } from './token/openers.js';
 import { IdentifierKeys } from './records/identifiers.js';
 import type { Records } from './records/records.js';
 import { challengeRoutes } from './routes/challenges.js';
@@ -142,12 +143,16 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   const rules = await RuleBook.open(config.rulesFile ?? DEFAULT_RULES_FILE, app.log);
 
   let tokenKeys = new TokenKeyRing(secrets.tokenKeys);
+  const tokenOpener = createTokenOpener(config.token.decode_threads, secrets.tokenKeys, (error) =>
+    app.log.error({ err: error.message }, 'token decode worker failed; replaced'),
+  );
   const reloadTokenKeys = async () => {
     if (!readTokenKeys) return;
     try {
       const next = new TokenKeyRing(await readTokenKeys());
       const changed = next.keys.map((k) => k.kid).join() !== tokenKeys.keys.map((k) => k.kid).join() || next.jwks.keys[0]?.kid !== tokenKeys.jwks.keys[0]?.kid;
       tokenKeys = next;
+      tokenOpener.setKeys(next.keys);
       if (changed) app.log.info({ kids: tokenKeys.keys.map((k) => k.kid) }, 'token keys reloaded');
     } catch (error) {
       app.log.error({ err: (error as Error).message }, 'token keys not reloaded; the previous keys stay in force');
@@ -188,7 +193,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   });
 
   const evaluator = new Evaluator({
-    tokenKeys: () => tokenKeys,
+    openToken: (token) => tokenOpener.open(token),
     challenges,
     rules: () => rules.current(),
     hotState,
@@ -228,7 +233,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     keyWatcher?.close();
     clearInterval(keyPoller);
     rules.close();
-    await Promise.allSettled([records.close(), hotState.close()]);
+    await Promise.allSettled([records.close(), hotState.close(), tokenOpener.close()]);
   });
 
   await app.register(fastifySwagger, {

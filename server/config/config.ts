@@ -5,6 +5,7 @@
  * frozen.
  */
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import YAML from 'yaml';
@@ -133,8 +134,10 @@ export const ConfigFile = z.object({
       clock_skew_seconds: z.number().int().min(0).max(3600).default(60),
       /** Token keys given in config (shared by many instances); else the data directory's key file. */
       keys: StoredTokenKeys.optional(),
+      /** Worker threads that decrypt and verify tokens (0: on the main thread). Default: one per core but one. */
+      decode_threads: z.coerce.number().int().min(0).max(16).default(Math.max(0, Math.min(4, availableParallelism() - 1))),
     })
-    .default({ max_age_seconds: 600, clock_skew_seconds: 60 }),
+    .prefault({}),
   /** Secret for keyed hashes of identifiers (≥ 32 chars); else generated into the data directory. */
   identifier_hash_key: z.string().min(32).optional(),
   scoring: z
@@ -241,6 +244,7 @@ function environmentOverrides(env: NodeJS.ProcessEnv, raw: Record<string, unknow
   if (env.RISKGATE_LOG_LEVEL) overrides.log_level = env.RISKGATE_LOG_LEVEL;
   if (env.RISKGATE_RULES) overrides.rules_file = env.RISKGATE_RULES;
   if (env.RISKGATE_IDENTIFIER_HASH_KEY) overrides.identifier_hash_key = env.RISKGATE_IDENTIFIER_HASH_KEY;
+  if (env.RISKGATE_DECODE_THREADS) overrides.token = { ...(raw.token as object | undefined), decode_threads: env.RISKGATE_DECODE_THREADS };
   if (env.RISKGATE_SMS_WEBHOOK_URL || env.RISKGATE_SMS_WEBHOOK_SECRET) {
     overrides.challenges = {
       ...(raw.challenges as object | undefined),

@@ -24,19 +24,19 @@ import {
   type VelocityFeature,
 } from '../features/features.js';
 import { emailInfo, ipKind, mobileInfo, userAgentMismatch } from '../features/identity.js';
-import type { TokenKeyRing } from '../keys/token-keys.js';
 import type { IdentifierKeys } from '../records/identifiers.js';
 import { maskRequest } from '../records/identifiers.js';
 import type { ListLookup, ListMatch, Records } from '../records/records.js';
 import type { RuleHit, RuleSet } from '../rules/ruleset.js';
 import { listVerdict, scoreHits, type Verdict } from '../scoring/decide.js';
 import type { HotState, ObservationBatch, ObservationResult } from '../state/hot-state.js';
-import { decodeBlackBox, type DecodeResult } from '../token/decode.js';
+import { decodeBlackBox, type DecodeResult, type OpenResult } from '../token/decode.js';
 import { OUTCOME_WINDOWS_MS, outcomeKey, type ChallengeOutcome, type OutcomeEntity } from '../challenges/outcomes.js';
 import type { ChallengeService } from '../challenges/service.js';
 
 export interface EvaluatorOptions {
-  tokenKeys: () => TokenKeyRing;
+  /** Decrypts and verifies a black_box (server/token/openers.ts). */
+  openToken: (token: string) => Promise<OpenResult>;
   /** Issues challenge_tokens when a slider or SMS is advised. */
   challenges?: Pick<ChallengeService, 'issueToken'>;
   rules: () => RuleSet;
@@ -119,7 +119,7 @@ export class Evaluator {
     let decoded: DecodeResult | { ok: false; failure: 'TOKEN_MISSING' } = { ok: false, failure: 'TOKEN_MISSING' };
     if (request.black_box) {
       decoded = await decodeBlackBox(request.black_box, {
-        keys: options.tokenKeys(),
+        open: options.openToken,
         appKey: app.key,
         now: Math.floor(now / 1000),
         maxAgeSeconds: options.maxTokenAgeSeconds,

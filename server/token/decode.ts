@@ -36,7 +36,9 @@ export type DecodeResult =
   | { ok: false; failure: Exclude<TokenFailure, 'TOKEN_REPLAYED'>; deviceId?: string };
 
 export interface DecodeOptions {
-  keys: TokenKeyRing;
+  /** Opens the token (decrypt and verify): on this thread with `keys`, or by `open` (worker threads). */
+  keys?: TokenKeyRing;
+  open?: (token: string) => Promise<OpenResult>;
   /** The app key the caller authenticated as; the token must name it. */
   appKey: string;
   /** Seconds since the epoch. */
@@ -166,7 +168,7 @@ export function openBlackBox(token: string, keys: TokenKeyRing): OpenResult {
 
 /** The whole check of DESIGN.md: open, app, age and clock skew, then claim the jti once. */
 export async function decodeBlackBox(token: string, options: DecodeOptions): Promise<DecodeResult> {
-  const opened = openBlackBox(token, options.keys);
+  const opened = options.open ? await options.open(token) : openBlackBox(token, options.keys!);
   if (!opened.ok) return opened;
   const { payload, deviceId } = opened;
   if (payload.app !== options.appKey) return { ok: false, failure: 'TOKEN_APP_MISMATCH', deviceId };
