@@ -6,7 +6,7 @@
  * budget and the answer says `degraded: true`; nothing here answers a 5xx for
  * a store outage.
  */
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { ListDimension, TokenFailure } from '../../shared/constants.js';
 import { ENGINE_REASONS, type ReasonLanguage, type ReasonText } from '../../shared/reasons.js';
 import type { DecisionRecord, EvaluateRequest, EvaluateResponse, Reason } from '../../shared/schemas.js';
@@ -72,9 +72,13 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Time-ordered, unique: 12 hex digits of milliseconds and 20 random ones (TongDun's 32-character form). */
+/**
+ * Time-ordered and unique: 12 hex digits of milliseconds and 20 random ones
+ * (TongDun's 32-character form). randomUUID draws from a cached entropy pool,
+ * several times cheaper per call than randomBytes on this hot path.
+ */
 export function newSequenceId(now = Date.now()): string {
-  return (now.toString(16).padStart(12, '0') + randomBytes(10).toString('hex')).toUpperCase();
+  return (now.toString(16).padStart(12, '0') + randomUUID().replaceAll('-', '').slice(0, 20)).toUpperCase();
 }
 
 function tokenStatus(failure: TokenFailure | undefined): TokenStatus {
@@ -92,10 +96,10 @@ function tokenStatus(failure: TokenFailure | undefined): TokenStatus {
   }
 }
 
-const zeroes = <K extends string>(names: readonly K[]): Record<K, number> =>
-  Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>;
-const VELOCITY_FEATURES = VELOCITY_DIMENSIONS.flatMap((d) => WINDOW_NAMES.map((w) => `${d}_${w}` as VelocityFeature));
-const DISTINCT_FEATURES = DISTINCT_PAIRS.flatMap(([of, what]) => WINDOW_NAMES.map((w) => `${of}_${what}_${w}` as DistinctFeature));
+const zeroes = <K extends string>(names: readonly K[]): Readonly<Record<K, number>> =>
+  Object.freeze(Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>);
+const NO_VELOCITY = zeroes(VELOCITY_DIMENSIONS.flatMap((d) => WINDOW_NAMES.map((w) => `${d}_${w}` as VelocityFeature)));
+const NO_DISTINCT = zeroes(DISTINCT_PAIRS.flatMap(([of, what]) => WINDOW_NAMES.map((w) => `${of}_${what}_${w}` as DistinctFeature)));
 
 export class Evaluator {
   private readonly deviceMemoryMs: number;
@@ -340,7 +344,7 @@ export class Evaluator {
       batch: { at, counters, distinct, firstSeen } satisfies ObservationBatch,
       deviceSeenIndex: firstSeen.length > 0 ? 0 : -1,
       velocity(result: ObservationResult | undefined): Record<VelocityFeature, number> {
-        const out = zeroes(VELOCITY_FEATURES);
+        const out = { ...NO_VELOCITY };
         if (result) counterFeatures.forEach((names, i) => names.forEach((name, w) => (out[name] = result.counters[i]![w]!)));
         return out;
       },
@@ -356,7 +360,7 @@ export class Evaluator {
         return { passed_1h: most.passed_1h, failed_24h: most.failed, abandoned_24h: Math.max(0, most.started - most.passed - most.failed) };
       },
       distinct(result: ObservationResult | undefined): Record<DistinctFeature, number> {
-        const out = zeroes(DISTINCT_FEATURES);
+        const out = { ...NO_DISTINCT };
         if (result) distinctFeatures.forEach((names, i) => names.forEach((name, w) => (out[name] = result.distinct[i]![w]!)));
         return out;
       },
