@@ -7,6 +7,10 @@
  *      child process, memory hot state, default rules), one fresh token per
  *      request: (a) max throughput, (b) a fixed 2,000/s with autocannon, and
  *      (c) the same rate open-loop with microsecond latencies.
+ *   3b. Redis mode (issue 6): a second RiskGate child with RISKGATE_REDIS_URL
+ *      on an empty database 9–15 of the local Redis (bench/redis-mode.ts),
+ *      max throughput only, compared with memory mode (target ≥ 70%). The
+ *      database is FLUSHDB'd afterwards; without Redis the row is skipped.
  *
  * Tokens are made (in worker threads, with the client's buildBlackBox) before
  * each timed part, as many as the previous phase's rate says it needs. Should
@@ -47,6 +51,7 @@ import { summariseProfile } from './cpu-profile.js';
 import { NEW_DEVICE_TOKENS, RETURNING_DEVICES, RETURNING_TOKENS, runDecodeBench, type DecodeBenchResult } from './decode-bench.js';
 import { cannon, paced, quantile, type CannonRun, type PacedResult } from './load.js';
 import { fixed, int, mib, passFail, pct, table } from './report.js';
+import { benchEvaluateRedis, type RedisOutcome } from './redis-mode.js';
 import type { CryptoMode } from './token-crypto.js';
 import { TokenFactory } from './token-factory.js';
 import { BodySource, makeWorkload } from './workload.js';
@@ -72,6 +77,8 @@ const WARMUP_TOKENS = 5_000;
 
 const TARGET_THROUGHPUT = 4_000;
 const TARGET_P99_MS = 5;
+/** Redis mode's max throughput as a share of memory mode's (issue 6). */
+const TARGET_REDIS_SHARE = 0.7;
 
 const log = (line = ''): void => void process.stdout.write(`${line}\n`);
 const step = (line: string): void => log(`  · ${line}`);
@@ -84,7 +91,7 @@ async function startEcho(): Promise<Child> {
   return startChild('echo server', [fileURLToPath(new URL('./echo-server.js', import.meta.url))], { ...process.env, PORT: '0' }, /echo listening on (http:\/\/\S+)/);
 }
 
-async function startRiskGate(dir: string, nodeArgs: string[] = []): Promise<Child> {
+async function startRiskGate(dir: string, nodeArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<Child> {
   mkdirSync(dir, { recursive: true });
   const configFile = join(dir, 'riskgate.yaml');
   writeFileSync(
@@ -110,6 +117,7 @@ async function startRiskGate(dir: string, nodeArgs: string[] = []): Promise<Chil
     RISKGATE_LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     PORT: '0',
+    ...extraEnv,
   };
   const server = await startChild('riskgate', [...nodeArgs, fileURLToPath(new URL('../server/main.js', import.meta.url))], env, /RiskGate listening on (http:\/\/\S+)/);
   const ready = await fetch(`${server.url}/readyz`);
@@ -375,7 +383,59 @@ async function benchEvaluate(factory: TokenFactory, dir: string): Promise<Evalua
   }
 }
 
-function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateResult, startedAt: number): void {
+/** Max throughput alone on an already started server (Redis mode): the same warm-up, token sizing and timed window as memory mode's max phase. */
+interface MaxResult {
+  max: Phase<CannonRun>;
+  maxCheck: TokenCheck;
+  warmupRate: number;
+  avgBodyBytes: number;
+  tokensMade: number;
+  /** Cores redis-server used during the timed window (INFO cpu), NaN if unknown. */
+  redisCores: number;
+  /** Other processes' cores with redis-server's taken out. */
+  otherCores: number;
+}
+
+async function maxThroughput(factory: TokenFactory, server: Child, seed: number, expectedRate: number, sideCpuSeconds?: () => Promise<number>): Promise<MaxResult> {
+  const serverKey = await serverKeyOf(server);
+  const url = server.url;
+  let tokensMade = 0;
+  const makeBodies = async (count: number, s: number) => {
+    const t0 = performance.now();
+    const bodies = await evaluateBodies(factory, serverKey, count, s);
+    tokensMade += count;
+    step(`made ${int(count)} tokens + bodies in ${fixed((performance.now() - t0) / 1000)} s (token key ${serverKey.kid})`);
+    return new BodySource(bodies);
+  };
+  const warmBodies = await makeBodies(WARMUP_TOKENS, seed);
+  const avgBodyBytes = warmBodies.averageBytes();
+  const warm = await cannon({ url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: WARMUP_S, headers: AUTH, bodies: warmBodies });
+  const warmupRate = warm.okPerSecond;
+  step(`warm-up: ${int(warmupRate)} evaluations/s${warm.exhausted ? ' (ended early: warm-up tokens used up)' : ''}, non-2xx ${warm.result.non2xx}`);
+  if (warm.result['2xx'] === 0) throw new Error(`no 2xx answers in the warm-up; server stderr:\n${server.stderr()}`);
+
+  // As memory mode, but also sized from memory mode's max: a cold Redis warm-up can be far below what the server then reaches.
+  const maxBodies = await makeBodies(Math.ceil(Math.max(warmupRate, expectedRate, 300) * MAX_S * 2) + 2_000, seed + 1);
+  await sleep(500);
+  const maxSample = new ResponseSample();
+  const side0 = sideCpuSeconds ? await sideCpuSeconds().catch(() => NaN) : NaN;
+  const max = await measure(
+    server.pid,
+    () => cannon({ url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: MAX_S, headers: AUTH, bodies: maxBodies, onSample: maxSample.add, sampleEvery: 50 }),
+    url,
+  );
+  const side1 = sideCpuSeconds ? await sideCpuSeconds().catch(() => NaN) : NaN;
+  const redisCores = (side1 - side0) / max.wallS;
+  const otherCores = Number.isFinite(redisCores) ? Math.max(0, max.otherCores - redisCores) : max.otherCores;
+  const maxCheck = tokenCheck('redis max', max, maxBodies.missed, maxSample);
+  step(
+    `max: ${int(max.value.okPerSecond)} evaluations/s, p50 ${max.value.result.latency.p50} ms, p99 ${max.value.result.latency.p99} ms, server ${fixed(max.serverCores, 2)} cores, redis-server ${fixed(redisCores, 2)} cores, others ${fixed(otherCores, 2)} cores` +
+      (max.value.exhausted ? ` — tokens ran out after ${fixed((maxBodies.exhaustedAt! - max.startedAt) / 1000)} s (${max.value.fallbackResponses} /healthz fallbacks)` : ''),
+  );
+  return { max, maxCheck, warmupRate, avgBodyBytes, tokensMade, redisCores, otherCores };
+}
+
+function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateResult, redis: RedisOutcome<MaxResult>, startedAt: number): void {
   const maxR = ev.max.value.result;
   const echoR = echo.run.value.result;
   const fixedR = ev.fixedRun.value.result;
@@ -416,9 +476,39 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
           fixed(ev.max.otherCores, 2),
           `${int(ev.avgBodyBytes)} B`,
         ],
+        ...(redis.ran
+          ? [
+              [
+                `RiskGate evaluate, Redis hot state (db ${redis.db})`,
+                int(redis.result.max.value.okPerSecond),
+                `${redis.result.max.value.result.latency.p50} ms`,
+                `${redis.result.max.value.result.latency.p97_5} ms`,
+                `${redis.result.max.value.result.latency.p99} ms`,
+                `${redis.result.max.value.result.latency.max} ms`,
+                `${fixed((MAX_CONNECTIONS / redis.result.max.value.okPerSecond) * 1000, 2)} ms`,
+                redis.result.max.value.result.non2xx + redis.result.max.value.result.errors,
+                fixed(redis.result.max.serverCores, 2),
+                fixed(redis.result.max.benchCores, 2),
+                fixed(redis.result.otherCores, 2),
+                `${int(redis.result.avgBodyBytes)} B`,
+              ],
+            ]
+          : []),
       ],
     ),
   );
+  if (redis.ran) {
+    const r = redis.result;
+    log(
+      `Redis / memory: ${pct(r.max.value.okPerSecond / ev.max.value.okPerSecond)} (${int(r.max.value.okPerSecond)} vs ${int(ev.max.value.okPerSecond)} evaluations/s). ` +
+        `Redis row: a second server with RISKGATE_REDIS_URL=${redis.url}, same config, its own fresh tokens, run after memory mode; ` +
+        `redis-server used ${fixed(r.redisCores, 2)} cores (INFO cpu, not in "other procs"); server CPU per request ${fixed((r.max.serverCpuS / Math.max(1, r.maxCheck.evaluations)) * 1e6, 0)} µs; ` +
+        `${r.maxCheck.sample.degraded} of ${r.maxCheck.sample.n} sampled answers degraded; database ${redis.flushed ? `flushed (${int(redis.keysLeft)} keys)` : 'NOT flushed'}.`,
+    );
+    if (r.max.value.exhausted) log(`Note (Redis max): the pre-made tokens ran out before the end; evaluations/s counts up to that moment.`);
+  } else {
+    log(`Redis row skipped: ${redis.reason}.`);
+  }
   const evalCpuUs = (ev.max.serverCpuS / Math.max(1, ev.maxCheck.evaluations)) * 1e6;
   const echoCpuUs = (echo.run.serverCpuS / Math.max(1, echoR['2xx'])) * 1e6;
   for (const [name, run] of [
@@ -516,7 +606,7 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
   log(
     table(
       ['Phase', 'evaluations', 'token failures by reason', 'replay rate', 'asked past last token'],
-      [ev.maxCheck, ev.fixedCheck, ev.pacedCheck].map((c) => [
+      [ev.maxCheck, ev.fixedCheck, ev.pacedCheck, ...(redis.ran ? [redis.result.maxCheck] : [])].map((c) => [
         c.phase,
         int(c.evaluations),
         c.failures.size === 0 ? 'none' : [...c.failures.entries()].map(([r, n]) => `${r} ${n}`).join(', '),
@@ -526,7 +616,7 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
       ['l', 'r', 'l', 'r', 'r'],
     ),
   );
-  for (const c of [ev.maxCheck, ev.fixedCheck, ev.pacedCheck]) log(`  ${c.phase}: ${c.sample.describe()}`);
+  for (const c of [ev.maxCheck, ev.fixedCheck, ev.pacedCheck, ...(redis.ran ? [redis.result.maxCheck] : [])]) log(`  ${c.phase}: ${c.sample.describe()}`);
   const allFailures = samples(ev.final, 'riskgate_token_failures_total');
   log(`  whole server life: riskgate_token_failures_total ${allFailures.size === 0 ? '= 0 (no failures)' : [...allFailures.entries()].map(([k, v]) => `${label(k, 'reason')} ${v}`).join(', ')}`);
   const decisions = deltaBy(new Map(), ev.final, 'riskgate_decisions_total', 'decision');
@@ -546,6 +636,7 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
     ['evaluate max', ev.max],
     ['autocannon 2,000/s', ev.fixedRun],
     ['open loop', ev.pacedRun],
+    ...(redis.ran ? [['evaluate max (Redis)', { otherCores: redis.result.otherCores }] as [string, { otherCores: number }]] : []),
   ];
   const busy = phases.filter(([, p]) => p.otherCores > 0.15);
   if (busy.length > 0) {
@@ -565,6 +656,13 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
         [`≥ ${int(TARGET_THROUGHPUT)} evaluations/s`, `${int(ev.max.value.okPerSecond)}/s`, passFail(ev.max.value.okPerSecond >= TARGET_THROUGHPUT)],
         [`p99 ≤ ${TARGET_P99_MS} ms at ${int(FIXED_RATE)}/s (autocannon)`, `${fixedP99} ms`, passFail(fixedP99 <= TARGET_P99_MS && ev.fixedRun.value.okPerSecond >= FIXED_RATE * 0.95)],
         [`p99 ≤ ${TARGET_P99_MS} ms at ${int(FIXED_RATE)}/s (open loop)`, `${fixed(pacedP99, 2)} ms`, passFail(pacedP99 <= TARGET_P99_MS && ev.pacedRun.value.rate >= FIXED_RATE * 0.95)],
+        redis.ran
+          ? [
+              `Redis mode ≥ ${pct(TARGET_REDIS_SHARE, 0)} of memory-mode throughput`,
+              `${int(redis.result.max.value.okPerSecond)}/s = ${pct(redis.result.max.value.okPerSecond / ev.max.value.okPerSecond)}`,
+              passFail(redis.result.max.value.okPerSecond >= TARGET_REDIS_SHARE * ev.max.value.okPerSecond),
+            ]
+          : [`Redis mode ≥ ${pct(TARGET_REDIS_SHARE, 0)} of memory-mode throughput`, 'not measured', 'SKIPPED (no Redis)'],
         ['replay rate ≈ 0 (fresh token per request)', pct(Math.max(ev.maxCheck.replayRate, ev.fixedCheck.replayRate, ev.pacedCheck.replayRate), 3), passFail(Math.max(ev.maxCheck.replayRate, ev.fixedCheck.replayRate, ev.pacedCheck.replayRate) < 0.001)],
       ],
       ['l', 'r', 'l'],
@@ -589,7 +687,15 @@ async function fullRun(factory: TokenFactory, work: string, startedAt: number): 
   log('[3/3] RiskGate POST /v1/risk/evaluate');
   const ev = await benchEvaluate(factory, join(work, 'riskgate'));
 
-  printReport(echo, decode, ev, startedAt);
+  log('[3b/3] RiskGate POST /v1/risk/evaluate, Redis hot state (max throughput only)');
+  const redis = await benchEvaluateRedis({
+    dir: join(work, 'riskgate-redis'),
+    startServer: (dir, env) => startRiskGate(dir, [], env),
+    runMax: (server, redisCpu) => maxThroughput(factory, server, 11, ev.max.value.okPerSecond, redisCpu),
+    step,
+  });
+
+  printReport(echo, decode, ev, redis, startedAt);
 }
 
 // ---------------------------------------------------------------------------
