@@ -11,35 +11,8 @@
  * never touched the screen.
  */
 import type { BehaviorSignals } from '../../../shared/schemas.js';
+import { IntervalStats, KEY_BURST_GAP_MS, MOVE_BURST_GAP_MS } from '../../src/util/interval-stats.js';
 
-/** Gaps longer than these are pauses, not part of a gesture or typing burst. */
-const MOVE_BURST_GAP_MS = 1000;
-const KEY_BURST_GAP_MS = 2000;
-
-/** Running mean and standard deviation (Welford), as in the web SDK's collector. */
-class IntervalStats {
-  private n = 0;
-  private mean = 0;
-  private m2 = 0;
-  private last = -1;
-
-  add(timeStamp: number, maxGap: number): void {
-    const gap = timeStamp - this.last;
-    const previous = this.last;
-    this.last = timeStamp;
-    if (previous < 0 || gap < 0 || gap > maxGap) return;
-    this.n++;
-    const delta = gap - this.mean;
-    this.mean += delta / this.n;
-    this.m2 += delta * (gap - this.mean);
-  }
-
-  summary(): { mean: number; sd: number } | undefined {
-    if (this.n === 0) return undefined;
-    const sd = this.n > 1 ? Math.sqrt(this.m2 / (this.n - 1)) : 0;
-    return { mean: Math.round(this.mean * 10) / 10, sd: Math.round(sd * 10) / 10 };
-  }
-}
 
 /** What `trackTouch` reads from a mini-program event. */
 export interface TrackedEvent {

@@ -11,41 +11,12 @@
  */
 import type { BehaviorSignals } from '../../../shared/schemas.js';
 import { defineSource, type SourceContext } from './source.js';
+import { IntervalStats, KEY_BURST_GAP_MS, MOVE_BURST_GAP_MS } from '../util/interval-stats.js';
 
-/** Gaps longer than these are pauses, not part of a movement or typing burst. */
-const MOVE_BURST_GAP_MS = 1000;
-const KEY_BURST_GAP_MS = 2000;
 /** Mouse events inspected for the content-offset check; a handful is plenty. */
 const OFFSET_SAMPLES = 5;
 /** Slack for window borders and rounding, in CSS pixels. */
 const OFFSET_SLACK_PX = 8;
-
-/** Running mean and standard deviation (Welford), so no event list is kept. */
-class IntervalStats {
-  private n = 0;
-  private mean = 0;
-  private m2 = 0;
-  private last = -1;
-
-  add(timeStamp: number, maxGap: number): void {
-    const gap = timeStamp - this.last;
-    const previous = this.last;
-    this.last = timeStamp;
-    if (previous < 0 || gap < 0 || gap > maxGap) return;
-    this.n++;
-    const delta = gap - this.mean;
-    this.mean += delta / this.n;
-    this.m2 += delta * (gap - this.mean);
-  }
-
-  summary(): { mean: number; sd: number } | undefined {
-    if (this.n === 0) return undefined;
-    const sd = this.n > 1 ? Math.sqrt(this.m2 / (this.n - 1)) : 0;
-    return { mean: round1(this.mean), sd: round1(sd) };
-  }
-}
-
-const round1 = (x: number) => Math.round(x * 10) / 10;
 
 export class BehaviorCollector {
   pointerMoves = 0;
