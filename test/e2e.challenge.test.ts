@@ -14,14 +14,12 @@
  * Also the demo shop (demo/backend.ts, demo/web/): a suspicious visitor is
  * challenged, passes, and the shop's backend confirms the session_id with verify.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoBackend } from '../demo/backend.js';
@@ -29,10 +27,8 @@ import { generateSliderPuzzle, PUZZLE_WIDTH, type SliderPuzzle } from '../server
 import type { SmsMessage, SmsProvider } from '../server/challenges/sms/provider.js';
 import { DEMO_WEB_DIR } from '../server/paths.js';
 import { APP_KEY, APP_SECRET, testApp, type TestApp } from './support/app.js';
+import { ensureSdkBuilt } from './support/build.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SDK_DIR = join(ROOT, 'dist/sdk');
-const OUTPUTS = ['riskgate.min.js', 'riskgate-challenge.min.js', 'riskgate.mjs', 'riskgate.cjs', 'riskgate.d.ts'];
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
@@ -50,35 +46,6 @@ const DIALOG = `${HOST} [role="dialog"]`;
 const KNOB = `${HOST} [role="slider"]`;
 const CODE_INPUT = `${HOST} input[autocomplete="one-time-code"]`;
 const STATUS = `${HOST} [role="status"]`;
-
-/** Builds dist/sdk unless it is newer than every input; one build at a time across test files. */
-function ensureSdkBuilt(): void {
-  const newest = (path: string): number => {
-    const stat = statSync(path);
-    if (!stat.isDirectory()) return stat.mtimeMs;
-    return Math.max(0, ...readdirSync(path).map((name) => newest(join(path, name))));
-  };
-  const inputs = Math.max(newest(join(ROOT, 'client/src')), newest(join(ROOT, 'shared/constants.ts')), newest(join(ROOT, 'rollup.config.mjs')));
-  const fresh = () => OUTPUTS.every((name) => (statSync(join(SDK_DIR, name), { throwIfNoEntry: false })?.mtimeMs ?? 0) > inputs);
-  if (fresh()) return;
-  mkdirSync(join(ROOT, 'dist'), { recursive: true });
-  const lock = join(ROOT, 'dist/.sdk-build-lock');
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`stale lock ${lock}`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
-  }
-  try {
-    if (!fresh()) execFileSync(process.execPath, [join(ROOT, 'node_modules/rollup/dist/bin/rollup'), '-c'], { cwd: ROOT, stdio: 'pipe' });
-  } finally {
-    rmdirSync(lock);
-  }
-}
 
 // ---------------------------------------------------------------- randomness and drags
 

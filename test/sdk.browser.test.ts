@@ -4,23 +4,20 @@
  * the ESM build) from a local server, and the tokens it makes are opened with
  * the server's own decoder.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlackBoxPayload } from '../shared/schemas.js';
 import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
 import { openBlackBox } from '../server/token/decode.js';
 import { VERSION } from '../client/src/version.js';
+import { ensureSdkBuilt, ROOT, SDK_DIR } from './support/build.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SDK_DIR = join(ROOT, 'dist/sdk');
-const OUTPUTS = ['riskgate.min.js', 'riskgate.mjs', 'riskgate.cjs', 'riskgate.d.ts'];
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
@@ -33,35 +30,6 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const APP_KEY = 'app_browser_test';
-
-/** Builds dist/sdk unless it is newer than every input; one build at a time across test files. */
-function ensureSdkBuilt(): void {
-  const newest = (path: string): number => {
-    const stat = statSync(path);
-    if (!stat.isDirectory()) return stat.mtimeMs;
-    return Math.max(0, ...readdirSync(path).map((name) => newest(join(path, name))));
-  };
-  const inputs = Math.max(newest(join(ROOT, 'client/src')), newest(join(ROOT, 'shared/constants.ts')), newest(join(ROOT, 'rollup.config.mjs')));
-  const fresh = () => OUTPUTS.every((name) => (statSync(join(SDK_DIR, name), { throwIfNoEntry: false })?.mtimeMs ?? 0) > inputs);
-  if (fresh()) return;
-  mkdirSync(join(ROOT, 'dist'), { recursive: true });
-  const lock = join(ROOT, 'dist/.sdk-build-lock');
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`stale lock ${lock}`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
-  }
-  try {
-    if (!fresh()) execFileSync(process.execPath, [join(ROOT, 'node_modules/rollup/dist/bin/rollup'), '-c'], { cwd: ROOT, stdio: 'pipe' });
-  } finally {
-    rmdirSync(lock);
-  }
-}
 
 /** Bundles a tiny app that imports the npm ESM build, as an app's own bundler would. */
 async function bundleEsmApp(dir: string): Promise<string> {

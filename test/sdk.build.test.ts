@@ -6,49 +6,17 @@
  * `check:ssr`), and the declarations are one self-contained file.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VERSION } from '../client/src/version.js';
+import { ensureSdkBuilt, ROOT, SDK_DIR } from './support/build.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SDK_DIR = join(ROOT, 'dist/sdk');
-const OUTPUTS = ['riskgate.min.js', 'riskgate-challenge.min.js', 'riskgate.mjs', 'riskgate.cjs', 'riskgate.d.ts'];
 /** FingerprintJS alone is 16.3 KB gzipped; the SDK adds at most 8.7 KB. */
 const IIFE_GZIP_BUDGET = 25_000;
 /** The slider and SMS dialog, loaded from {endpoint}/sdk/ on the first challenge. */
 const CHALLENGE_GZIP_BUDGET = 15_000;
-
-/** Builds dist/sdk unless it is newer than every input; one build at a time across test files. */
-function ensureSdkBuilt(): void {
-  const newest = (path: string): number => {
-    const stat = statSync(path);
-    if (!stat.isDirectory()) return stat.mtimeMs;
-    return Math.max(0, ...readdirSync(path).map((name) => newest(join(path, name))));
-  };
-  const inputs = Math.max(newest(join(ROOT, 'client/src')), newest(join(ROOT, 'shared/constants.ts')), newest(join(ROOT, 'rollup.config.mjs')));
-  const fresh = () => OUTPUTS.every((name) => (statSync(join(SDK_DIR, name), { throwIfNoEntry: false })?.mtimeMs ?? 0) > inputs);
-  if (fresh()) return;
-  mkdirSync(join(ROOT, 'dist'), { recursive: true });
-  const lock = join(ROOT, 'dist/.sdk-build-lock');
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`stale lock ${lock}`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
-  }
-  try {
-    if (!fresh()) execFileSync(process.execPath, [join(ROOT, 'node_modules/rollup/dist/bin/rollup'), '-c'], { cwd: ROOT, stdio: 'pipe' });
-  } finally {
-    rmdirSync(lock);
-  }
-}
 
 const read = (name: string) => readFileSync(join(SDK_DIR, name), 'utf8');
 

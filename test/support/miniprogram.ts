@@ -6,15 +6,14 @@
  * `createFakeWx` refers to nothing outside itself, so the components test can
  * also install it in a browser page (Playwright serialises it).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildApp, type BuildAppOptions, type RiskGateApp } from '../../server/app.js';
 import { loadConfig } from '../../server/config/config.js';
 import { APP_KEY, APP_SECRET } from './app.js';
+import { ensureBuilt, ROOT } from './build.js';
 
 export { APP_KEY, APP_SECRET };
 
@@ -254,7 +253,7 @@ export async function startServer(options: Partial<BuildAppOptions> = {}): Promi
   };
 }
 
-export const ROOT = join(fileURLToPath(new URL('../..', import.meta.url)));
+export { ROOT };
 /** The package's `miniprogram` folder: what WeChat DevTools' "build npm" copies. */
 export const MINIPROGRAM_DIR = join(ROOT, 'dist/miniprogram');
 
@@ -263,30 +262,5 @@ export const MINIPROGRAM_DIR = join(ROOT, 'dist/miniprogram');
  * input; one build at a time across test files (the web SDK tests' lock).
  */
 export function ensureMiniprogramBuilt(): void {
-  const newest = (path: string): number => {
-    const stat = statSync(path);
-    if (!stat.isDirectory()) return stat.mtimeMs;
-    return Math.max(0, ...readdirSync(path).map((name) => newest(join(path, name))));
-  };
-  const inputs = Math.max(...['client/miniprogram', 'client/src', 'shared/constants.ts', 'rollup.config.mjs'].map((p) => newest(join(ROOT, p))));
-  const outputs = ['index.js', 'components/riskgate-slider/index.js', 'components/riskgate-sms/index.js'];
-  const fresh = () => outputs.every((name) => (statSync(join(MINIPROGRAM_DIR, name), { throwIfNoEntry: false })?.mtimeMs ?? 0) > inputs);
-  if (fresh()) return;
-  mkdirSync(join(ROOT, 'dist'), { recursive: true });
-  const lock = join(ROOT, 'dist/.sdk-build-lock');
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`stale lock ${lock}`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
-  }
-  try {
-    if (!fresh()) execFileSync(process.execPath, [join(ROOT, 'node_modules/rollup/dist/bin/rollup'), '-c'], { cwd: ROOT, stdio: 'pipe' });
-  } finally {
-    rmdirSync(lock);
-  }
+  ensureBuilt(['client/miniprogram', 'client/src'], ['index.js', 'components/riskgate-slider/index.js', 'components/riskgate-sms/index.js'].map((name) => `dist/miniprogram/${name}`));
 }
