@@ -18,6 +18,9 @@
  * token, and the report says so. Replays are checked from /metrics and from
  * sampled responses.
  *
+ * `node dist/bench/evaluate.js --max-only` runs only (3a)'s max throughput,
+ * for quick comparisons while tuning.
+ *
  * `npm run bench -- --profile` instead runs the server under `node --cpu-prof`
  * at max throughput for a few seconds and prints where its CPU time goes.
  *
@@ -37,6 +40,7 @@ import {
   installCleanup,
   label,
   onExit,
+  mainThreadCpuSeconds,
   processCpuSeconds,
   processMemory,
   samples,
@@ -150,6 +154,8 @@ interface Phase<T> {
   /** Cores the server used on average. */
   serverCores: number;
   serverCpuS: number;
+  /** CPU seconds of the server's main thread (the event loop); the rest is its worker threads. */
+  mainThreadCpuS: number;
   /** Cores this process (the load generator) used on average. */
   benchCores: number;
   /** Cores everything else on the machine used on average (other people's work skews results). */
@@ -161,12 +167,14 @@ interface Phase<T> {
 async function measure<T>(pid: number, fn: () => Promise<T>, metricsUrl?: string): Promise<Phase<T>> {
   const before = metricsUrl ? await scrapeMetrics(metricsUrl) : undefined;
   const cpu0 = processCpuSeconds(pid);
+  const main0 = mainThreadCpuSeconds(pid);
   const bench0 = process.cpuUsage();
   const busy0 = systemBusySeconds();
   const t0 = performance.now();
   const value = await fn();
   const wallS = (performance.now() - t0) / 1000;
   const serverCpuS = processCpuSeconds(pid) - cpu0;
+  const mainThreadCpuS = mainThreadCpuSeconds(pid) - main0;
   const bench = process.cpuUsage(bench0);
   const busy = systemBusySeconds() - busy0;
   const after = metricsUrl ? await scrapeMetrics(metricsUrl) : undefined;
@@ -177,6 +185,7 @@ async function measure<T>(pid: number, fn: () => Promise<T>, metricsUrl?: string
     wallS,
     serverCores: serverCpuS / wallS,
     serverCpuS,
+    mainThreadCpuS,
     benchCores: benchCpuS / wallS,
     otherCores: Math.max(0, busy - serverCpuS - benchCpuS) / wallS,
     before,
@@ -313,7 +322,7 @@ async function benchEvaluate(factory: TokenFactory, dir: string): Promise<Evalua
       url,
     );
     const maxCheck = tokenCheck('max', max, maxBodies.missed, maxSample);
-    step(`max: ${int(max.value.okPerSecond)} evaluations/s, p50 ${max.value.result.latency.p50} ms, p99 ${max.value.result.latency.p99} ms, server ${fixed(max.serverCores, 2)} cores, others ${fixed(max.otherCores, 2)} cores${max.value.exhausted ? ` — tokens ran out after ${fixed((maxBodies.exhaustedAt! - max.startedAt) / 1000)} s (${max.value.fallbackResponses} /healthz fallbacks)` : ''}`);
+    step(`max: ${int(max.value.okPerSecond)} evaluations/s, p50 ${max.value.result.latency.p50} ms, p99 ${max.value.result.latency.p99} ms, server ${fixed(max.serverCores, 2)} cores (main thread ${fixed(max.mainThreadCpuS / max.wallS, 2)}), others ${fixed(max.otherCores, 2)} cores${max.value.exhausted ? ` — tokens ran out after ${fixed((maxBodies.exhaustedAt! - max.startedAt) / 1000)} s (${max.value.fallbackResponses} /healthz fallbacks)` : ''}`);
 
     // The open loop sends every request it plans; when the server cannot keep up, a short run shows the queue growing.
     const capacity = max.value.okPerSecond;
@@ -430,6 +439,7 @@ async function maxThroughput(factory: TokenFactory, server: Child, seed: number,
   const maxCheck = tokenCheck('redis max', max, maxBodies.missed, maxSample);
   step(
     `max: ${int(max.value.okPerSecond)} evaluations/s, p50 ${max.value.result.latency.p50} ms, p99 ${max.value.result.latency.p99} ms, server ${fixed(max.serverCores, 2)} cores, redis-server ${fixed(redisCores, 2)} cores, others ${fixed(otherCores, 2)} cores` +
+      ` (main thread ${fixed(max.mainThreadCpuS / max.wallS, 2)} cores, ${fixed((max.mainThreadCpuS / Math.max(1, maxCheck.evaluations)) * 1e6, 0)} µs per evaluation; all threads ${fixed((max.serverCpuS / Math.max(1, maxCheck.evaluations)) * 1e6, 0)} µs)` +
       (max.value.exhausted ? ` — tokens ran out after ${fixed((maxBodies.exhaustedAt! - max.startedAt) / 1000)} s (${max.value.fallbackResponses} /healthz fallbacks)` : ''),
   );
   return { max, maxCheck, warmupRate, avgBodyBytes, tokensMade, redisCores, otherCores };
@@ -518,7 +528,11 @@ function printReport(echo: EchoResult, decode: DecodeBenchResult, ev: EvaluateRe
     if (run.exhausted) log(`Note (${name}): the pre-made tokens ran out before the end; evaluations/s counts up to that moment, and autocannon's latencies include ${run.fallbackResponses} GET /healthz fallbacks sent until it stopped.`);
   }
   log(`evaluate / echo: ${pct(ev.max.value.okPerSecond / echo.run.value.okPerSecond)} of the HTTP ceiling.`);
-  log(`Server CPU per request: echo ${fixed(echoCpuUs, 0)} µs, evaluate ${fixed(evalCpuUs, 0)} µs (all server threads, from /proc/<pid>/stat).`);
+  const evalMainUs = (ev.max.mainThreadCpuS / Math.max(1, ev.maxCheck.evaluations)) * 1e6;
+  log(
+    `Server CPU per request: echo ${fixed(echoCpuUs, 0)} µs, evaluate ${fixed(evalCpuUs, 0)} µs (all server threads, from /proc/<pid>/stat): ` +
+      `${fixed(evalMainUs, 0)} µs on the main thread (the event loop; one core serves at most ≈ ${int(1e6 / Math.max(1, evalMainUs))}/s), ${fixed(evalCpuUs - evalMainUs, 0)} µs in worker threads (token decode, decision log).`,
+  );
 
   log();
   log('== 2. Token decode, in process, one thread (median of 3 trials: 1 s each, or a third of the new-device tokens each) ==');
@@ -699,6 +713,19 @@ async function fullRun(factory: TokenFactory, work: string, startedAt: number): 
 }
 
 // ---------------------------------------------------------------------------
+// --max-only: memory mode's max throughput alone, for quick comparisons while tuning.
+
+async function maxOnlyRun(factory: TokenFactory, work: string): Promise<void> {
+  log('--max-only: POST /v1/risk/evaluate, memory hot state, max throughput only');
+  const server = await startRiskGate(join(work, 'riskgate-max'));
+  try {
+    await maxThroughput(factory, server, 21, 0);
+  } finally {
+    await server.stop(15_000);
+  }
+}
+
+// ---------------------------------------------------------------------------
 // --profile
 
 async function profileRun(factory: TokenFactory, work: string): Promise<void> {
@@ -744,6 +771,7 @@ async function main(): Promise<void> {
   onExit(() => rmSync(work, { recursive: true, force: true }));
   try {
     if (process.argv.includes('--profile')) await profileRun(factory, work);
+    else if (process.argv.includes('--max-only')) await maxOnlyRun(factory, work);
     else await fullRun(factory, work, startedAt);
   } finally {
     await factory.close();
