@@ -54,7 +54,8 @@ export class SqliteRecords implements Records {
   readonly #insertEntry: Database.Statement;
   readonly #deleteEntry: Database.Statement<{ id: string; appId: string; now: number; deletedBy: string }, DeletedRow>;
   readonly #insertAudit: Database.Statement;
-  readonly #match: Database.Statement<[string, ListDimension, string, number], ListKind>;
+  /** List-matching statements by number of identifiers (see `matchLists`). */
+  readonly #matchStatements: Database.Statement<unknown[], [ListKind, ListDimension]>[] = [];
   readonly #insertDecision: Database.Statement;
   readonly #getDecision: Database.Statement<[string, string], { record: string }>;
   readonly #ping: Database.Statement;
@@ -93,15 +94,6 @@ export class SqliteRecords implements Records {
     this.#insertAudit = db.prepare(`
       INSERT INTO audit_log (id, app_id, at, actor, action, target, detail)
       VALUES (@id, @appId, @at, @actor, @action, @target, @detail)`);
-    // One equality lookup per identifier on list_entries_lookup: ~1 µs each,
-    // where a single query over a VALUES list of pairs cost ~35 µs (temp
-    // B-tree and bloom filter) on the evaluate path.
-    this.#match = db
-      .prepare<[string, ListDimension, string, number], ListKind>(`
-        SELECT list FROM list_entries
-        WHERE app_id = ? AND dimension = ? AND value_key = ?
-          AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`)
-      .pluck();
     this.#insertDecision = db.prepare(`
       INSERT INTO decisions (sequence_id, app_id, event, created_at, score, level, decision, rules_version, device_id, record)
       VALUES (@sequence_id, @app_id, @event, @created_at, @score, @level, @decision, @rules_version, @device_id, @record)
@@ -179,9 +171,10 @@ export class SqliteRecords implements Records {
   async matchLists(appId: string, lookups: readonly ListLookup[], now: number): Promise<ListMatch> {
     const black = new Set<ListDimension>();
     const white = new Set<ListDimension>();
-    for (const { dimension, valueKey } of lookups) {
-      for (const list of this.#match.all(appId, dimension, valueKey, now)) (list === 'black' ? black : white).add(dimension);
-    }
+    if (lookups.length === 0) return { black: [], white: [] };
+    const params: unknown[] = [];
+    for (const { dimension, valueKey } of lookups) params.push(appId, dimension, valueKey, now);
+    for (const [list, dimension] of this.#matchStatement(lookups.length).all(...params)) (list === 'black' ? black : white).add(dimension);
     return { black: [...black], white: [...white] };
   }
 
@@ -222,6 +215,23 @@ export class SqliteRecords implements Records {
     clearInterval(this.#timer);
     while (this.#queue.size > 0) this.#writeBatch();
     this.#db.close();
+  }
+
+  /**
+   * One equality lookup on list_entries_lookup per identifier, joined with
+   * UNION ALL: one statement (one WAL read transaction) of ~4 µs for a usual
+   * request, where a `(dimension, value_key) IN (VALUES …)` query cost ~40 µs
+   * (temporary B-tree and bloom filter) and separate statements ~3 µs each.
+   */
+  #matchStatement(count: number): Database.Statement<unknown[], [ListKind, ListDimension]> {
+    let statement = this.#matchStatements[count];
+    if (statement === undefined) {
+      const lookup = `SELECT list, dimension FROM list_entries
+        WHERE app_id = ? AND dimension = ? AND value_key = ? AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`;
+      statement = this.#db.prepare<unknown[], [ListKind, ListDimension]>(Array.from({ length: count }, () => lookup).join(' UNION ALL ')).raw(true);
+      this.#matchStatements[count] = statement;
+    }
+    return statement;
   }
 
   #audit(appId: string, actor: string, action: string, target: string, at: number, detail: unknown): void {
