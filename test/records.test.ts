@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,6 +153,38 @@ const sqlite: RecordsHarness = {
 };
 
 describeRecords('SqliteRecords', sqlite);
+
+// The same contract for the compiled store, as `npm start` runs it: decision
+// batches go to the writer thread (its compiled file exists only in dist/).
+const compiledSqlite = new URL('../dist/server/records/sqlite.js', import.meta.url);
+const compiledBuilt = existsSync(fileURLToPath(compiledSqlite));
+if (!compiledBuilt) {
+  if (process.env.CI) throw new Error('dist/ is missing: npm test builds it before the tests');
+  console.warn('records.test.ts: the writer-thread suite is skipped, run npm run build first');
+}
+describe.skipIf(!compiledBuilt)('SqliteRecords compiled, decisions from the writer thread', async () => {
+  const { SqliteRecords: Compiled } = (await import(compiledSqlite.href)) as typeof import('../server/records/sqlite.js');
+  describeRecords('SqliteRecords (writer thread)', {
+    ...sqlite,
+    async open(options) {
+      const store = Compiled.open(file, options);
+      expect(store.decisionWriter).toBe('thread');
+      return store;
+    },
+  });
+
+  it('writes inline when asked to, and for an in-memory database', async () => {
+    await sqlite.setup();
+    try {
+      const inline = Compiled.open(file, { writerThread: false });
+      const memory = Compiled.open(':memory:');
+      expect([inline.decisionWriter, memory.decisionWriter]).toEqual(['inline', 'inline']);
+      await Promise.all([inline.close(), memory.close()]);
+    } finally {
+      await sqlite.teardown();
+    }
+  });
+});
 
 describe('SqliteRecords (SQLite only)', () => {
   const open: SqliteRecords[] = [];

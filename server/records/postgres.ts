@@ -4,17 +4,16 @@
  * Same schema and migrations as SQLite (`migrations.ts`), applied at start-up
  * in one transaction under an advisory lock, so instances starting together
  * apply each migration once. An acknowledged list entry is committed (one
- * statement with its audit row). Decisions are queued in memory and written in
- * multi-row INSERTs off the request path, with the same queue semantics as
- * `sqlite.ts`: flush interval, batch size, a bounded queue that drops the
- * oldest and counts them, `getDecision` also answering from the queue, and
- * `close` flushing.
+ * statement with its audit row). Decisions go through the write-behind
+ * DecisionQueue (decision-queue.ts), as in `sqlite.ts`, one multi-row INSERT
+ * per batch.
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { CustomTypesConfig, Pool, PoolClient } from 'pg';
 import type { ListDimension, ListKind } from '../../shared/constants.js';
 import type { DecisionRecord, ListEntry } from '../../shared/schemas.js';
+import { DECISION_COLUMNS, DecisionQueue, decisionRow, type DecisionQueueOptions } from './decision-queue.js';
 import { newRecordId } from './identifiers.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, type Migration } from './migrations.js';
 import type { ListFilter, ListLookup, ListMatch, NewListEntry, Records } from './records.js';
@@ -27,12 +26,10 @@ export interface PostgresRecordsLogger {
 export interface PostgresRecordsOptions {
   /** Schema holding the tables, created when missing. Default `public`. Lower-case letters, digits and `_`. */
   schema?: string;
-  /** How often queued decisions are written. Default 200 ms. */
-  flushIntervalMs?: number;
-  /** Queued decisions written per INSERT; reaching it triggers a write. Default 500. */
-  batchSize?: number;
-  /** Most decisions held in memory; beyond it the oldest are dropped. Default 50,000. */
-  maxQueuedDecisions?: number;
+  /** The decision log's queue: flush interval, batch size (rows per INSERT), bound. */
+  flushIntervalMs?: DecisionQueueOptions['flushIntervalMs'];
+  batchSize?: DecisionQueueOptions['batchSize'];
+  maxQueuedDecisions?: DecisionQueueOptions['maxQueuedDecisions'];
   /** Called when a batch of decisions could not be written (they are dropped and counted). */
   onError?: (err: unknown) => void;
   /** Most connections in the pool. Default 10. */
@@ -49,7 +46,6 @@ export const MIGRATION_LOCK = 'migrations';
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const PING_TIMEOUT_MS = 1000;
-const DECISION_COLUMNS = 10;
 
 /** BIGINT (epoch ms) as a JS number rather than pg's default string. */
 const INT8_OID = 20;
@@ -101,16 +97,8 @@ const MATCH_SQL = `
 
 export class PostgresRecords implements Records {
   readonly #pool: Pool;
-  readonly #opts: Required<Omit<PostgresRecordsOptions, 'onError' | 'logger' | 'schema' | 'poolSize' | 'connectionTimeoutMs'>> &
-    Pick<PostgresRecordsOptions, 'onError' | 'logger'>;
-  /** Decisions waiting to be written, oldest first. */
-  readonly #queue = new Map<string, DecisionRecord>();
-  /** Decisions being written now: still served by `getDecision` until the INSERT ends. */
-  readonly #writing = new Map<string, DecisionRecord>();
-  readonly #timer: NodeJS.Timeout;
-  #flushing: Promise<void> | undefined;
-  #flushScheduled = false;
-  #dropped = 0;
+  readonly #logger: PostgresRecordsLogger | undefined;
+  readonly #decisions: DecisionQueue;
   #closed = false;
   #lastWarning = 0;
 
@@ -139,17 +127,18 @@ export class PostgresRecords implements Records {
 
   private constructor(pool: Pool, opts: PostgresRecordsOptions) {
     this.#pool = pool;
-    this.#opts = {
-      flushIntervalMs: opts.flushIntervalMs ?? 200,
-      batchSize: opts.batchSize ?? 500,
-      maxQueuedDecisions: opts.maxQueuedDecisions ?? 50_000,
-      onError: opts.onError,
-      logger: opts.logger,
-    };
+    this.#logger = opts.logger;
+    this.#decisions = new DecisionQueue((batch) => this.#insertDecisions(batch), {
+      ...(opts.flushIntervalMs !== undefined ? { flushIntervalMs: opts.flushIntervalMs } : {}),
+      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+      ...(opts.maxQueuedDecisions !== undefined ? { maxQueuedDecisions: opts.maxQueuedDecisions } : {}),
+      onError: (error, dropped) => {
+        this.#warn(`postgres: ${dropped} decisions not logged (${(error as Error).message})`);
+        opts.onError?.(error);
+      },
+    });
     // An idle connection that breaks (server restart) emits 'error' on the pool; unheard, it would crash the process.
     pool.on('error', (error) => this.#warn(`postgres: idle connection failed (${error.message})`));
-    this.#timer = setInterval(() => void this.#flush(), this.#opts.flushIntervalMs);
-    this.#timer.unref();
   }
 
   /** The connection pool, for what shares the database (shared secrets; see keys/shared-secrets.ts). */
@@ -159,12 +148,12 @@ export class PostgresRecords implements Records {
 
   /** Decisions dropped because the queue was full or their batch failed to write. */
   get droppedDecisions(): number {
-    return this.#dropped;
+    return this.#decisions.dropped;
   }
 
   /** Decisions not written yet (queued or being written). */
   get queuedDecisions(): number {
-    return this.#queue.size + this.#writing.size;
+    return this.#decisions.size;
   }
 
   async addListEntry(entry: NewListEntry): Promise<ListEntry> {
@@ -242,22 +231,11 @@ export class PostgresRecords implements Records {
   }
 
   logDecision(record: DecisionRecord): void {
-    if (this.#closed) {
-      this.#dropped++;
-      return;
-    }
-    this.#queue.set(record.sequence_id, record);
-    if (this.#queue.size > this.#opts.maxQueuedDecisions) {
-      // Maps iterate in insertion order: the first key is the oldest decision.
-      const oldest = this.#queue.keys().next();
-      if (!oldest.done) this.#queue.delete(oldest.value);
-      this.#dropped++;
-    }
-    if (this.#queue.size >= this.#opts.batchSize) this.#scheduleFlush();
+    this.#decisions.add(record);
   }
 
   async getDecision(appId: string, sequenceId: string): Promise<DecisionRecord | null> {
-    const pending = this.#queue.get(sequenceId) ?? this.#writing.get(sequenceId);
+    const pending = this.#decisions.get(sequenceId);
     if (pending !== undefined) return pending.app_id === appId ? pending : null;
     const { rows } = await this.#pool.query<{ record: string }>({
       name: 'riskgate_get_decision',
@@ -288,15 +266,7 @@ export class PostgresRecords implements Records {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
-    await this.#flushing;
-    while (this.#queue.size > 0) {
-      if (!(await this.#writeBatch())) {
-        // The database is failing: do not hold shutdown for one timeout per batch.
-        this.#dropped += this.#queue.size;
-        this.#queue.clear();
-      }
-    }
+    await this.#decisions.close();
     await this.#pool.end();
   }
 
@@ -305,80 +275,23 @@ export class PostgresRecords implements Records {
     const now = Date.now();
     if (now - this.#lastWarning < 30_000) return;
     this.#lastWarning = now;
-    this.#opts.logger?.warn(message);
+    this.#logger?.warn(message);
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      void this.#flush();
-    });
-  }
-
-  /** Writes batches until the queue is empty or a write fails (the next tick tries again); one writer at a time. */
-  #flush(): Promise<void> {
-    if (this.#flushing) return this.#flushing;
-    if (this.#closed || this.#queue.size === 0) return Promise.resolve();
-    this.#flushing = (async () => {
-      try {
-        while (!this.#closed && this.#queue.size > 0) {
-          if (!(await this.#writeBatch())) break;
-        }
-      } finally {
-        this.#flushing = undefined;
-      }
-    })();
-    return this.#flushing;
-  }
-
-  /** Writes the oldest queued decisions; false when the write failed (they are dropped and counted). */
-  async #writeBatch(): Promise<boolean> {
-    const batch: DecisionRecord[] = [];
-    for (const [key, record] of this.#queue) {
-      if (batch.length >= this.#opts.batchSize) break;
-      batch.push(record);
-      this.#queue.delete(key);
-      this.#writing.set(key, record);
-    }
-    if (batch.length === 0) return true;
+  /** One multi-row INSERT per batch (see DecisionQueue). */
+  async #insertDecisions(batch: DecisionRecord[]): Promise<void> {
     const values: unknown[] = [];
     const rows: string[] = [];
-    for (const r of batch) {
-      const createdAt = Date.parse(r.created_at);
+    for (const record of batch) {
       const base = values.length;
       rows.push(`(${Array.from({ length: DECISION_COLUMNS }, (_, i) => `$${base + i + 1}`).join(', ')})`);
-      values.push(
-        r.sequence_id,
-        r.app_id,
-        r.event,
-        Number.isNaN(createdAt) ? Date.now() : createdAt,
-        r.score,
-        r.level,
-        r.decision,
-        r.rules_version,
-        r.device_id,
-        JSON.stringify(r),
-      );
+      values.push(...decisionRow(record));
     }
-    try {
-      await this.#pool.query(
-        `INSERT INTO decisions (sequence_id, app_id, event, created_at, score, level, decision, rules_version, device_id, record)
-         VALUES ${rows.join(', ')} ON CONFLICT (sequence_id) DO NOTHING`,
-        values,
-      );
-      return true;
-    } catch (err) {
-      // As in sqlite.ts: the decisions were already answered; retrying a failing
-      // batch would wedge the queue, so count them and go on.
-      this.#dropped += batch.length;
-      this.#warn(`postgres: ${batch.length} decisions not logged (${(err as Error).message})`);
-      this.#opts.onError?.(err);
-      return false;
-    } finally {
-      for (const r of batch) this.#writing.delete(r.sequence_id);
-    }
+    await this.#pool.query(
+      `INSERT INTO decisions (sequence_id, app_id, event, created_at, score, level, decision, rules_version, device_id, record)
+       VALUES ${rows.join(', ')} ON CONFLICT (sequence_id) DO NOTHING`,
+      values,
+    );
   }
 }
 

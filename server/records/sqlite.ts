@@ -3,27 +3,35 @@
  *
  * better-sqlite3 is synchronous, so every method does its work before its
  * promise resolves: an acknowledged list entry is already fsynced (WAL with
- * synchronous=FULL). Decisions are the exception by design: they are queued in
- * memory and written in batches off the request path.
+ * synchronous=FULL). Decisions are the exception by design: they go through
+ * the write-behind DecisionQueue (decision-queue.ts) and are written in
+ * batches by a worker thread with its own connection
+ * (sqlite-decision-writer.ts), so neither the inserts nor the fsync of each
+ * batch hold the event loop. Where the compiled worker is absent (tests run
+ * the TypeScript sources) or for `:memory:`, batches are written inline.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { ListDimension, ListKind } from '../../shared/constants.js';
 import type { DecisionRecord, ListEntry } from '../../shared/schemas.js';
+import { DecisionQueue, decisionRow, type DecisionQueueOptions, type DecisionRow } from './decision-queue.js';
 import { newRecordId } from './identifiers.js';
+import type { DecisionWriterMessage, DecisionWriterReply } from './sqlite-decision-writer.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, type Migration } from './migrations.js';
 import type { ListFilter, ListLookup, ListMatch, NewListEntry, Records } from './records.js';
 
 export interface SqliteRecordsOptions {
-  /** How often queued decisions are written. Default 200 ms. */
-  flushIntervalMs?: number;
-  /** Queued decisions written per transaction; reaching it triggers a write. Default 500. */
-  batchSize?: number;
-  /** Most decisions held in memory; beyond it the oldest are dropped. Default 50,000. */
-  maxQueuedDecisions?: number;
+  /** The decision log's queue: flush interval, batch size (rows per transaction), bound. */
+  flushIntervalMs?: DecisionQueueOptions['flushIntervalMs'];
+  batchSize?: DecisionQueueOptions['batchSize'];
+  maxQueuedDecisions?: DecisionQueueOptions['maxQueuedDecisions'];
   /** Called when a batch of decisions could not be written (they are dropped and counted). */
   onError?: (err: unknown) => void;
+  /** Write decisions from a worker thread when the compiled worker exists. Default true. */
+  writerThread?: boolean;
 }
 
 interface ListRow {
@@ -43,12 +51,10 @@ const LIVE = 'deleted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)';
 
 export class SqliteRecords implements Records {
   readonly #db: Database.Database;
-  readonly #opts: Required<Omit<SqliteRecordsOptions, 'onError'>> & Pick<SqliteRecordsOptions, 'onError'>;
-  readonly #queue = new Map<string, DecisionRecord>();
-  readonly #timer: NodeJS.Timeout;
+  readonly #decisions: DecisionQueue;
+  readonly #insertDecisions: (rows: readonly DecisionRow[]) => void;
+  #writer: DecisionWriterThread | undefined;
   readonly #findStatements = new Map<string, Database.Statement>();
-  #flushScheduled = false;
-  #dropped = 0;
   #closed = false;
 
   readonly #insertEntry: Database.Statement;
@@ -56,34 +62,33 @@ export class SqliteRecords implements Records {
   readonly #insertAudit: Database.Statement;
   /** List-matching statements by number of identifiers (see `matchLists`). */
   readonly #matchStatements: Database.Statement<unknown[], [ListKind, ListDimension]>[] = [];
-  readonly #insertDecision: Database.Statement;
   readonly #getDecision: Database.Statement<[string, string], { record: string }>;
   readonly #ping: Database.Statement;
 
   static open(file: string, opts: SqliteRecordsOptions = {}): SqliteRecords {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(file);
+    const db = openDatabase(file);
     try {
-      db.pragma('journal_mode = WAL');
-      // FULL, not WAL's usual NORMAL: an acknowledged list entry must survive power loss too.
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
       migrate(db, MIGRATIONS);
-      return new SqliteRecords(db, opts);
+      return new SqliteRecords(db, file, opts);
     } catch (err) {
       db.close();
       throw err;
     }
   }
 
-  private constructor(db: Database.Database, opts: SqliteRecordsOptions) {
+  private constructor(db: Database.Database, file: string, opts: SqliteRecordsOptions) {
     this.#db = db;
-    this.#opts = {
-      flushIntervalMs: opts.flushIntervalMs ?? 200,
-      batchSize: opts.batchSize ?? 500,
-      maxQueuedDecisions: opts.maxQueuedDecisions ?? 50_000,
-      onError: opts.onError,
-    };
+    this.#insertDecisions = prepareDecisionInsert(db);
+    const writerUrl = new URL('./sqlite-decision-writer.js', import.meta.url);
+    if (opts.writerThread !== false && file !== ':memory:' && existsSync(fileURLToPath(writerUrl))) {
+      this.#writer = new DecisionWriterThread(writerUrl, file);
+    }
+    this.#decisions = new DecisionQueue((batch) => this.#writeDecisions(batch), {
+      ...(opts.flushIntervalMs !== undefined ? { flushIntervalMs: opts.flushIntervalMs } : {}),
+      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+      ...(opts.maxQueuedDecisions !== undefined ? { maxQueuedDecisions: opts.maxQueuedDecisions } : {}),
+      ...(opts.onError ? { onError: opts.onError } : {}),
+    });
     this.#insertEntry = db.prepare(`
       INSERT INTO list_entries (id, app_id, list, dimension, value_key, display_value, reason, created_by, created_at, expires_at)
       VALUES (@id, @appId, @list, @dimension, @valueKey, @displayValue, @reason, @createdBy, @createdAt, @expiresAt)`);
@@ -94,23 +99,23 @@ export class SqliteRecords implements Records {
     this.#insertAudit = db.prepare(`
       INSERT INTO audit_log (id, app_id, at, actor, action, target, detail)
       VALUES (@id, @appId, @at, @actor, @action, @target, @detail)`);
-    this.#insertDecision = db.prepare(`
-      INSERT INTO decisions (sequence_id, app_id, event, created_at, score, level, decision, rules_version, device_id, record)
-      VALUES (@sequence_id, @app_id, @event, @created_at, @score, @level, @decision, @rules_version, @device_id, @record)
-      ON CONFLICT (sequence_id) DO NOTHING`);
     this.#getDecision = db.prepare('SELECT record FROM decisions WHERE sequence_id = ? AND app_id = ?');
     this.#ping = db.prepare('SELECT 1');
-    this.#timer = setInterval(() => this.#flush(), this.#opts.flushIntervalMs);
-    this.#timer.unref();
   }
 
   /** Decisions dropped because the queue was full or their batch failed to write. */
   get droppedDecisions(): number {
-    return this.#dropped;
+    return this.#decisions.dropped;
   }
 
+  /** Decisions not written yet (queued or being written). */
   get queuedDecisions(): number {
-    return this.#queue.size;
+    return this.#decisions.size;
+  }
+
+  /** Where decision batches are written: the writer thread, or this thread. */
+  get decisionWriter(): 'thread' | 'inline' {
+    return this.#writer && !this.#writer.failed ? 'thread' : 'inline';
   }
 
   async addListEntry(entry: NewListEntry): Promise<ListEntry> {
@@ -179,23 +184,12 @@ export class SqliteRecords implements Records {
   }
 
   logDecision(record: DecisionRecord): void {
-    if (this.#closed) {
-      this.#dropped++;
-      return;
-    }
-    this.#queue.set(record.sequence_id, record);
-    if (this.#queue.size > this.#opts.maxQueuedDecisions) {
-      // Maps iterate in insertion order: the first key is the oldest decision.
-      const oldest = this.#queue.keys().next();
-      if (!oldest.done) this.#queue.delete(oldest.value);
-      this.#dropped++;
-    }
-    if (this.#queue.size >= this.#opts.batchSize) this.#scheduleFlush();
+    this.#decisions.add(record);
   }
 
   async getDecision(appId: string, sequenceId: string): Promise<DecisionRecord | null> {
-    const queued = this.#queue.get(sequenceId);
-    if (queued !== undefined) return queued.app_id === appId ? queued : null;
+    const pending = this.#decisions.get(sequenceId);
+    if (pending !== undefined) return pending.app_id === appId ? pending : null;
     const row = this.#getDecision.get(sequenceId, appId);
     return row === undefined ? null : (JSON.parse(row.record) as DecisionRecord);
   }
@@ -212,8 +206,8 @@ export class SqliteRecords implements Records {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
-    while (this.#queue.size > 0) this.#writeBatch();
+    await this.#decisions.close();
+    await this.#writer?.close();
     this.#db.close();
   }
 
@@ -238,53 +232,86 @@ export class SqliteRecords implements Records {
     this.#insertAudit.run({ id: newRecordId(at), appId, at, actor, action, target, detail: JSON.stringify(detail) });
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      this.#flush();
+  /** One batch: on the writer thread, or inline when there is none (or it died). */
+  async #writeDecisions(batch: readonly DecisionRecord[]): Promise<void> {
+    const rows = batch.map(decisionRow);
+    const writer = this.#writer;
+    if (writer && !writer.failed) return writer.write(rows);
+    this.#writer = undefined;
+    this.#insertDecisions(rows);
+  }
+}
+
+/** Opens (creating if needed) the database file with the settings every connection uses. */
+export function openDatabase(file: string): Database.Database {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    // FULL, not WAL's usual NORMAL: an acknowledged list entry must survive power loss too.
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** Inserts decision rows in one transaction. */
+export function prepareDecisionInsert(db: Database.Database): (rows: readonly DecisionRow[]) => void {
+  const insert = db.prepare<DecisionRow>(`
+    INSERT INTO decisions (sequence_id, app_id, event, created_at, score, level, decision, rules_version, device_id, record)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (sequence_id) DO NOTHING`);
+  return db.transaction((rows: readonly DecisionRow[]) => {
+    for (const row of rows) insert.run(...row);
+  });
+}
+
+/** The decision writer thread; one batch at a time, as DecisionQueue writes them. */
+class DecisionWriterThread {
+  readonly #worker: Worker;
+  #nextId = 1;
+  #pending: { id: number; resolve: () => void; reject: (error: Error) => void } | undefined;
+  #failed: Error | undefined;
+
+  constructor(url: URL, file: string) {
+    this.#worker = new Worker(url, { workerData: { file } });
+    this.#worker.unref();
+    this.#worker.on('message', (reply: DecisionWriterReply) => {
+      const pending = this.#pending;
+      if (!pending || pending.id !== reply.id) return;
+      this.#pending = undefined;
+      if (reply.error === undefined) pending.resolve();
+      else pending.reject(new Error(`decision log: ${reply.error}`));
+    });
+    const fail = (error: Error) => {
+      this.#failed ??= error;
+      this.#pending?.reject(error);
+      this.#pending = undefined;
+    };
+    this.#worker.on('error', fail);
+    this.#worker.on('exit', (code) => fail(new Error(`decision writer thread exited with code ${code}`)));
+  }
+
+  /** Set once the thread has died or been closed; the store then writes inline. */
+  get failed(): Error | undefined {
+    return this.#failed;
+  }
+
+  write(rows: DecisionRow[]): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    return new Promise<void>((resolve, reject) => {
+      const id = this.#nextId++;
+      this.#pending = { id, resolve, reject };
+      this.#worker.postMessage({ id, rows } satisfies DecisionWriterMessage);
     });
   }
 
-  /** One batch now; the rest on later turns of the event loop, so requests interleave. */
-  #flush(): void {
-    if (this.#closed || this.#queue.size === 0) return;
-    this.#writeBatch();
-    if (this.#queue.size > 0) this.#scheduleFlush();
-  }
-
-  #writeBatch(): void {
-    const batch: DecisionRecord[] = [];
-    for (const [key, record] of this.#queue) {
-      if (batch.length >= this.#opts.batchSize) break;
-      batch.push(record);
-      this.#queue.delete(key);
-    }
-    try {
-      this.#db.transaction(() => {
-        for (const r of batch) {
-          const createdAt = Date.parse(r.created_at);
-          this.#insertDecision.run({
-            sequence_id: r.sequence_id,
-            app_id: r.app_id,
-            event: r.event,
-            created_at: Number.isNaN(createdAt) ? Date.now() : createdAt,
-            score: r.score,
-            level: r.level,
-            decision: r.decision,
-            rules_version: r.rules_version,
-            device_id: r.device_id,
-            record: JSON.stringify(r),
-          });
-        }
-      })();
-    } catch (err) {
-      // Retrying a batch that failed once (disk full, corrupt record) would
-      // wedge the queue; the decisions were already answered, so count and go on.
-      this.#dropped += batch.length;
-      this.#opts.onError?.(err);
-    }
+  async close(): Promise<void> {
+    this.#failed ??= new Error('decision writer thread closed');
+    await this.#worker.terminate();
   }
 }
 

@@ -1,0 +1,176 @@
+/**
+ * The decision log's write-behind queue, shared by the SQLite and PostgreSQL
+ * stores: an evaluation answers first and its record is written later, in
+ * batches, off the request path.
+ *
+ * - A batch is written when `batchSize` records are queued, and every
+ *   `flushIntervalMs` in any case; one batch is written at a time.
+ * - The queue is bounded: past `maxQueued` the oldest record is dropped and
+ *   counted, so a stalled database costs memory up to a limit, not the process.
+ * - A batch whose write fails is dropped and counted, not retried: the
+ *   decisions were already answered, and retrying a batch that cannot be
+ *   written (disk full, a corrupt record) would wedge the queue.
+ * - Queued records and those being written are still served by `get`.
+ * - `close` writes what is queued, stopping at the first failure.
+ */
+import type { DecisionRecord } from '../../shared/schemas.js';
+
+/** The decisions table's columns, in order: what both stores insert. */
+export type DecisionRow = [
+  sequence_id: string,
+  app_id: string,
+  event: string,
+  created_at: number,
+  score: number,
+  level: number,
+  decision: string,
+  rules_version: string,
+  device_id: string | null,
+  record: string,
+];
+
+export const DECISION_COLUMNS = 10;
+
+export function decisionRow(record: DecisionRecord): DecisionRow {
+  const createdAt = Date.parse(record.created_at);
+  return [
+    record.sequence_id,
+    record.app_id,
+    record.event,
+    Number.isNaN(createdAt) ? Date.now() : createdAt,
+    record.score,
+    record.level,
+    record.decision,
+    record.rules_version,
+    record.device_id,
+    JSON.stringify(record),
+  ];
+}
+
+export interface DecisionQueueOptions {
+  /** How often queued decisions are written. Default 200 ms. */
+  flushIntervalMs?: number;
+  /** Decisions per batch; reaching it triggers a write. Default 500. */
+  batchSize?: number;
+  /** Most decisions held in memory; beyond it the oldest are dropped. Default 50,000. */
+  maxQueuedDecisions?: number;
+  /** Called when a batch could not be written (its decisions are dropped and counted). */
+  onError?: (error: unknown, dropped: number) => void;
+}
+
+export class DecisionQueue {
+  readonly #write: (batch: DecisionRecord[]) => Promise<void>;
+  readonly #batchSize: number;
+  readonly #maxQueued: number;
+  readonly #onError: DecisionQueueOptions['onError'];
+  /** Waiting to be written, oldest first (Maps iterate in insertion order). */
+  readonly #queue = new Map<string, DecisionRecord>();
+  /** The batch being written now. */
+  readonly #writing = new Map<string, DecisionRecord>();
+  readonly #timer: NodeJS.Timeout;
+  #flushing: Promise<void> | undefined;
+  #flushScheduled = false;
+  #dropped = 0;
+  #closed = false;
+
+  constructor(write: (batch: DecisionRecord[]) => Promise<void>, options: DecisionQueueOptions = {}) {
+    this.#write = write;
+    this.#batchSize = options.batchSize ?? 500;
+    this.#maxQueued = options.maxQueuedDecisions ?? 50_000;
+    this.#onError = options.onError;
+    this.#timer = setInterval(() => void this.#flush(), options.flushIntervalMs ?? 200);
+    this.#timer.unref();
+  }
+
+  /** Decisions dropped because the queue was full or their batch failed to write. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Decisions not written yet (queued or being written). */
+  get size(): number {
+    return this.#queue.size + this.#writing.size;
+  }
+
+  add(record: DecisionRecord): void {
+    if (this.#closed) {
+      this.#dropped++;
+      return;
+    }
+    this.#queue.set(record.sequence_id, record);
+    if (this.#queue.size > this.#maxQueued) {
+      const oldest = this.#queue.keys().next();
+      if (!oldest.done) this.#queue.delete(oldest.value);
+      this.#dropped++;
+    }
+    if (this.#queue.size >= this.#batchSize) this.#scheduleFlush();
+  }
+
+  /** A decision not written yet, if it is one. */
+  get(sequenceId: string): DecisionRecord | undefined {
+    return this.#queue.get(sequenceId) ?? this.#writing.get(sequenceId);
+  }
+
+  /** Stops the timer and writes what is queued; after the first failed batch, the rest is dropped. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#flushing;
+    while (this.#queue.size > 0) {
+      if (!(await this.#writeBatch())) {
+        this.#dropped += this.#queue.size;
+        this.#queue.clear();
+      }
+    }
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      void this.#flush();
+    });
+  }
+
+  /** Writes batches until the queue is empty or a write fails (the next tick tries again). */
+  #flush(): Promise<void> {
+    if (this.#flushing) return this.#flushing;
+    if (this.#closed || this.#queue.size === 0) return Promise.resolve();
+    this.#flushing = (async () => {
+      try {
+        while (!this.#closed && this.#queue.size > 0) {
+          if (!(await this.#writeBatch())) break;
+          // Let requests in between batches.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      } finally {
+        this.#flushing = undefined;
+      }
+    })();
+    return this.#flushing;
+  }
+
+  /** Writes the oldest queued decisions; false when the write failed. */
+  async #writeBatch(): Promise<boolean> {
+    const batch: DecisionRecord[] = [];
+    for (const [key, record] of this.#queue) {
+      if (batch.length >= this.#batchSize) break;
+      batch.push(record);
+      this.#queue.delete(key);
+      this.#writing.set(key, record);
+    }
+    if (batch.length === 0) return true;
+    try {
+      await this.#write(batch);
+      return true;
+    } catch (error) {
+      this.#dropped += batch.length;
+      this.#onError?.(error, batch.length);
+      return false;
+    } finally {
+      this.#writing.clear();
+    }
+  }
+}
