@@ -95,6 +95,9 @@ async function startEcho(): Promise<Child> {
   return startChild('echo server', [fileURLToPath(new URL('./echo-server.js', import.meta.url))], { ...process.env, PORT: '0' }, /echo listening on (http:\/\/\S+)/);
 }
 
+/** Node flags as `npm start` passes them (package.json). */
+const SERVER_NODE_ARGS = ['--max-semi-space-size=32'];
+
 async function startRiskGate(dir: string, nodeArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<Child> {
   mkdirSync(dir, { recursive: true });
   const configFile = join(dir, 'riskgate.yaml');
@@ -123,7 +126,7 @@ async function startRiskGate(dir: string, nodeArgs: string[] = [], extraEnv: Rec
     PORT: '0',
     ...extraEnv,
   };
-  const server = await startChild('riskgate', [...nodeArgs, fileURLToPath(new URL('../server/main.js', import.meta.url))], env, /RiskGate listening on (http:\/\/\S+)/);
+  const server = await startChild('riskgate', [...SERVER_NODE_ARGS, ...nodeArgs, fileURLToPath(new URL('../server/main.js', import.meta.url))], env, /RiskGate listening on (http:\/\/\S+)/);
   const ready = await fetch(`${server.url}/readyz`);
   if (!ready.ok) throw new Error(`riskgate /readyz answered ${ready.status}: ${await ready.text()}`);
   return server;
