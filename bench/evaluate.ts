@@ -442,7 +442,7 @@ async function maxThroughput(factory: TokenFactory, server: Child, seed: number,
   const maxCheck = tokenCheck('redis max', max, maxBodies.missed, maxSample);
   step(
     `max: ${int(max.value.okPerSecond)} evaluations/s, p50 ${max.value.result.latency.p50} ms, p99 ${max.value.result.latency.p99} ms, server ${fixed(max.serverCores, 2)} cores, redis-server ${fixed(redisCores, 2)} cores, others ${fixed(otherCores, 2)} cores` +
-      ` (main thread ${fixed(max.mainThreadCpuS / max.wallS, 2)} cores, ${fixed((max.mainThreadCpuS / Math.max(1, maxCheck.evaluations)) * 1e6, 0)} µs per evaluation; all threads ${fixed((max.serverCpuS / Math.max(1, maxCheck.evaluations)) * 1e6, 0)} µs)` +
+      ` (main thread ${fixed(max.mainThreadCpuS / max.wallS, 2)} cores, ${fixed((max.mainThreadCpuS / Math.max(1, maxCheck.evaluations)) * 1e6, 0)} µs per evaluation; all threads ${fixed((max.serverCpuS / Math.max(1, maxCheck.evaluations)) * 1e6, 0)} µs), load generator ${fixed(max.benchCores, 2)} cores` +
       (max.value.exhausted ? ` — tokens ran out after ${fixed((maxBodies.exhaustedAt! - max.startedAt) / 1000)} s (${max.value.fallbackResponses} /healthz fallbacks)` : ''),
   );
   return { max, maxCheck, warmupRate, avgBodyBytes, tokensMade, redisCores, otherCores };
@@ -720,7 +720,9 @@ async function fullRun(factory: TokenFactory, work: string, startedAt: number): 
 
 async function maxOnlyRun(factory: TokenFactory, work: string): Promise<void> {
   log('--max-only: POST /v1/risk/evaluate, memory hot state, max throughput only');
-  const server = await startRiskGate(join(work, 'riskgate-max'));
+  // RISKGATE_DECODE_THREADS is passed on, to compare pool sizes.
+  const threads = process.env.RISKGATE_DECODE_THREADS;
+  const server = await startRiskGate(join(work, 'riskgate-max'), [], threads ? { RISKGATE_DECODE_THREADS: threads } : {});
   try {
     await maxThroughput(factory, server, 21, 0);
   } finally {

@@ -34,7 +34,8 @@ export class InlineOpener implements TokenOpener {
 }
 
 interface Pending {
-  resolve: (results: OpenResult[]) => void;
+  /** One result of the batch, by its index; true once the whole batch is answered. */
+  resolve: (index: number, result: OpenResult) => boolean;
   reject: (error: Error) => void;
 }
 
@@ -46,10 +47,9 @@ class DecodeWorker {
   constructor(url: URL, keys: readonly StoredTokenKey[], onExit: (worker: DecodeWorker, error: Error) => void) {
     this.worker = new Worker(url, { workerData: { keys } });
     this.worker.unref();
-    this.worker.on('message', (message: { id: number; results: OpenResult[] }) => {
+    this.worker.on('message', (message: { id: number; index: number; result: OpenResult }) => {
       const pending = this.pending.get(message.id);
-      this.pending.delete(message.id);
-      pending?.resolve(message.results);
+      if (pending?.resolve(message.index, message.result)) this.pending.delete(message.id);
     });
     const fail = (error: Error) => {
       for (const pending of this.pending.values()) pending.reject(error);
@@ -112,8 +112,12 @@ export class WorkerOpener implements TokenOpener {
       const batch = worker.queued;
       worker.queued = [];
       const id = this.nextId++;
+      let answered = 0;
       worker.pending.set(id, {
-        resolve: (results) => batch.forEach((item, i) => item.resolve(results[i]!)),
+        resolve: (index, result) => {
+          batch[index]?.resolve(result);
+          return ++answered === batch.length;
+        },
         reject: (error) => batch.forEach((item) => item.reject(error)),
       });
       worker.worker.postMessage({ id, tokens: batch.map((item) => item.token) });
