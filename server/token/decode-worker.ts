@@ -15,7 +15,5 @@ parentPort!.on('message', (message: Message) => {
     ring = new TokenKeyRing(message.keys);
     return;
   }
-  // Each result goes back as soon as it is ready, so the main thread evaluates
-  // the first requests of a batch while this thread still decodes the rest.
-  message.tokens.forEach((token, index) => parentPort!.postMessage({ id: message.id, index, result: openBlackBox(token, ring) }));
+  parentPort!.postMessage({ id: message.id, results: message.tokens.map((token) => openBlackBox(token, ring)) });
 });

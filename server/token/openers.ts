@@ -34,8 +34,7 @@ export class InlineOpener implements TokenOpener {
 }
 
 interface Pending {
-  /** One result of the batch, by its index; true once the whole batch is answered. */
-  resolve: (index: number, result: OpenResult) => boolean;
+  resolve: (results: OpenResult[]) => void;
   reject: (error: Error) => void;
 }
 
@@ -47,9 +46,10 @@ class DecodeWorker {
   constructor(url: URL, keys: readonly StoredTokenKey[], onExit: (worker: DecodeWorker, error: Error) => void) {
     this.worker = new Worker(url, { workerData: { keys } });
     this.worker.unref();
-    this.worker.on('message', (message: { id: number; index: number; result: OpenResult }) => {
+    this.worker.on('message', (message: { id: number; results: OpenResult[] }) => {
       const pending = this.pending.get(message.id);
-      if (pending?.resolve(message.index, message.result)) this.pending.delete(message.id);
+      this.pending.delete(message.id);
+      pending?.resolve(message.results);
     });
     const fail = (error: Error) => {
       for (const pending of this.pending.values()) pending.reject(error);
@@ -64,6 +64,13 @@ class DecodeWorker {
     return this.pending.size + this.queued.length;
   }
 }
+
+/**
+ * Tokens per message to a worker. A worker answers a message at once, so the
+ * event loop evaluates the first requests of a burst while the worker decodes
+ * the rest; one message per token would cost more in messaging than it saves.
+ */
+const TOKENS_PER_MESSAGE = 4;
 
 export class WorkerOpener implements TokenOpener {
   private workers: DecodeWorker[] = [];
@@ -108,19 +115,17 @@ export class WorkerOpener implements TokenOpener {
   private flush(): void {
     this.flushScheduled = false;
     for (const worker of this.workers) {
-      if (worker.queued.length === 0) continue;
-      const batch = worker.queued;
+      const queued = worker.queued;
       worker.queued = [];
-      const id = this.nextId++;
-      let answered = 0;
-      worker.pending.set(id, {
-        resolve: (index, result) => {
-          batch[index]?.resolve(result);
-          return ++answered === batch.length;
-        },
-        reject: (error) => batch.forEach((item) => item.reject(error)),
-      });
-      worker.worker.postMessage({ id, tokens: batch.map((item) => item.token) });
+      for (let start = 0; start < queued.length; start += TOKENS_PER_MESSAGE) {
+        const batch = queued.slice(start, start + TOKENS_PER_MESSAGE);
+        const id = this.nextId++;
+        worker.pending.set(id, {
+          resolve: (results) => batch.forEach((item, i) => item.resolve(results[i]!)),
+          reject: (error) => batch.forEach((item) => item.reject(error)),
+        });
+        worker.worker.postMessage({ id, tokens: batch.map((item) => item.token) });
+      }
     }
   }
 
