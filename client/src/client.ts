@@ -111,6 +111,7 @@ export function createClient(options: RiskGateOptions): RiskGateClient {
   }
   const clock = () => win.performance.now();
   const subtle: SubtleCrypto | undefined = win.crypto?.subtle;
+  const tokenCrypto = subtle && webCryptoTokenCrypto(subtle, win.crypto);
   const fetchTimeoutMs = Math.max(timeoutMs, MIN_KEY_FETCH_MS);
   const serverKeyNow = () => (serverKey ? Promise.resolve(serverKey) : loadServerKey(win, endpoint, fetchTimeoutMs));
 
@@ -129,19 +130,23 @@ export function createClient(options: RiskGateOptions): RiskGateClient {
     slider: (options) => challenge({ type: 'slider', ...(options?.event ? { event: options.event } : {}) }, options),
     async getBlackBox() {
       const startedAt = clock();
-      if (!subtle) throw new RiskGateError('crypto_unavailable', 'RiskGate: WebCrypto is unavailable (HTTPS or localhost is required)');
+      if (!subtle || !tokenCrypto) throw new RiskGateError('crypto_unavailable', 'RiskGate: WebCrypto is unavailable (HTTPS or localhost is required)');
       const deadline = startedAt + timeoutMs - Math.min(CRYPTO_RESERVE_MS, timeoutMs / 5);
       const device: Promise<DeviceKey> = loadDeviceKey(win, subtle).catch((error: unknown) => {
         throw new RiskGateError('crypto_unavailable', 'RiskGate: cannot create the device key', { cause: error });
       });
-      const [outcomes, deviceKey, key] = await Promise.all([runner.collect(deadline), device, serverKeyNow()]);
+      const pendingKey = serverKeyNow();
+      // This token's ephemeral ECDH agreement needs no signal: it runs (off the main thread) while they are collected.
+      const agreement = pendingKey.then((key) => tokenCrypto.agree(key));
+      agreement.catch(ignore);
+      const [outcomes, deviceKey, key] = await Promise.all([runner.collect(deadline), device, pendingKey]);
       const { signals, behavior: behaviorSignals, degraded } = assembleSignals(outcomes, deviceKey.store);
       const payload = fitPayload(
         { v: BLACK_BOX_VERSION, app: appKey, platform: 'web', sdk: `web/${VERSION}`, degraded, signals, behavior: behaviorSignals },
         key.kid,
       );
       try {
-        return await buildBlackBox({ serverKey: key, signer: deviceKey.signer, crypto: webCryptoTokenCrypto(subtle, win.crypto), payload });
+        return await buildBlackBox({ serverKey: key, signer: deviceKey.signer, crypto: { ...tokenCrypto, agree: () => agreement }, payload });
       } catch (error) {
         throw new RiskGateError('crypto_unavailable', 'RiskGate: WebCrypto failed to seal the token', { cause: error });
       }

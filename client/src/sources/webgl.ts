@@ -5,6 +5,8 @@
  * FingerprintJS reads the same parameters from its own context, and a WebGL
  * context costs 7–28 ms of main thread in headless Chromium, so its answer is
  * taken when it comes in time; otherwise this source opens a context itself.
+ * A token waits for FingerprintJS anyway, so "in time" is most of its budget:
+ * on a first page load in a fresh profile it often needs 300–500 ms.
  */
 import { clip } from '../util/platform.js';
 import { fingerprintResult } from './fingerprint.js';
@@ -16,7 +18,7 @@ export interface WebGlInfo {
 }
 
 /** How long to wait for FingerprintJS before opening a context here. */
-const FINGERPRINT_WAIT_MS = 300;
+const FINGERPRINT_WAIT_MS = 600;
 /** `WEBGL_debug_renderer_info` constants, so the extension object need not be kept. */
 const UNMASKED_VENDOR_WEBGL = 0x9245;
 const UNMASKED_RENDERER_WEBGL = 0x9246;
@@ -65,7 +67,7 @@ function fromOwnContext(win: Window & typeof globalThis): WebGlInfo | Failure {
 }
 
 export const webglSource = defineSource<WebGlInfo>({
-  budgetMs: 400,
+  budgetMs: FINGERPRINT_WAIT_MS + 100,
   stable: true,
   async collect({ window: win }: SourceContext) {
     return (await fromFingerprint(win)) ?? fromOwnContext(win);

@@ -6,8 +6,10 @@
  *
  * A worker costs a thread and 10–60 ms on a busy two-core machine, which made
  * the first token ~40 ms slower when it competed with FingerprintJS. So it
- * starts once FingerprintJS is done, and it is optional: a token made before
- * it answers leaves it out (a clean result would look the same), later ones
+ * starts once FingerprintJS is done and the main thread is next idle (the
+ * token that was waiting for FingerprintJS is sealed first: creating a worker
+ * takes a few ms of main thread), and it is optional: a token made before it
+ * answers leaves it out (a clean result would look the same), later ones
  * carry it. Pages whose CSP forbids blob: workers get no result, not an error.
  */
 import { fingerprintResult } from './fingerprint.js';
@@ -17,6 +19,8 @@ type Win = Window & typeof globalThis;
 
 /** How long to let FingerprintJS go first. */
 const FINGERPRINT_FIRST_MS = 400;
+/** How long to wait for the main thread to go idle after that. */
+const IDLE_WAIT_MS = 200;
 /** How long the worker may take to answer. */
 const ANSWER_MS = 300;
 
@@ -33,6 +37,12 @@ const WORKER_SOURCE = `var n=navigator,t="";try{t=Intl.DateTimeFormat().resolved
 
 function delay(win: Win, ms: number): Promise<void> {
   return new Promise((resolve) => win.setTimeout(resolve, ms));
+}
+
+/** The next idle period, or `timeout` ms at the latest; a plain task where there is no `requestIdleCallback` (Safari). */
+function idle(win: Win, timeout: number): Promise<void> {
+  if (typeof win.requestIdleCallback !== 'function') return delay(win, 0);
+  return new Promise((resolve) => win.requestIdleCallback(() => resolve(), { timeout }));
 }
 
 /** The worker's view; undefined when workers are blocked (CSP) or too slow. */
@@ -79,12 +89,13 @@ function compare(win: Win, view: WorkerView): string[] {
 
 /** Names of the navigator values a worker sees differently (an empty list when it cannot run). */
 export const workerSource = defineSource<string[]>({
-  budgetMs: FINGERPRINT_FIRST_MS + ANSWER_MS + 200,
+  budgetMs: FINGERPRINT_FIRST_MS + IDLE_WAIT_MS + ANSWER_MS + 200,
   stable: true,
   optional: true,
   async collect({ window: win }: SourceContext) {
     if (typeof win.Worker !== 'function' || typeof win.Blob !== 'function' || typeof win.URL?.createObjectURL !== 'function') return [];
     await Promise.race([fingerprintResult().catch(() => undefined), delay(win, FINGERPRINT_FIRST_MS)]);
+    await idle(win, IDLE_WAIT_MS);
     const view = await workerView(win);
     return view ? compare(win, view) : [];
   },
