@@ -30,18 +30,6 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
   });
 }
 
-function openDb(factory: IDBFactory): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const open = factory.open(DB_NAME, 1);
-    open.onupgradeneeded = () => {
-      if (!open.result.objectStoreNames.contains(STORE)) open.result.createObjectStore(STORE);
-    };
-    open.onsuccess = () => resolve(open.result);
-    open.onerror = () => reject(open.error ?? new Error('IndexedDB open failed'));
-    open.onblocked = () => reject(new Error('IndexedDB open blocked'));
-  });
-}
-
 const isKeyPair = (value: unknown): value is CryptoKeyPair =>
   value !== null &&
   typeof value === 'object' &&
@@ -50,27 +38,49 @@ const isKeyPair = (value: unknown): value is CryptoKeyPair =>
   (value as CryptoKeyPair).privateKey !== null &&
   (value as CryptoKeyPair).publicKey !== null;
 
-async function loadOrCreateStored(factory: IDBFactory, subtle: SubtleCrypto): Promise<CryptoKeyPair> {
-  const db = await openDb(factory);
-  try {
-    const existing: unknown = await request(db.transaction(STORE, 'readonly').objectStore(STORE).get(RECORD));
-    if (isKeyPair(existing)) return existing;
-    const created = await generateDeviceKeyPair(subtle);
-    // Another tab may have stored a key meanwhile: keep the first one written.
-    const tx = db.transaction(STORE, 'readwrite');
-    const store = tx.objectStore(STORE);
-    const raced: unknown = await request(store.get(RECORD));
-    if (isKeyPair(raced)) return raced;
-    store.put(created, RECORD);
-    await new Promise<void>((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error ?? new Error('IndexedDB write failed'));
-      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB write aborted'));
-    });
-    return created;
-  } finally {
-    db.close();
-  }
+/**
+ * The stored key, or else a new one stored.
+ * - A new key is made while the database opens, not after it: on a first visit
+ *   the open is slow (50–200 ms, the browser creates the database), and on a
+ *   later one an unused key costs about a millisecond of WebCrypto.
+ * - When the open creates the database, no key can be stored in it yet: the key
+ *   made meanwhile is stored by the upgrade itself and used at once, without
+ *   waiting for that write to commit (should it fail, the next page makes
+ *   another key). Only one connection upgrades a database, so two tabs of a
+ *   first visit do not both store a key.
+ * - Otherwise one read-write transaction reads the key, or stores the new one
+ *   if there is none.
+ */
+function loadOrCreateStored(factory: IDBFactory, subtle: SubtleCrypto): Promise<CryptoKeyPair> {
+  let made: CryptoKeyPair | undefined;
+  const candidate = generateDeviceKeyPair(subtle).then((pair) => (made = pair));
+  candidate.catch(() => {}); // awaited below when needed; not an unhandled rejection meanwhile
+  return new Promise((resolve, reject) => {
+    const open = factory.open(DB_NAME, 1);
+    open.onupgradeneeded = () => {
+      const db = open.result;
+      const store = db.objectStoreNames.contains(STORE) ? open.transaction!.objectStore(STORE) : db.createObjectStore(STORE);
+      if (made) {
+        store.put(made, RECORD);
+        resolve(made);
+      }
+    };
+    open.onsuccess = () => {
+      const db = open.result;
+      readOrStore(db, candidate).then(resolve, reject).finally(() => db.close()); // closes once its transaction commits
+    };
+    open.onerror = () => reject(open.error ?? new Error('IndexedDB open failed'));
+    open.onblocked = () => reject(new Error('IndexedDB open blocked'));
+  });
+}
+
+async function readOrStore(db: IDBDatabase, candidate: Promise<CryptoKeyPair>): Promise<CryptoKeyPair> {
+  const created = await candidate;
+  const store = db.transaction(STORE, 'readwrite').objectStore(STORE);
+  const existing: unknown = await request(store.get(RECORD));
+  if (isKeyPair(existing)) return existing;
+  await request(store.put(created, RECORD));
+  return created;
 }
 
 let deviceKey: Promise<DeviceKey> | undefined;
