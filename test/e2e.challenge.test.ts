@@ -28,18 +28,8 @@ import type { SmsMessage, SmsProvider } from '../server/challenges/sms/provider.
 import { DEMO_WEB_DIR } from '../server/paths.js';
 import { APP_KEY, APP_SECRET, testApp, type TestApp } from './support/app.js';
 import { ensureSdkBuilt } from './support/build.js';
+import { CHROMIUM, HEADLESS_CHROMIUM_ARGS as CHROMIUM_ARGS } from './support/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const MAX_ATTEMPTS = 3;
 const HOST = 'riskgate-challenge';
 const DIALOG = `${HOST} [role="dialog"]`;

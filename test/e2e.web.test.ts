@@ -28,11 +28,11 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionRecord } from '../shared/schemas.js';
+import { CHROMIUM, HEADLESS_CHROMIUM_ARGS as HEADLESS_ARGS } from './support/chromium.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist', 'server', 'main.js');
 const SDK_BUNDLE = join(ROOT, 'dist', 'sdk', 'riskgate.min.js');
-const CHROMIUM = '/usr/bin/chromium';
 const XVFB = '/usr/bin/Xvfb';
 const XDOTOOL = '/usr/bin/xdotool';
 
@@ -45,16 +45,6 @@ const MISSING = [
 ].join(' and ');
 const MISSING_X11 = `${XVFB} or ${XDOTOOL} (Debian's xvfb and xdotool packages)`;
 
-const HEADLESS_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** A normal desktop Chrome on Linux, as a scraper would claim to be. */
 const DESKTOP_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
 const START_TIMEOUT_MS = 30_000;

@@ -36,8 +36,8 @@ import {
   type FakeRequest,
   type RunningServer,
 } from './support/miniprogram.js';
+import { CHROMIUM, HEADLESS_CHROMIUM_ARGS } from './support/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const require = createRequire(import.meta.url);
 
 /** Every puzzle the server makes, newest last: the test knows each answer. */
@@ -89,7 +89,7 @@ beforeAll(async () => {
     compiler = 'simulate';
     console.warn(`wcc could not compile the templates (${(error as Error).message}); using j-component's template parser`);
   }
-  if (existsSync(CHROMIUM)) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+  if (existsSync(CHROMIUM)) browser = await chromium.launch({ executablePath: CHROMIUM, args: HEADLESS_CHROMIUM_ARGS });
 }, 180_000);
 
 afterAll(async () => {

@@ -17,18 +17,8 @@ import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
 import { openBlackBox } from '../server/token/decode.js';
 import { VERSION } from '../client/src/version.js';
 import { ensureSdkBuilt, ROOT, SDK_DIR } from './support/build.js';
+import { CHROMIUM, HEADLESS_CHROMIUM_ARGS as CHROMIUM_ARGS } from './support/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const APP_KEY = 'app_browser_test';
 
 /** Bundles a tiny app that imports the npm ESM build, as an app's own bundler would. */
