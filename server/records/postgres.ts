@@ -129,9 +129,7 @@ export class PostgresRecords implements Records {
     this.#pool = pool;
     this.#logger = opts.logger;
     this.#decisions = new DecisionQueue((batch) => this.#insertDecisions(batch), {
-      ...(opts.flushIntervalMs !== undefined ? { flushIntervalMs: opts.flushIntervalMs } : {}),
-      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
-      ...(opts.maxQueuedDecisions !== undefined ? { maxQueuedDecisions: opts.maxQueuedDecisions } : {}),
+      ...opts,
       onError: (error, dropped) => {
         this.#warn(`postgres: ${dropped} decisions not logged (${(error as Error).message})`);
         opts.onError?.(error);

@@ -83,12 +83,7 @@ export class SqliteRecords implements Records {
     if (opts.writerThread !== false && file !== ':memory:' && existsSync(fileURLToPath(writerUrl))) {
       this.#writer = new DecisionWriterThread(writerUrl, file);
     }
-    this.#decisions = new DecisionQueue((batch) => this.#writeDecisions(batch), {
-      ...(opts.flushIntervalMs !== undefined ? { flushIntervalMs: opts.flushIntervalMs } : {}),
-      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
-      ...(opts.maxQueuedDecisions !== undefined ? { maxQueuedDecisions: opts.maxQueuedDecisions } : {}),
-      ...(opts.onError ? { onError: opts.onError } : {}),
-    });
+    this.#decisions = new DecisionQueue((batch) => this.#writeDecisions(batch), opts);
     this.#insertEntry = db.prepare(`
       INSERT INTO list_entries (id, app_id, list, dimension, value_key, display_value, reason, created_by, created_at, expires_at)
       VALUES (@id, @appId, @list, @dimension, @valueKey, @displayValue, @reason, @createdBy, @createdAt, @expiresAt)`);

@@ -3,8 +3,9 @@
  *
  * Opening a token is ~300 µs of CPU (P-256 ECDH and ES256 verify), most of an
  * evaluation's cost. Worker threads move it off the event loop onto the other
- * cores. Requests that arrive in the same tick are sent to a worker as one
- * batch, so message passing costs little per token.
+ * cores. Requests that arrive in the same tick are sent to a worker in
+ * messages of a few tokens (TOKENS_PER_MESSAGE), so message passing costs
+ * little per token.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
