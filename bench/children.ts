@@ -3,7 +3,7 @@
  * clean-up on every way out, and what /proc and /metrics say about them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const children = new Set<ChildProcess>();
 
@@ -124,6 +124,19 @@ export function processCpuSeconds(pid: number): number {
 /** CPU seconds of a process's main thread alone (its thread id is the process id). */
 export function mainThreadCpuSeconds(pid: number): number {
   return cpuSecondsOf(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/** CPU seconds of each of a process's threads, by thread id (threads that exit in between are gone). */
+export function threadCpuSeconds(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      out.set(Number(tid), cpuSecondsOf(`/proc/${pid}/task/${tid}/stat`));
+    } catch {
+      // The thread ended while we read.
+    }
+  }
+  return out;
 }
 
 function cpuSecondsOf(statFile: string): number {

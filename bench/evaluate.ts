@@ -42,6 +42,7 @@ import {
   onExit,
   mainThreadCpuSeconds,
   processCpuSeconds,
+  threadCpuSeconds,
   processMemory,
   samples,
   scrapeMetrics,
@@ -96,7 +97,7 @@ async function startEcho(): Promise<Child> {
 }
 
 /** Node flags as `npm start` passes them (package.json). */
-const SERVER_NODE_ARGS = ['--max-semi-space-size=32'];
+const SERVER_NODE_ARGS = ['--max-semi-space-size=32', ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
 
 async function startRiskGate(dir: string, nodeArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<Child> {
   mkdirSync(dir, { recursive: true });
@@ -159,6 +160,8 @@ interface Phase<T> {
   serverCpuS: number;
   /** CPU seconds of the server's main thread (the event loop); the rest is its worker threads. */
   mainThreadCpuS: number;
+  /** CPU seconds of the server's other threads (decode workers, decision writer, GC, libuv), busiest first. */
+  otherThreadsCpuS: number[];
   /** Cores this process (the load generator) used on average. */
   benchCores: number;
   /** Cores everything else on the machine used on average (other people's work skews results). */
@@ -171,6 +174,7 @@ async function measure<T>(pid: number, fn: () => Promise<T>, metricsUrl?: string
   const before = metricsUrl ? await scrapeMetrics(metricsUrl) : undefined;
   const cpu0 = processCpuSeconds(pid);
   const main0 = mainThreadCpuSeconds(pid);
+  const threads0 = threadCpuSeconds(pid);
   const bench0 = process.cpuUsage();
   const busy0 = systemBusySeconds();
   const t0 = performance.now();
@@ -178,6 +182,10 @@ async function measure<T>(pid: number, fn: () => Promise<T>, metricsUrl?: string
   const wallS = (performance.now() - t0) / 1000;
   const serverCpuS = processCpuSeconds(pid) - cpu0;
   const mainThreadCpuS = mainThreadCpuSeconds(pid) - main0;
+  const otherThreadsCpuS = [...threadCpuSeconds(pid)]
+    .filter(([tid]) => tid !== pid)
+    .map(([tid, s]) => s - (threads0.get(tid) ?? 0))
+    .sort((a, b) => b - a);
   const bench = process.cpuUsage(bench0);
   const busy = systemBusySeconds() - busy0;
   const after = metricsUrl ? await scrapeMetrics(metricsUrl) : undefined;
@@ -189,11 +197,40 @@ async function measure<T>(pid: number, fn: () => Promise<T>, metricsUrl?: string
     serverCores: serverCpuS / wallS,
     serverCpuS,
     mainThreadCpuS,
+    otherThreadsCpuS,
     benchCores: benchCpuS / wallS,
     otherCores: Math.max(0, busy - serverCpuS - benchCpuS) / wallS,
     before,
     after,
   };
+}
+
+/** Share of evaluations the server itself timed (handler start to reply) within `seconds`, from its latency histogram. */
+function handlerShareWithin(p: Phase<unknown>, seconds: number): number {
+  const bucket = `riskgate_evaluate_duration_seconds_bucket{le="${seconds}"}`;
+  const count = 'riskgate_evaluate_duration_seconds_count';
+  const delta = (key: string) => (p.after!.get(key) ?? NaN) - (p.before!.get(key) ?? NaN);
+  return delta(bucket) / delta(count);
+}
+
+/** The main thread's garbage-collection pauses during a phase, from the server's own GC metrics. */
+function gcPauses(p: Phase<unknown>): string {
+  const delta = (key: string) => (p.after!.get(key) ?? NaN) - (p.before!.get(key) ?? NaN);
+  return (['minor', 'major'] as const)
+    .map((kind) => {
+      const count = delta(`nodejs_gc_duration_seconds_count{kind="${kind}"}`);
+      const total = delta(`nodejs_gc_duration_seconds_sum{kind="${kind}"}`) * 1000;
+      return `${kind} ${int(count)} × ${fixed(total / Math.max(1, count), 1)} ms`;
+    })
+    .join(', ');
+}
+
+/** The busiest threads besides the main one, in µs per evaluation ("180 / 95 / 12 µs"). */
+function busiestThreads(p: Phase<unknown>, evaluations: number): string {
+  return `${p.otherThreadsCpuS
+    .slice(0, 4)
+    .map((s) => fixed((s / Math.max(1, evaluations)) * 1e6, 0))
+    .join(' / ')} µs`;
 }
 
 /** What sampled evaluate responses said. */
@@ -442,7 +479,7 @@ async function maxThroughput(factory: TokenFactory, server: Child, seed: number,
   const maxCheck = tokenCheck('redis max', max, maxBodies.missed, maxSample);
   step(
     `max: ${int(max.value.okPerSecond)} evaluations/s, p50 ${max.value.result.latency.p50} ms, p99 ${max.value.result.latency.p99} ms, server ${fixed(max.serverCores, 2)} cores, redis-server ${fixed(redisCores, 2)} cores, others ${fixed(otherCores, 2)} cores` +
-      ` (main thread ${fixed(max.mainThreadCpuS / max.wallS, 2)} cores, ${fixed((max.mainThreadCpuS / Math.max(1, maxCheck.evaluations)) * 1e6, 0)} µs per evaluation; all threads ${fixed((max.serverCpuS / Math.max(1, maxCheck.evaluations)) * 1e6, 0)} µs), load generator ${fixed(max.benchCores, 2)} cores` +
+      ` (main thread ${fixed(max.mainThreadCpuS / max.wallS, 2)} cores, ${fixed((max.mainThreadCpuS / Math.max(1, maxCheck.evaluations)) * 1e6, 0)} µs per evaluation; all threads ${fixed((max.serverCpuS / Math.max(1, maxCheck.evaluations)) * 1e6, 0)} µs; busiest other threads ${busiestThreads(max, maxCheck.evaluations)}), load generator ${fixed(max.benchCores, 2)} cores` +
       (max.value.exhausted ? ` — tokens ran out after ${fixed((maxBodies.exhaustedAt! - max.startedAt) / 1000)} s (${max.value.fallbackResponses} /healthz fallbacks)` : ''),
   );
   return { max, maxCheck, warmupRate, avgBodyBytes, tokensMade, redisCores, otherCores };
@@ -731,6 +768,48 @@ async function maxOnlyRun(factory: TokenFactory, work: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
+// --latency-only: memory mode at the fixed rate alone (warm-up, then FIXED_RATE/s), for comparing p99.
+
+async function latencyOnlyRun(factory: TokenFactory, work: string): Promise<void> {
+  log(`--latency-only: POST /v1/risk/evaluate, memory hot state, ${int(FIXED_RATE)}/s over ${FIXED_CONNECTIONS} connections for ${FIXED_S} s`);
+  const server = await startRiskGate(join(work, 'riskgate-latency'));
+  try {
+    const serverKey = await serverKeyOf(server);
+    const warm = await cannon({ url: server.url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: WARMUP_S, headers: AUTH, bodies: new BodySource(await evaluateBodies(factory, serverKey, WARMUP_TOKENS, 1)) });
+    step(`warm-up: ${int(warm.okPerSecond)} evaluations/s`);
+    const bodies = new BodySource(await evaluateBodies(factory, serverKey, FIXED_RATE * FIXED_S + 1_000, 3));
+    await sleep(500);
+    const run = await measure(
+      server.pid,
+      () => cannon({ url: server.url, path: '/v1/risk/evaluate', connections: FIXED_CONNECTIONS, durationS: FIXED_S, overallRate: FIXED_RATE, headers: AUTH, bodies }),
+      server.url,
+    );
+    const evaluations = sum(run.after!, 'riskgate_decisions_total') - sum(run.before!, 'riskgate_decisions_total');
+    const { latency } = run.value.result;
+    step(
+      `achieved ${int(run.value.okPerSecond)}/s, p50 ${latency.p50} ms, p90 ${latency.p90} ms, p99 ${latency.p99} ms, max ${latency.max} ms; GC pauses ${gcPauses(run)}; ` +
+        `server ${fixed(run.serverCores, 2)} cores (main thread ${fixed((run.mainThreadCpuS / Math.max(1, evaluations)) * 1e6, 0)} µs per evaluation; busiest other threads ${busiestThreads(run, evaluations)}), load generator ${fixed(run.benchCores, 2)} cores`,
+    );
+    // Open loop at the target rate and below it: where p99 stays within budget.
+    for (const [i, rate] of [FIXED_RATE, 1_500, 1_000, 500].entries()) {
+      const seconds = rate === FIXED_RATE ? FIXED_S : PACED_SHORT_S * 2;
+      const pacedBodies = new BodySource(await evaluateBodies(factory, serverKey, rate * seconds, 4 + i));
+      await sleep(1_000);
+      const open = await measure(server.pid, () => paced({ url: server.url, path: '/v1/risk/evaluate', headers: AUTH, rate, durationS: seconds, bodies: pacedBodies }), server.url);
+      const evaluations = sum(open.after!, 'riskgate_decisions_total') - sum(open.before!, 'riskgate_decisions_total');
+      const lat = open.value.latencies;
+      step(
+        `open loop ${int(rate)}/s for ${seconds} s: achieved ${int(open.value.rate)}/s, p50 ${fixed(quantile(lat, 0.5), 2)} ms, p99 ${fixed(quantile(lat, 0.99), 2)} ms, max ${fixed(lat[lat.length - 1] ?? NaN, 1)} ms, most in flight ${open.value.maxInFlight}; ` +
+          `inside the handler ${pct(handlerShareWithin(open, 0.005))} within 5 ms; GC pauses ${gcPauses(open)}; ` +
+          `server ${fixed(open.serverCores, 2)} cores (main thread ${fixed((open.mainThreadCpuS / Math.max(1, evaluations)) * 1e6, 0)} µs per evaluation; busiest other threads ${busiestThreads(open, evaluations)}), load generator ${fixed(open.benchCores, 2)} cores`,
+      );
+    }
+  } finally {
+    await server.stop(15_000);
+  }
+}
+
+// ---------------------------------------------------------------------------
 // --profile
 
 async function profileRun(factory: TokenFactory, work: string): Promise<void> {
@@ -777,6 +856,7 @@ async function main(): Promise<void> {
   try {
     if (process.argv.includes('--profile')) await profileRun(factory, work);
     else if (process.argv.includes('--max-only')) await maxOnlyRun(factory, work);
+    else if (process.argv.includes('--latency-only')) await latencyOnlyRun(factory, work);
     else await fullRun(factory, work, startedAt);
   } finally {
     await factory.close();
