@@ -10,7 +10,11 @@
  * - A batch whose write fails is dropped and counted, not retried: the
  *   decisions were already answered, and retrying a batch that cannot be
  *   written (disk full, a corrupt record) would wedge the queue.
- * - Queued records and those being written are still served by `get`.
+ * - Records are queued as their rows (the record as one JSON string), so a
+ *   queued decision is one string on the heap rather than an object graph the
+ *   garbage collector copies until it is written.
+ * - Queued records and those being written are still served by `get`, parsed
+ *   from that JSON as the stores serve written ones.
  * - `close` writes what is queued, stopping at the first failure.
  */
 import type { DecisionRecord } from '../../shared/schemas.js';
@@ -59,21 +63,21 @@ export interface DecisionQueueOptions {
 }
 
 export class DecisionQueue {
-  readonly #write: (batch: DecisionRecord[]) => Promise<void>;
+  readonly #write: (batch: DecisionRow[]) => Promise<void>;
   readonly #batchSize: number;
   readonly #maxQueued: number;
   readonly #onError: DecisionQueueOptions['onError'];
   /** Waiting to be written, oldest first (Maps iterate in insertion order). */
-  readonly #queue = new Map<string, DecisionRecord>();
+  readonly #queue = new Map<string, DecisionRow>();
   /** The batch being written now. */
-  readonly #writing = new Map<string, DecisionRecord>();
+  readonly #writing = new Map<string, DecisionRow>();
   readonly #timer: NodeJS.Timeout;
   #flushing: Promise<void> | undefined;
   #flushScheduled = false;
   #dropped = 0;
   #closed = false;
 
-  constructor(write: (batch: DecisionRecord[]) => Promise<void>, options: DecisionQueueOptions = {}) {
+  constructor(write: (batch: DecisionRow[]) => Promise<void>, options: DecisionQueueOptions = {}) {
     this.#write = write;
     this.#batchSize = options.batchSize ?? 500;
     this.#maxQueued = options.maxQueuedDecisions ?? 50_000;
@@ -97,7 +101,7 @@ export class DecisionQueue {
       this.#dropped++;
       return;
     }
-    this.#queue.set(record.sequence_id, record);
+    this.#queue.set(record.sequence_id, decisionRow(record));
     if (this.#queue.size > this.#maxQueued) {
       const oldest = this.#queue.keys().next();
       if (!oldest.done) this.#queue.delete(oldest.value);
@@ -108,7 +112,8 @@ export class DecisionQueue {
 
   /** A decision not written yet, if it is one. */
   get(sequenceId: string): DecisionRecord | undefined {
-    return this.#queue.get(sequenceId) ?? this.#writing.get(sequenceId);
+    const row = this.#queue.get(sequenceId) ?? this.#writing.get(sequenceId);
+    return row && (JSON.parse(row[9]) as DecisionRecord);
   }
 
   /** Stops the timer and writes what is queued; after the first failed batch, the rest is dropped. */
@@ -154,12 +159,12 @@ export class DecisionQueue {
 
   /** Writes the oldest queued decisions; false when the write failed. */
   async #writeBatch(): Promise<boolean> {
-    const batch: DecisionRecord[] = [];
-    for (const [key, record] of this.#queue) {
+    const batch: DecisionRow[] = [];
+    for (const [key, row] of this.#queue) {
       if (batch.length >= this.#batchSize) break;
-      batch.push(record);
+      batch.push(row);
       this.#queue.delete(key);
-      this.#writing.set(key, record);
+      this.#writing.set(key, row);
     }
     if (batch.length === 0) return true;
     try {

@@ -13,7 +13,7 @@ import pg from 'pg';
 import type { CustomTypesConfig, Pool, PoolClient } from 'pg';
 import type { ListDimension, ListKind } from '../../shared/constants.js';
 import type { DecisionRecord, ListEntry } from '../../shared/schemas.js';
-import { DECISION_COLUMNS, DecisionQueue, decisionRow, type DecisionQueueOptions } from './decision-queue.js';
+import { DECISION_COLUMNS, DecisionQueue, type DecisionQueueOptions, type DecisionRow } from './decision-queue.js';
 import { newRecordId } from './identifiers.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, type Migration } from './migrations.js';
 import type { ListFilter, ListLookup, ListMatch, NewListEntry, Records } from './records.js';
@@ -277,13 +277,13 @@ export class PostgresRecords implements Records {
   }
 
   /** One multi-row INSERT per batch (see DecisionQueue). */
-  async #insertDecisions(batch: DecisionRecord[]): Promise<void> {
+  async #insertDecisions(batch: DecisionRow[]): Promise<void> {
     const values: unknown[] = [];
     const rows: string[] = [];
-    for (const record of batch) {
+    for (const row of batch) {
       const base = values.length;
       rows.push(`(${Array.from({ length: DECISION_COLUMNS }, (_, i) => `$${base + i + 1}`).join(', ')})`);
-      values.push(...decisionRow(record));
+      values.push(...row);
     }
     await this.#pool.query(
       `INSERT INTO decisions (sequence_id, app_id, event, created_at, score, level, decision, rules_version, device_id, record)

@@ -17,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { ListDimension, ListKind } from '../../shared/constants.js';
 import type { DecisionRecord, ListEntry } from '../../shared/schemas.js';
-import { DecisionQueue, decisionRow, type DecisionQueueOptions, type DecisionRow } from './decision-queue.js';
+import { DecisionQueue, type DecisionQueueOptions, type DecisionRow } from './decision-queue.js';
 import { newRecordId } from './identifiers.js';
 import type { DecisionWriterMessage, DecisionWriterReply } from './sqlite-decision-writer.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, type Migration } from './migrations.js';
@@ -228,8 +228,7 @@ export class SqliteRecords implements Records {
   }
 
   /** One batch: on the writer thread, or inline when there is none (or it died). */
-  async #writeDecisions(batch: readonly DecisionRecord[]): Promise<void> {
-    const rows = batch.map(decisionRow);
+  async #writeDecisions(rows: DecisionRow[]): Promise<void> {
     const writer = this.#writer;
     if (writer && !writer.failed) return writer.write(rows);
     this.#writer = undefined;
