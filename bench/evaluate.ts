@@ -772,7 +772,8 @@ async function maxOnlyRun(factory: TokenFactory, work: string): Promise<void> {
 
 async function latencyOnlyRun(factory: TokenFactory, work: string): Promise<void> {
   log(`--latency-only: POST /v1/risk/evaluate, memory hot state, ${int(FIXED_RATE)}/s over ${FIXED_CONNECTIONS} connections for ${FIXED_S} s`);
-  const server = await startRiskGate(join(work, 'riskgate-latency'));
+  const threads = process.env.RISKGATE_DECODE_THREADS;
+  const server = await startRiskGate(join(work, 'riskgate-latency'), [], threads ? { RISKGATE_DECODE_THREADS: threads } : {});
   try {
     const serverKey = await serverKeyOf(server);
     const warm = await cannon({ url: server.url, path: '/v1/risk/evaluate', connections: MAX_CONNECTIONS, durationS: WARMUP_S, headers: AUTH, bodies: new BodySource(await evaluateBodies(factory, serverKey, WARMUP_TOKENS, 1)) });
