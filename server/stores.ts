@@ -43,7 +43,7 @@ export async function openStores(config: RiskGateConfig, options: OpenStoresOpti
       const records = await PostgresRecords.open(config.databaseUrl, { schema: config.databaseSchema, ...options.postgres, ...(logger ? { logger } : {}) });
       return { hotState, records, database: records.pool };
     }
-    return { hotState, records: SqliteRecords.open(join(config.dataDir, DATABASE_FILE)), database: undefined };
+    return { hotState, records: SqliteRecords.open(join(config.dataDir, DATABASE_FILE), logger ? { logger } : {}), database: undefined };
   } catch (error) {
     await hotState.close();
     throw error;

@@ -206,6 +206,40 @@ describe('SqliteRecords (SQLite only)', () => {
     expect(query((db) => db.pragma('journal_mode', { simple: true }))).toBe('wal');
   });
 
+  it('warns, at most once per outage, when decisions cannot be logged', async () => {
+    const warnings: string[] = [];
+    const store = openStore({ writerThread: false, flushIntervalMs: 60_000, batchSize: 2, logger: { warn: (m) => warnings.push(m) } });
+    const db = new Database(file);
+    db.exec('DROP TABLE decisions');
+    db.close();
+    for (const id of ['f1', 'f2', 'f3', 'f4', 'f5']) {
+      store.logDecision({
+        sequence_id: id,
+        app_id: 'app1',
+        event: 'login',
+        event_time: '2025-01-01T00:00:00.000Z',
+        created_at: '2025-01-01T00:00:00.100Z',
+        score: 0,
+        level: 0,
+        decision: 'accept',
+        challenge: 'none',
+        reasons: [],
+        tags: [],
+        device_id: null,
+        degraded: false,
+        rules_version: 'v1',
+        rules_hit: [],
+        request: { event: 'login' },
+        features: {},
+        latency_ms: 1,
+      });
+    }
+    await store.close();
+    expect(store.droppedDecisions).toBe(5);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^sqlite: 2 decisions not logged \(no such table: decisions\)$/);
+  });
+
   it('keeps an acknowledged list entry across kill -9', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

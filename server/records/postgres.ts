@@ -16,12 +16,10 @@ import type { DecisionRecord, ListEntry } from '../../shared/schemas.js';
 import { DECISION_COLUMNS, DecisionQueue, type DecisionQueueOptions, type DecisionRow } from './decision-queue.js';
 import { newRecordId } from './identifiers.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, type Migration } from './migrations.js';
-import type { ListFilter, ListLookup, ListMatch, NewListEntry, Records } from './records.js';
+import { throttledWarning, type ListFilter, type ListLookup, type ListMatch, type NewListEntry, type Records, type RecordsLogger } from './records.js';
 
 /** Enough of a logger for connection trouble (pino's logger fits). */
-export interface PostgresRecordsLogger {
-  warn(message: string): void;
-}
+export type PostgresRecordsLogger = RecordsLogger;
 
 export interface PostgresRecordsOptions {
   /** Schema holding the tables, created when missing. Default `public`. Lower-case letters, digits and `_`. */
@@ -97,10 +95,9 @@ const MATCH_SQL = `
 
 export class PostgresRecords implements Records {
   readonly #pool: Pool;
-  readonly #logger: PostgresRecordsLogger | undefined;
+  readonly #warn: (message: string) => void;
   readonly #decisions: DecisionQueue;
   #closed = false;
-  #lastWarning = 0;
 
   /** Connects, applies pending migrations, and returns the store. */
   static async open(url: string, opts: PostgresRecordsOptions = {}): Promise<PostgresRecords> {
@@ -127,7 +124,7 @@ export class PostgresRecords implements Records {
 
   private constructor(pool: Pool, opts: PostgresRecordsOptions) {
     this.#pool = pool;
-    this.#logger = opts.logger;
+    this.#warn = throttledWarning(opts.logger);
     this.#decisions = new DecisionQueue((batch) => this.#insertDecisions(batch), {
       ...opts,
       onError: (error, dropped) => {
@@ -266,14 +263,6 @@ export class PostgresRecords implements Records {
     this.#closed = true;
     await this.#decisions.close();
     await this.#pool.end();
-  }
-
-  #warn(message: string): void {
-    // At most one warning per 30 s: an outage would otherwise log once per connection.
-    const now = Date.now();
-    if (now - this.#lastWarning < 30_000) return;
-    this.#lastWarning = now;
-    this.#logger?.warn(message);
   }
 
   /** One multi-row INSERT per batch (see DecisionQueue). */

@@ -8,6 +8,25 @@
 import type { ListDimension, ListKind } from '../../shared/constants.js';
 import type { DecisionRecord, ListEntry } from '../../shared/schemas.js';
 
+/** Where a store reports trouble it survives (pino's logger fits). */
+export interface RecordsLogger {
+  warn(message: string): void;
+}
+
+/**
+ * At most one warning per `intervalMs`: an outage would otherwise log once per
+ * batch or per connection.
+ */
+export function throttledWarning(logger: RecordsLogger | undefined, intervalMs = 30_000): (message: string) => void {
+  let last = -Infinity;
+  return (message) => {
+    const now = performance.now();
+    if (now - last < intervalMs) return;
+    last = now;
+    logger?.warn(message);
+  };
+}
+
 export interface NewListEntry {
   appId: string;
   list: ListKind;

@@ -21,7 +21,7 @@ import { DecisionQueue, type DecisionQueueOptions, type DecisionRow } from './de
 import { newRecordId } from './identifiers.js';
 import type { DecisionWriterMessage, DecisionWriterReply } from './sqlite-decision-writer.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, type Migration } from './migrations.js';
-import type { ListFilter, ListLookup, ListMatch, NewListEntry, Records } from './records.js';
+import { throttledWarning, type ListFilter, type ListLookup, type ListMatch, type NewListEntry, type Records, type RecordsLogger } from './records.js';
 
 export interface SqliteRecordsOptions {
   /** The decision log's queue: flush interval, batch size (rows per transaction), bound. */
@@ -32,6 +32,8 @@ export interface SqliteRecordsOptions {
   onError?: (err: unknown) => void;
   /** Write decisions from a worker thread when the compiled worker exists. Default true. */
   writerThread?: boolean;
+  /** Told when decisions could not be logged, or the writer thread stopped. */
+  logger?: RecordsLogger;
 }
 
 interface ListRow {
@@ -54,6 +56,8 @@ export class SqliteRecords implements Records {
   readonly #decisions: DecisionQueue;
   readonly #insertDecisions: (rows: readonly DecisionRow[]) => void;
   #writer: DecisionWriterThread | undefined;
+  readonly #logger: RecordsLogger | undefined;
+  readonly #warn: (message: string) => void;
   readonly #findStatements = new Map<string, Database.Statement>();
   #closed = false;
 
@@ -83,7 +87,15 @@ export class SqliteRecords implements Records {
     if (opts.writerThread !== false && file !== ':memory:' && existsSync(fileURLToPath(writerUrl))) {
       this.#writer = new DecisionWriterThread(writerUrl, file);
     }
-    this.#decisions = new DecisionQueue((batch) => this.#writeDecisions(batch), opts);
+    this.#logger = opts.logger;
+    this.#warn = throttledWarning(opts.logger);
+    this.#decisions = new DecisionQueue((batch) => this.#writeDecisions(batch), {
+      ...opts,
+      onError: (error, dropped) => {
+        this.#warn(`sqlite: ${dropped} decisions not logged (${(error as Error).message})`);
+        opts.onError?.(error);
+      },
+    });
     this.#insertEntry = db.prepare(`
       INSERT INTO list_entries (id, app_id, list, dimension, value_key, display_value, reason, created_by, created_at, expires_at)
       VALUES (@id, @appId, @list, @dimension, @valueKey, @displayValue, @reason, @createdBy, @createdAt, @expiresAt)`);
@@ -231,7 +243,11 @@ export class SqliteRecords implements Records {
   async #writeDecisions(rows: DecisionRow[]): Promise<void> {
     const writer = this.#writer;
     if (writer && !writer.failed) return writer.write(rows);
-    this.#writer = undefined;
+    if (writer) {
+      // Once: from now on this connection writes the decisions.
+      this.#logger?.warn(`sqlite: decision writer thread stopped (${writer.failed!.message}); decisions are now written on the main thread`);
+      this.#writer = undefined;
+    }
     this.#insertDecisions(rows);
   }
 }
