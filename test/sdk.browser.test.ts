@@ -170,16 +170,23 @@ describe.skipIf(!existsSync(CHROMIUM))('web SDK in headless Chromium', () => {
     expect(payload).toMatchObject({ v: 1, app: APP_KEY, platform: 'web', sdk: `web/${VERSION}` });
     expect(first.token!.length).toBeLessThanOrEqual(4096);
     const { signals } = payload;
-    expect(signals.visitor_id).toMatch(/^[0-9a-f]{32}$/);
-    expect(Object.keys(signals.components ?? {}).length).toBeGreaterThan(20);
-    expect(signals.user_agent).toContain('Chrome/');
-    expect(signals.platform).toBe('Linux x86_64');
-    expect(signals.screen).toMatchObject({ width: expect.any(Number), height: expect.any(Number), dpr: expect.any(Number), touch_points: 0 });
-    expect(signals.webgl_renderer).toMatch(/SwiftShader/);
-    expect(signals.device_key_store).toBe('indexeddb');
-    // A loaded machine may make a slow source time out; nothing may fail outright.
-    for (const code of Object.values(signals.errors ?? {})) expect(code).toBe('timeout');
+    // A loaded machine may make a slow source time out (its signals are then
+    // left out, and it is named in errors); nothing may fail outright.
+    const errors = signals.errors ?? {};
+    for (const code of Object.values(errors)) expect(code).toBe('timeout');
     expect(payload.degraded).toBe(signals.errors !== undefined);
+    if (signals.errors) console.info(`first token: sources timed out: ${JSON.stringify(errors)}`);
+    if (!errors.fingerprint) {
+      expect(signals.visitor_id).toMatch(/^[0-9a-f]{32}$/);
+      expect(Object.keys(signals.components ?? {}).length).toBeGreaterThan(20);
+    }
+    if (!errors.environment) {
+      expect(signals.user_agent).toContain('Chrome/');
+      expect(signals.platform).toBe('Linux x86_64');
+      expect(signals.screen).toMatchObject({ width: expect.any(Number), height: expect.any(Number), dpr: expect.any(Number), touch_points: 0 });
+    }
+    if (!errors.webgl) expect(signals.webgl_renderer).toMatch(/SwiftShader/);
+    expect(signals.device_key_store).toBe('indexeddb');
     console.info(`first token: ${first.token!.length} chars, script start → token ${first.ms!.toFixed(1)} ms`);
   });
 
