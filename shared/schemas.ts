@@ -25,6 +25,28 @@ export const MAX_FIELD_LENGTH = 1024;
 
 const field = () => z.string().trim().min(1).max(MAX_FIELD_LENGTH);
 
+/**
+ * Deepest nesting accepted in the free-form objects (`ext`, `event_detail`):
+ * more than any business detail needs, and shallow enough that the decision
+ * log can always serialise the request (a 64 KiB body can nest 20,000 deep).
+ */
+export const MAX_DETAIL_DEPTH = 32;
+
+function nestedWithin(value: unknown, maxDepth: number): boolean {
+  // Iterative, so depth itself cannot exhaust the stack.
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > maxDepth) return false;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
+const freeForm = () =>
+  z.record(z.string(), z.unknown()).refine((value) => nestedWithin(value, MAX_DETAIL_DEPTH), `nested deeper than ${MAX_DETAIL_DEPTH} levels`);
+
 // ---------------------------------------------------------------------------
 // POST /v1/risk/evaluate
 
@@ -43,8 +65,8 @@ export const EvaluateRequest = z
     email: field().optional(),
     nickname: field().optional(),
     referer: field().optional(),
-    ext: z.record(z.string(), z.unknown()).optional(),
-    event_detail: z.record(z.string(), z.unknown()).optional(),
+    ext: freeForm().optional(),
+    event_detail: freeForm().optional(),
   })
   .meta({ id: 'EvaluateRequest' });
 export type EvaluateRequest = z.infer<typeof EvaluateRequest>;

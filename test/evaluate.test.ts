@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../shared/constants.js';
-import type { EvaluateResponse } from '../shared/schemas.js';
+import { MAX_DETAIL_DEPTH, type EvaluateResponse } from '../shared/schemas.js';
 import { runKeysCommand } from '../server/cli.js';
 import { TOKEN_KEY_FILE } from '../server/config/data-dir.js';
 import type { HotState } from '../server/state/hot-state.js';
@@ -79,6 +79,15 @@ describe('error codes', () => {
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'dance', ip: '1.2.3.4' } })).toMatchObject({ status: 400, code: 9002, field: 'event' });
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', ip: 42 } })).toMatchObject({ status: 400, code: 9002, field: 'ip' });
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', ip: '1.2.3.4', event_time: 'yesterday' } })).toMatchObject({ status: 400, code: 9002, field: 'event_time' });
+    // Free-form details nest at most MAX_DETAIL_DEPTH levels, so every accepted request can be logged.
+    const nested = (levels: number): Record<string, unknown> => {
+      let value: Record<string, unknown> = { leaf: 1 };
+      for (let i = 1; i < levels; i++) value = { a: value };
+      return value;
+    };
+    expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', ip: '1.2.3.4', event_detail: nested(MAX_DETAIL_DEPTH + 1) } })).toMatchObject({ status: 400, code: 9002, field: 'event_detail' });
+    expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', ip: '1.2.3.4', ext: { list: [[[['deep']]]], detail: nested(MAX_DETAIL_DEPTH + 5) } } })).toMatchObject({ status: 400, code: 9002, field: 'ext' });
+    expect((await t.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', ip: '1.2.3.4', event_detail: nested(MAX_DETAIL_DEPTH) } })).statusCode).toBe(200);
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: { ...t.auth, 'content-type': 'application/json' }, payload: '{"event":' })).toMatchObject({ status: 400, code: 9002, field: 'body' });
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: [1, 2] })).toMatchObject({ status: 400, code: 9002 });
   });

@@ -18,6 +18,7 @@ export interface DecisionQueueOptions {
   flushIntervalMs?: number;
   batchSize?: number;
   maxQueuedDecisions?: number;
+  onError?: (error: unknown) => void;
 }
 
 export interface AuditRow {
@@ -238,11 +239,26 @@ export function describeRecords(name: string, harness: RecordsHarness, options: 
         expect(store.queuedDecisions).toBe(4);
         // A full batch starts the writer at once, long before the 60 s timer.
         await vi.waitFor(async () => expect(await harness.countDecisions()).toBe(4), { timeout: 2000, interval: 5 });
-        expect(store.queuedDecisions).toBe(0);
+        // The rows are visible before the writer's acknowledgement arrives.
+        await vi.waitFor(() => expect(store.queuedDecisions).toBe(0), { timeout: 2000, interval: 5 });
 
         const timed = await openStore({ flushIntervalMs: 20 });
         timed.logDecision(decision('t1'));
         await vi.waitFor(async () => expect(await harness.countDecisions()).toBe(5), { timeout: 2000, interval: 10 });
+      });
+
+      it('drops a record that cannot be serialised on its own, never its batch', async () => {
+        const errors: unknown[] = [];
+        const store = await openStore({ flushIntervalMs: 60_000, onError: (e) => errors.push(e) });
+        store.logDecision(decision('ok1'));
+        // BigInt has no JSON form: JSON.stringify throws.
+        store.logDecision({ ...decision('bad'), features: { n: 1n } });
+        store.logDecision(decision('ok2'));
+        expect(store.droppedDecisions).toBe(1);
+        expect(errors).toHaveLength(1);
+        expect(await store.getDecision('app1', 'bad')).toBeNull();
+        await store.close();
+        expect(await harness.countDecisions()).toBe(2);
       });
 
       it('drops the oldest decisions when the queue is full', async () => {

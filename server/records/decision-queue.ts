@@ -101,7 +101,16 @@ export class DecisionQueue {
       this.#dropped++;
       return;
     }
-    this.#queue.set(record.sequence_id, decisionRow(record));
+    let row: DecisionRow;
+    try {
+      row = decisionRow(record);
+    } catch (error) {
+      // A record that cannot be serialised is lost alone, not with its batch, and never fails the request.
+      this.#dropped++;
+      this.#onError?.(error, 1);
+      return;
+    }
+    this.#queue.set(record.sequence_id, row);
     if (this.#queue.size > this.#maxQueued) {
       const oldest = this.#queue.keys().next();
       if (!oldest.done) this.#queue.delete(oldest.value);
