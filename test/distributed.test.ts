@@ -29,24 +29,21 @@
  *
  * `npm test` builds first. Run alone: `npm run build && npx vitest run test/distributed.test.ts`.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceSigner, ServerTokenKey } from '../client/src/token/build.js';
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from '../server/challenges/sms/webhook.js';
+import { ROOT } from './support/build.js';
+import { cleanEnv, freePort, Processes, SERVER_CLI, SERVER_MAIN, stop, type Proc, type ServerProc } from './support/processes.js';
 import { makeToken, newDevice } from './support/tokens.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'server', 'main.js');
-const CLI = join(ROOT, 'dist', 'server', 'cli.js');
 const RULES_FILE = join(ROOT, 'test', 'fixtures', 'distributed-rules.yaml');
 const START_TIMEOUT_MS = 30_000;
 
@@ -103,7 +100,7 @@ const redisServerOnPath = await new Promise<boolean>((resolve) => {
   child.on('exit', (code) => resolve(code === 0));
 });
 
-const HAS_DIST = existsSync(MAIN) && existsSync(CLI);
+const HAS_DIST = existsSync(SERVER_MAIN) && existsSync(SERVER_CLI);
 const [redisDown, pgProbe] = HAS_DIST ? await Promise.all([redisProblem(REDIS_URL), firstPostgres(PG_CANDIDATES)]) : [undefined, { url: undefined }];
 const SKIP_REASON = !HAS_DIST
   ? 'dist/server/main.js or dist/server/cli.js is missing: run `npm run build` first (`npm test` does)'
@@ -124,106 +121,14 @@ const ADMIN_PG_URL = pgProbe.url ?? '';
 
 // ---------------------------------------------------------------- processes
 
-interface Proc {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-interface Server extends Proc {
-  name: string;
-  base: string;
-}
+type Server = ServerProc;
 
-const children = new Set<ChildProcess>();
-const tempDirs: string[] = [];
+const processes = new Processes();
+const tempDir = (prefix: string) => processes.tempDir(prefix);
 
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Keeps the last `limit` characters: a server logging one warning per request during an outage must not grow without bound. */
-const tail = (text: string, limit = 200_000) => (text.length > limit ? text.slice(-limit) : text);
-
-function track(command: string, args: string[], env?: NodeJS.ProcessEnv): Proc {
-  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout = tail(stdout + chunk)));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr = tail(stderr + chunk)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-/** A clean environment: nothing RiskGate reads leaks in from the one running the tests. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const name of ['PATH', 'HOME', 'TMPDIR', 'TEMP', 'TMP', 'SYSTEMROOT', 'LANG']) {
-    if (process.env[name] !== undefined) env[name] = process.env[name];
-  }
-  return { ...env, ...extra };
-}
-
-async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-  proc.child.kill(signal);
-  await proc.exited;
-}
-
-/** Starts the built server on a free port and waits for its "RiskGate listening on …" line. */
-async function startServer(name: string, extra: Record<string, string>): Promise<Server> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const proc = track(
-      process.execPath,
-      [MAIN],
-      cleanEnv({ HOST: '127.0.0.1', PORT: String(port), RISKGATE_LOG_LEVEL: 'warn', RISKGATE_RULES: RULES_FILE, ...extra }),
-    );
-    const outcome = await new Promise<{ base: string } | { exit: string }>((resolve) => {
-      const timer = setTimeout(() => resolve({ exit: `no listening line after ${START_TIMEOUT_MS} ms` }), START_TIMEOUT_MS);
-      const onData = () => {
-        const match = /RiskGate listening on (http:\/\/\S+)/.exec(proc.stdout());
-        if (match) {
-          clearTimeout(timer);
-          proc.child.stdout!.off('data', onData);
-          resolve({ base: match[1]! });
-        }
-      };
-      proc.child.stdout!.on('data', onData);
-      void proc.exited.then(({ code, signal }) => {
-        clearTimeout(timer);
-        resolve({ exit: `exited (code ${code}, signal ${signal}) before listening` });
-      });
-    });
-    if ('base' in outcome) {
-      if (outcome.base !== `http://127.0.0.1:${port}`) throw new Error(`${name} listens on ${outcome.base}, not on port ${port}`);
-      return { ...proc, name, base: outcome.base };
-    }
-    await stop(proc);
-    // Another process may have taken the port between probe and listen: try again.
-    if (/EADDRINUSE/.test(proc.stderr()) && attempt < 3) continue;
-    throw new Error(`server ${name} did not start: ${outcome.exit}\nstdout:\n${proc.stdout()}\nstderr:\n${proc.stderr()}`);
-  }
-}
+/** Starts the built server on a free port with the distributed rules plus `extra`. */
+const startServer = (name: string, extra: Record<string, string>): Promise<Server> =>
+  processes.startServer(name, { RISKGATE_RULES: RULES_FILE, ...extra }, START_TIMEOUT_MS);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -425,10 +330,7 @@ const sharedEnv = (name: string, redis = redisUrl): Record<string, string> => ({
 afterAll(async () => {
   // Whatever happened above: no process outlives the tests, and nothing is left in the stores.
   const problems: string[] = [];
-  for (const child of children) child.kill('SIGKILL');
-  await Promise.all(
-    [...children].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)))),
-  );
+  await processes.cleanup();
   if (smsReceiver) await new Promise<void>((resolve) => smsReceiver!.close(() => resolve()));
   if (adminPool) {
     if (databaseName) {
@@ -446,7 +348,6 @@ afterAll(async () => {
     }
     await redisAdmin.quit().catch(() => {});
   }
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   if (problems.length > 0) throw new Error(`distributed-mode cleanup: ${problems.join('; ')}`);
 });
 
@@ -599,7 +500,7 @@ describe.skipIf(SKIP_REASON !== undefined)(SKIP_REASON ? `SKIPPED distributed mo
       const [oldKey] = await jwks(A);
       const cliEnv = cleanEnv({ RISKGATE_CONFIG: configFile, RISKGATE_DATABASE_URL: databaseUrl, RISKGATE_DATA_DIR: join(tempDir('riskgate-distributed-cli-'), 'data') });
       const output = await new Promise<string>((resolve, reject) => {
-        execFile(process.execPath, [CLI, 'keys', 'rotate'], { cwd: ROOT, env: cliEnv, timeout: 30_000 }, (error, stdout, stderr) =>
+        execFile(process.execPath, [SERVER_CLI, 'keys', 'rotate'], { cwd: ROOT, env: cliEnv, timeout: 30_000 }, (error, stdout, stderr) =>
           error ? reject(new Error(`keys rotate failed: ${error.message}\n${stdout}\n${stderr}`)) : resolve(stdout),
         );
       });
@@ -644,7 +545,7 @@ describe.skipIf(SKIP_REASON !== undefined)(SKIP_REASON ? `SKIPPED distributed mo
     let C: Server;
 
     const startRedis = async (): Promise<Proc> => {
-      const proc = track('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+      const proc = processes.track('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
       const url = `redis://127.0.0.1:${redisPort}`;
       const deadline = Date.now() + 10_000;
       for (;;) {

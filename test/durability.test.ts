@@ -8,118 +8,32 @@
  *
  * `npm test` builds first. Run alone: `npm run build && npx vitest run test/durability.test.ts`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Processes, SERVER_MAIN, type ServerProc } from './support/processes.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'server', 'main.js');
-const HAS_DIST = existsSync(MAIN);
+const HAS_DIST = existsSync(SERVER_MAIN);
 const MISSING = `dist/server/main.js is missing: run \`npm run build\` first (\`npm test\` does) — durability tests skipped`;
 
 const APP = { id: 'durable', name: 'Durable shop', key: 'pk_durable_0001', secret: 'sk_durable_secret_0123456789' };
 const AUTH = { authorization: `Bearer ${APP.secret}` };
 const START_TIMEOUT_MS = 20_000;
 
-interface Server {
-  child: ChildProcess;
-  base: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+const processes = new Processes();
+const tempDir = (prefix: string) => processes.tempDir(prefix);
 
-const children = new Set<ChildProcess>();
-const tempDirs: string[] = [];
+/** Starts the built server on a free port with this data directory and config file. */
+const startServer = (dataDir: string, configFile: string) =>
+  processes.startServer('durable', { RISKGATE_DATA_DIR: dataDir, RISKGATE_CONFIG: configFile }, START_TIMEOUT_MS);
 
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** A clean environment: nothing RiskGate reads leaks in from the one running the tests. */
-function serverEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const name of ['PATH', 'HOME', 'TMPDIR', 'TEMP', 'TMP', 'SYSTEMROOT', 'LANG']) {
-    if (process.env[name] !== undefined) env[name] = process.env[name];
-  }
-  return { ...env, ...extra };
-}
-
-function spawnServer(env: NodeJS.ProcessEnv): Server {
-  const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  return { child, base: '', stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-/** Starts the built server on a free port and waits for its "RiskGate listening on …" line. */
-async function startServer(dataDir: string, configFile: string): Promise<Server> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const server = spawnServer(
-      serverEnv({ HOST: '127.0.0.1', PORT: String(port), RISKGATE_DATA_DIR: dataDir, RISKGATE_CONFIG: configFile, RISKGATE_LOG_LEVEL: 'warn' }),
-    );
-    const outcome = await new Promise<{ base: string } | { exit: string }>((resolve) => {
-      const timer = setTimeout(() => resolve({ exit: `no listening line after ${START_TIMEOUT_MS} ms` }), START_TIMEOUT_MS);
-      const onData = () => {
-        const match = /RiskGate listening on (http:\/\/\S+)/.exec(server.stdout());
-        if (match) {
-          clearTimeout(timer);
-          server.child.stdout!.off('data', onData);
-          resolve({ base: match[1]! });
-        }
-      };
-      server.child.stdout!.on('data', onData);
-      void server.exited.then(({ code, signal }) => {
-        clearTimeout(timer);
-        resolve({ exit: `exited (code ${code}, signal ${signal}) before listening` });
-      });
-    });
-    if ('base' in outcome) {
-      expect(outcome.base).toBe(`http://127.0.0.1:${port}`);
-      return { ...server, base: outcome.base };
-    }
-    server.child.kill('SIGKILL');
-    await server.exited;
-    // Another process may have taken the port between probe and listen: try again.
-    if (/EADDRINUSE/.test(server.stderr()) && attempt < 3) continue;
-    throw new Error(`server did not start: ${outcome.exit}\nstdout:\n${server.stdout()}\nstderr:\n${server.stderr()}`);
-  }
-}
-
-async function kill9(server: Server): Promise<void> {
+async function kill9(server: ServerProc): Promise<void> {
   server.child.kill('SIGKILL');
   const { signal } = await server.exited;
   expect(signal).toBe('SIGKILL');
 }
 
-async function call(server: Server, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+async function call(server: ServerProc, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(`${server.base}${path}`, {
     method,
     headers: body === undefined ? AUTH : { ...AUTH, 'content-type': 'application/json' },
@@ -131,7 +45,7 @@ async function call(server: Server, method: string, path: string, body?: unknown
 }
 
 /** POSTs a list entry and kills the server with SIGKILL as soon as the 200 is in hand. */
-async function addThenKill(server: Server, entry: Record<string, unknown>): Promise<string> {
+async function addThenKill(server: ServerProc, entry: Record<string, unknown>): Promise<string> {
   const response = await fetch(`${server.base}/v1/lists`, {
     method: 'POST',
     headers: { ...AUTH, 'content-type': 'application/json' },
@@ -166,9 +80,7 @@ const mode = (file: string) => statSync(file).mode & 0o777;
 
 afterAll(async () => {
   // Whatever happened above, no server outlives the tests.
-  for (const child of children) child.kill('SIGKILL');
-  await Promise.all([...children].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)))));
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  await processes.cleanup();
 });
 
 if (!HAS_DIST) {
@@ -279,7 +191,7 @@ describe.skipIf(!HAS_DIST)(HAS_DIST ? 'invalid configuration stops start-up (bui
    */
   async function runWith(config: string, env: Record<string, string> = {}, name?: string) {
     const dir = tempDir('riskgate-badconfig-');
-    const server = spawnServer(serverEnv({ HOST: '127.0.0.1', RISKGATE_DATA_DIR: join(dir, 'data'), RISKGATE_CONFIG: writeConfig(dir, config, name), ...env }));
+    const server = processes.spawnServer({ HOST: '127.0.0.1', RISKGATE_DATA_DIR: join(dir, 'data'), RISKGATE_CONFIG: writeConfig(dir, config, name), ...env });
     const timer = setTimeout(() => server.child.kill('SIGKILL'), START_TIMEOUT_MS);
     const { code, signal } = await server.exited;
     clearTimeout(timer);
