@@ -1,7 +1,8 @@
 /**
  * The server key tokens are encrypted to: given in `init`, or the first key of
  * `GET {endpoint}/v1/keys`, cached in memory and for five minutes in
- * localStorage (or sessionStorage) so that page loads skip the request.
+ * localStorage (or sessionStorage) so that page loads skip the request. The
+ * mini-program SDK keeps it the same way in wx storage (cachedServerKey).
  */
 import type { ServerTokenKey } from './token/build.js';
 import { RiskGateError } from './errors.js';
@@ -78,51 +79,65 @@ async function fetchKey(win: Win, endpoint: string, timeoutMs: number): Promise<
   }
 }
 
+/** How one platform keeps and fetches the key; see cachedServerKey. */
+export interface KeySource {
+  /** The stored key if fresh at `now`; never throws. */
+  read(now: number): ServerTokenKey | undefined;
+  /** Stores the key; never throws (a full storage leaves the memory cache). */
+  write(key: ServerTokenKey, now: number): void;
+  fetch(): Promise<ServerTokenKey>;
+}
+
 interface MemoryEntry {
   at: number;
   key: Promise<ServerTokenKey>;
 }
 
-// Per endpoint, shared by every client on the page; created on first use.
+// Per endpoint, shared by every client of the page or mini-program; created on first use.
 let memory: Map<string, MemoryEntry> | undefined;
 
 /**
  * Resolves the server key for `endpoint`: memory, then storage, then the
  * network (one retry). A failure is not cached, so a later token tries again.
+ * Rejects with RiskGateError `key_unavailable`.
  */
-export function loadServerKey(win: Win, endpoint: string, fetchTimeoutMs: number): Promise<ServerTokenKey> {
+export function cachedServerKey(endpoint: string, source: KeySource): Promise<ServerTokenKey> {
   memory ??= new Map();
   const now = Date.now();
   const cached = memory.get(endpoint);
   if (cached && now - cached.at < KEY_CACHE_TTL_MS) return cached.key;
 
-  const stored = readCached(win, endpoint, now);
-  if (stored) {
-    const entry = { at: now, key: Promise.resolve(stored) };
-    memory.set(endpoint, entry);
-    return entry.key;
-  }
-
+  const stored = source.read(now);
   const entry: MemoryEntry = {
     at: now,
-    key: (async () => {
-      if (typeof win.fetch !== 'function') throw new RiskGateError('key_unavailable', 'RiskGate: fetch is not available to load the server key');
-      let firstError: unknown;
-      for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-          const key = await fetchKey(win, endpoint, fetchTimeoutMs);
-          writeCached(win, endpoint, key, Date.now());
-          return key;
-        } catch (error) {
-          firstError ??= error;
-        }
-      }
-      throw new RiskGateError('key_unavailable', `RiskGate: cannot load the server key from ${endpoint}/v1/keys`, { cause: firstError });
-    })(),
+    key: stored
+      ? Promise.resolve(stored)
+      : (async () => {
+          let firstError: unknown;
+          for (let attempt = 0; attempt < 2; attempt++) {
+            try {
+              const key = await source.fetch();
+              source.write(key, Date.now());
+              return key;
+            } catch (error) {
+              firstError ??= error;
+            }
+          }
+          throw new RiskGateError('key_unavailable', `RiskGate: cannot load the server key from ${endpoint}/v1/keys`, { cause: firstError });
+        })(),
   };
   memory.set(endpoint, entry);
   entry.key.catch(() => {
     if (memory?.get(endpoint) === entry) memory.delete(endpoint);
   });
   return entry.key;
+}
+
+/** The web SDK's key: localStorage (or sessionStorage) and fetch. */
+export function loadServerKey(win: Win, endpoint: string, fetchTimeoutMs: number): Promise<ServerTokenKey> {
+  return cachedServerKey(endpoint, {
+    read: (now) => readCached(win, endpoint, now),
+    write: (key, now) => writeCached(win, endpoint, key, now),
+    fetch: () => (typeof win.fetch === 'function' ? fetchKey(win, endpoint, fetchTimeoutMs) : Promise.reject(new Error('fetch is not available'))),
+  });
 }

@@ -4,21 +4,12 @@
  * minutes in wx storage (`riskgate:key:{endpoint}`), as the web SDK does with
  * localStorage. Two attempts; a failure is not cached.
  */
-import { RiskGateError } from '../../src/errors.js';
-import { asServerKey, KEY_CACHE_TTL_MS } from '../../src/keys.js';
+import { asServerKey, cachedServerKey, KEY_CACHE_TTL_MS } from '../../src/keys.js';
 import type { ServerTokenKey } from '../../src/token/build.js';
 import { wxRequest } from './transport.js';
 import type { Wx } from './wx.js';
 
 const STORAGE_PREFIX = 'riskgate:key:';
-
-interface MemoryEntry {
-  at: number;
-  key: Promise<ServerTokenKey>;
-}
-
-// Per endpoint, shared by every client; created on first use.
-let memory: Map<string, MemoryEntry> | undefined;
 
 function readCached(wx: Wx, endpoint: string, now: number): ServerTokenKey | undefined {
   try {
@@ -47,39 +38,11 @@ async function fetchKey(wx: Wx, endpoint: string, timeoutMs: number): Promise<Se
   return key;
 }
 
-/** Memory, then storage, then the network (one retry). Rejects with RiskGateError `key_unavailable`. */
+/** Memory, then wx storage, then wx.request (one retry). Rejects with RiskGateError `key_unavailable`. */
 export function loadServerKey(wx: Wx, endpoint: string, fetchTimeoutMs: number): Promise<ServerTokenKey> {
-  memory ??= new Map();
-  const now = Date.now();
-  const cached = memory.get(endpoint);
-  if (cached && now - cached.at < KEY_CACHE_TTL_MS) return cached.key;
-
-  const stored = readCached(wx, endpoint, now);
-  if (stored) {
-    const entry = { at: now, key: Promise.resolve(stored) };
-    memory.set(endpoint, entry);
-    return entry.key;
-  }
-
-  const entry: MemoryEntry = {
-    at: now,
-    key: (async () => {
-      let firstError: unknown;
-      for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-          const key = await fetchKey(wx, endpoint, fetchTimeoutMs);
-          writeCached(wx, endpoint, key, Date.now());
-          return key;
-        } catch (error) {
-          firstError ??= error;
-        }
-      }
-      throw new RiskGateError('key_unavailable', `RiskGate: cannot load the server key from ${endpoint}/v1/keys`, { cause: firstError });
-    })(),
-  };
-  memory.set(endpoint, entry);
-  entry.key.catch(() => {
-    if (memory?.get(endpoint) === entry) memory.delete(endpoint);
+  return cachedServerKey(endpoint, {
+    read: (now) => readCached(wx, endpoint, now),
+    write: (key, now) => writeCached(wx, endpoint, key, now),
+    fetch: () => fetchKey(wx, endpoint, fetchTimeoutMs),
   });
-  return entry.key;
 }
