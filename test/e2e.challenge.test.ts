@@ -16,7 +16,7 @@
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -29,6 +29,7 @@ import { DEMO_WEB_DIR } from '../server/paths.js';
 import { APP_KEY, APP_SECRET, testApp, type TestApp } from './support/app.js';
 import { ensureSdkBuilt } from './support/build.js';
 import { CHROMIUM, HEADLESS_CHROMIUM_ARGS as CHROMIUM_ARGS } from './support/chromium.js';
+import { freePort } from './support/processes.js';
 
 const MAX_ATTEMPTS = 3;
 const HOST = 'riskgate-challenge';
@@ -174,14 +175,6 @@ function logInto(entries: Record<string, unknown>[]): Writable {
       callback();
     },
   });
-}
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 beforeAll(async () => {

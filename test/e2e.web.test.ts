@@ -18,7 +18,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionRecord } from '../shared/schemas.js';
 import { CHROMIUM, HEADLESS_CHROMIUM_ARGS as HEADLESS_ARGS } from './support/chromium.js';
+import { cleanEnv, freePort } from './support/processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist', 'server', 'main.js');
@@ -116,26 +117,6 @@ interface RiskGateServer {
   process: ReturnType<typeof spawnGroup>;
 }
 
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** A clean environment: nothing RiskGate reads (RISKGATE_CONFIG above all) leaks in from the one running the tests. */
-function serverEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const name of ['PATH', 'HOME', 'TMPDIR', 'TEMP', 'TMP', 'LANG']) {
-    if (process.env[name] !== undefined) env[name] = process.env[name];
-  }
-  return { ...env, ...extra };
-}
-
 /** Starts `node dist/server/main.js` on a free port with a fresh data directory and the generated demo app. */
 async function startRiskGate(): Promise<RiskGateServer> {
   for (let attempt = 1; ; attempt++) {
@@ -144,7 +125,7 @@ async function startRiskGate(): Promise<RiskGateServer> {
     const child = spawnGroup(
       process.execPath,
       [MAIN],
-      serverEnv({ HOST: '127.0.0.1', PORT: String(port), RISKGATE_DATA_DIR: dataDir, RISKGATE_LOG_LEVEL: 'warn' }),
+      cleanEnv({ HOST: '127.0.0.1', PORT: String(port), RISKGATE_DATA_DIR: dataDir, RISKGATE_LOG_LEVEL: 'warn' }),
     );
     const started = await new Promise<string | Error>((resolve) => {
       const timer = setTimeout(() => resolve(new Error(`no "RiskGate listening" line after ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);

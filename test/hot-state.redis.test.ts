@@ -11,7 +11,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -21,6 +20,7 @@ import type { ObservationBatch } from '../server/state/hot-state.js';
 import { hashTag, RedisHotState } from '../server/state/redis.js';
 import { openStores } from '../server/stores.js';
 import { describeHotState } from './hot-state.contract.js';
+import { freePort } from './support/processes.js';
 
 const REDIS_URL = process.env.RISKGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RUN = `rgtest:${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -254,18 +254,6 @@ describe.skipIf(unreachable !== undefined)('RedisHotState on Redis', () => {
 });
 
 // -- Outage: a private redis-server, killed and restarted on the same port. --
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 const redisServerAvailable = await new Promise<boolean>((resolve) => {
   const child = spawn('redis-server', ['--version'], { stdio: 'ignore' });
