@@ -59,12 +59,13 @@ const ACTION_EVENTS: Record<z.infer<typeof ConfirmForm>['action'], RiskEvent> = 
 type Outcome = 'done' | 'challenge' | 'review' | 'blocked';
 function outcomeOf(result: EvaluateResult): Outcome {
   if (result.decision === 'decline' || result.challenge === 'block') return 'blocked';
-  // A challenge the page can run comes first: a level-3 "review + SMS" lets a
-  // person through once the code is confirmed, instead of waiting for a reviewer.
+  if (result.decision === 'accept') return 'done';
+  // A challenge the page can run comes first: `challenge` goes on once it passes, and a
+  // level-3 "review + SMS" lets a person through once the code is confirmed, instead
+  // of waiting for a reviewer.
   if ((result.challenge === 'slider' || result.challenge === 'sms') && result.challenge_token) return 'challenge';
-  // Advised but not runnable (an SMS with no number given): hold it.
-  if (result.decision === 'review' || result.challenge !== 'none') return 'review';
-  return 'done';
+  // Advised but not runnable (an SMS with no number given, a challenge RiskGate could not issue): hold it.
+  return 'review';
 }
 
 export const demoBackend: FastifyPluginAsync<DemoBackendOptions> = async (app, options) => {

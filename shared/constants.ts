@@ -30,7 +30,12 @@ export type RiskEvent = (typeof EVENTS)[number];
 export const LEVELS = [0, 1, 2, 3, 4] as const;
 export type RiskLevel = (typeof LEVELS)[number];
 
-export const DECISIONS = ['accept', 'review', 'decline'] as const;
+/**
+ * The one field a backend acts on: `accept` go on; `challenge` go on only after
+ * the advised challenge passes (its session_id verified); `review` hold for a
+ * person (or an SMS challenge, when advised); `decline` refuse.
+ */
+export const DECISIONS = ['accept', 'challenge', 'review', 'decline'] as const;
 export type Decision = (typeof DECISIONS)[number];
 
 /** The verification a caller should put in front of the user (JAQ's `captcha_type`). */
@@ -130,8 +135,8 @@ export type ErrorName = keyof typeof ERROR_CODES;
 export const DEFAULT_LEVEL_FLOORS = [0, 20, 35, 65, 85] as const;
 export const DEFAULT_LEVEL_DECISIONS: Readonly<Record<RiskLevel, Decision>> = {
   0: 'accept',
-  1: 'accept',
-  2: 'accept',
+  1: 'challenge',
+  2: 'challenge',
   3: 'review',
   4: 'decline',
 };

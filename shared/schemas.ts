@@ -182,10 +182,14 @@ export const DecisionResponse = z.object({ code: z.literal(200), message: z.stri
 // The black_box v1 payload (the JWS payload inside the JWE)
 
 /**
- * A signal the server can read but never requires. A value of the wrong type
- * is dropped rather than failing the token, so old and new SDKs coexist.
+ * A signal the server reads but never requires: an SDK that lacks it (an old
+ * one, or a source that failed) leaves it out, and unknown fields are ignored,
+ * so old and new SDKs coexist. A value of the wrong type is not dropped: it
+ * fails the token (TOKEN_PAYLOAD_INVALID), because no SDK sends one and a
+ * silently dropped value would read as a clean default. Which signals a token
+ * must carry is the server's call (server/features/collection.ts).
  */
-const opt = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
+const opt = <T extends z.ZodType>(schema: T) => schema.optional();
 const shortString = z.string().max(512);
 const flagList = z.array(z.string().max(64)).max(64);
 
@@ -280,6 +284,18 @@ export const WebSignals = z.object({
   device_key_store: opt(shortString),
   /** Sources that failed or ran out of time, by name. */
   errors: opt(z.record(z.string().max(64), z.string().max(128))),
+  /** What a SharedWorker (or, without one, a dedicated worker) sees: page-level patches do not reach it. The server compares it with the page's. */
+  worker: opt(
+    z.object({
+      kind: opt(z.enum(['shared', 'dedicated'])),
+      user_agent: opt(shortString),
+      platform: opt(shortString),
+      languages: opt(z.array(z.string().max(64)).max(32)),
+      hardware_concurrency: opt(z.number()),
+      webgl_vendor: opt(shortString),
+      webgl_renderer: opt(shortString),
+    }),
+  ),
   /** Mini-program tokens only; `lies`, `inconsistencies`, `device_key_store` and `errors` above are shared. */
   wechat: opt(WechatSignals),
 });
@@ -296,6 +312,8 @@ export const BehaviorSignals = z.object({
   move_interval_sd_ms: opt(z.number().min(0)),
   key_interval_mean_ms: opt(z.number().min(0)),
   key_interval_sd_ms: opt(z.number().min(0)),
+  /** Input events the page's own scripts made (`isTrusted: false`): counted, never taken for a person's input. */
+  untrusted_events: opt(z.number().int().min(0)),
   /** Milliseconds from `init` to `getBlackBox`. */
   dwell_ms: opt(z.number().min(0)),
 });
@@ -309,8 +327,8 @@ export const BlackBoxPayload = z.object({
   platform: z.enum(PLATFORMS),
   sdk: z.string().max(64),
   degraded: z.boolean().default(false),
-  signals: WebSignals.default({}).catch({}),
-  behavior: BehaviorSignals.default({}).catch({}),
+  signals: WebSignals,
+  behavior: BehaviorSignals,
 });
 export type BlackBoxPayload = z.infer<typeof BlackBoxPayload>;
 /** What an SDK puts into a token, before defaults are applied. */

@@ -401,7 +401,7 @@ describe.skipIf(SKIP_REASON !== undefined)(SKIP_REASON ? `SKIPPED distributed mo
       // evaluate on A advises a slider (score 25, level 1) with a challenge_token.
       const advised = await evaluate(A, { event: 'marketing', ip: '198.51.100.20', account_id: 'acct-slider' });
       expect(advised.status).toBe(200);
-      expect(advised.json).toMatchObject({ score: 25, level: 1, decision: 'accept', challenge: 'slider', degraded: false });
+      expect(advised.json).toMatchObject({ score: 25, level: 1, decision: 'challenge', challenge: 'slider', degraded: false });
       expect(reasonIds(advised.json)).toEqual(['distributed_test_slider']);
       const challengeToken = advised.json.challenge_token as string;
       expect(challengeToken).toEqual(expect.any(String));
@@ -451,7 +451,8 @@ describe.skipIf(SKIP_REASON !== undefined)(SKIP_REASON ? `SKIPPED distributed mo
     it('applies a list entry added on A on B at once', { timeout: 30_000 }, async () => {
       const ip = '198.51.100.30';
       const before = await evaluate(B, { event: 'login', ip });
-      expect(before.json).toMatchObject({ decision: 'accept' });
+      // No black_box: a challenge, not a decline.
+      expect(before.json).toMatchObject({ decision: 'challenge' });
       expect(reasonIds(before.json)).not.toContain('list_black');
 
       const added = await call(A, 'POST', '/v1/lists', { list: 'black', dimension: 'ip', value: ip, reason: 'distributed test' });

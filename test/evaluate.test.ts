@@ -310,7 +310,8 @@ rules:
     );
     const t = await start({ rules_file: rulesFile });
     const { body } = await evaluate(t, { event: 'register', ip: '203.0.113.90', mobile: '13800138000', email: 'someone@example.com' });
-    expect(body).toMatchObject({ score: 10, decision: 'accept' });
+    // No black_box: never a plain accept, whatever the rules file says.
+    expect(body).toMatchObject({ score: 10, level: 0, decision: 'challenge', challenge: 'slider' });
     expect(reasonIds(body)).toEqual(['small_online']);
 
     const logged = (await t.app.inject({ method: 'GET', url: `/v1/decisions/${body.sequence_id}`, headers: t.auth })).json().decision;

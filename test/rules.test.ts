@@ -48,7 +48,10 @@ function features(overrides: Overrides = {}): Features {
       inconsistencies: 0,
       device_key_fallback: false,
       source_errors: 0,
+      missing_sources: 0,
+      core_source_errors: 0,
     },
+    fingerprint: { present: true, low_entropy: false, software_renderer: false, ua_mismatches: 0, worker_mismatch: false, worker_headless: false, template_new: false },
     behavior: {
       present: true,
       pointer_moves: 120,
@@ -58,6 +61,11 @@ function features(overrides: Overrides = {}): Features {
       pastes: 0,
       focus_changes: 3,
       dwell_ms: 25_000,
+      untrusted_events: 0,
+      move_interval_mean_ms: 16,
+      move_interval_sd_ms: 9,
+      key_interval_mean_ms: 180,
+      key_interval_sd_ms: 70,
     },
     request: {
       has_account: true,
@@ -279,9 +287,9 @@ describe('the default rule pack', () => {
   });
 
   it('has shadow rules, which are reported but do not score', () => {
-    const evaluation = run({ event: 'register', behavior: { dwell_ms: 400 }, distinct: { ip_devices_1h: 80 } });
+    const evaluation = run({ event: 'register', behavior: { dwell_ms: 400 }, fingerprint: { template_new: true } });
     const shadow = evaluation.hits.filter((h) => h.state === 'shadow').map((h) => h.id);
-    expect(shadow).toEqual(['reg_fast_submit', 'gang_ip_devices']);
+    expect(shadow).toEqual(['reg_fast_submit', 'fp_new_template']);
     expect(onlineScore(evaluation)).toBe(0);
   });
 });

@@ -186,17 +186,36 @@ describe('every failure has its own reason, and jose refuses the same tokens', (
     }
   });
 
-  it('ignores unknown signals and drops wrong-typed ones instead of failing the token', async () => {
+  it('ignores unknown signals, so old and new SDKs coexist', async () => {
     const token = await makeToken({
       serverKey: ring.primary,
       appKey: APP,
-      payload: { signals: { timezone: 42, future_signal: { a: 1 }, lies: ['x'] } as never, behavior: { clicks: 'many' } as never },
+      payload: { signals: { future_signal: { a: 1 }, lies: ['x'] } as never, behavior: { clicks: 2, future_count: 3 } as never },
     });
     const opened = openBlackBox(token, ring);
     expect(opened.ok).toBe(true);
     if (!opened.ok) return;
     expect(opened.payload.signals).toEqual({ lies: ['x'] });
-    expect(opened.payload.behavior).toEqual({});
+    expect(opened.payload.behavior).toEqual({ clicks: 2 });
+  });
+
+  it('TOKEN_PAYLOAD_INVALID for a wrong-typed signal or a garbage signal group: nothing is silently read as clean', async () => {
+    const garbage: unknown[] = [
+      { signals: { timezone: 42 } },
+      { signals: { automation: { webdriver: 'no' } } },
+      { signals: { automation: 'x' } },
+      { signals: 'x' },
+      { signals: null },
+      { signals: [] },
+      { behavior: { clicks: 'many' } },
+      { behavior: 'x' },
+      { signals: undefined },
+      { behavior: undefined },
+    ];
+    for (const payload of garbage) {
+      const token = await makeToken({ serverKey: ring.primary, appKey: APP, payload: payload as never });
+      expect(openBlackBox(token, ring), JSON.stringify(payload)).toEqual({ ok: false, failure: 'TOKEN_PAYLOAD_INVALID' });
+    }
   });
 });
 

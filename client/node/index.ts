@@ -133,7 +133,8 @@ type Outcome<T> =
  * const risk = new RiskGateClient({ baseUrl: 'http://127.0.0.1:8080', secret: process.env.RISKGATE_SECRET!, logger });
  * const result = await risk.evaluate({ event: 'register', black_box, ip: req.ip, mobile });
  * if (result.decision === 'decline') return reply.code(403).send();
- * if (result.challenge !== 'none') return reply.send({ challenge_token: result.challenge_token });
+ * // `challenge`: go on only once the advised challenge passed; `review`: hold, or run the advised SMS.
+ * if (result.decision !== 'accept') return reply.send({ decision: result.decision, challenge_token: result.challenge_token });
  *
  * // Later, when the page comes back with the session_id of the passed challenge:
  * const check = await risk.verify(body.session_id, { accountId: user.id });

@@ -23,12 +23,14 @@ import {
   type TokenStatus,
   type VelocityFeature,
 } from '../features/features.js';
+import { collectionOf } from '../features/collection.js';
+import { fingerprintKeys, readFingerprint, type FingerprintKeys } from '../features/fingerprint.js';
 import { emailInfo, ipKind, mobileInfo, userAgentMismatch } from '../features/identity.js';
 import type { IdentifierKeys } from '../records/identifiers.js';
 import { maskRequest } from '../records/identifiers.js';
 import type { ListLookup, ListMatch, Records } from '../records/records.js';
 import type { RuleHit, RuleSet } from '../rules/ruleset.js';
-import { listVerdict, scoreHits, type Verdict } from '../scoring/decide.js';
+import { atLeastChallenge, listVerdict, scoreHits, type Verdict } from '../scoring/decide.js';
 import type { HotState, ObservationBatch, ObservationResult } from '../state/hot-state.js';
 import { decodeBlackBox, type DecodeResult, type OpenResult } from '../token/decode.js';
 import { OUTCOME_WINDOWS_MS, outcomeKey, type ChallengeOutcome, type OutcomeEntity } from '../challenges/outcomes.js';
@@ -151,7 +153,8 @@ export class Evaluator {
     if (request.email) idKeys.email = identifiers.key('email', request.email);
 
     const lookups: ListLookup[] = Object.entries(idKeys).map(([dimension, valueKey]) => ({ dimension: dimension as ListDimension, valueKey }));
-    const batch = this.observationBatch(app.id, request.event, eventTime, idKeys);
+    const machine = opened ? fingerprintKeys(opened.payload.signals) : { visitor: '', template: '' };
+    const batch = this.observationBatch(app.id, request.event, eventTime, idKeys, machine);
 
     const [listResult, observed] = await Promise.all([
       withTimeout(options.records.matchLists(app.id, lookups, now), options.dependencyTimeoutMs).catch((error: unknown) => {
@@ -172,6 +175,10 @@ export class Evaluator {
     const signals = opened?.payload.signals ?? {};
     const behavior = opened?.payload.behavior ?? {};
     const automation = signals.automation ?? {};
+    const fingerprint = readFingerprint(signals);
+    const collection = opened ? collectionOf(opened.payload.platform, signals, behavior) : { missing: [], coreFailed: 0 };
+    const deviceNew = observed && batch.deviceSeenIndex >= 0 ? observed.firstSeen[batch.deviceSeenIndex]! : false;
+    const templateNew = observed && batch.templateSeenIndex >= 0 ? observed.firstSeen[batch.templateSeenIndex]! : false;
     const email = emailInfo(request.email);
     const mobile = mobileInfo(request.mobile);
     const features: Features = {
@@ -184,7 +191,7 @@ export class Evaluator {
         age_s: opened ? opened.ageSeconds : -1,
         degraded: opened?.payload.degraded ?? false,
       },
-      device: { id: deviceId, new: observed && batch.deviceSeenIndex >= 0 ? observed.firstSeen[batch.deviceSeenIndex]! : false },
+      device: { id: deviceId, new: deviceNew },
       signals: {
         webdriver: automation.webdriver ?? false,
         headless_ua: automation.headless_ua ?? false,
@@ -194,12 +201,16 @@ export class Evaluator {
         permissions_inconsistent: automation.permissions_inconsistent ?? false,
         no_plugins: automation.no_plugins ?? false,
         window_anomaly: automation.window_anomaly ?? false,
-        software_renderer: automation.software_renderer ?? false,
+        // Read from the renderer strings here; the SDK's own verdict (automation.software_renderer) is not trusted.
+        software_renderer: fingerprint.software_renderer,
         lies: signals.lies?.length ?? 0,
         inconsistencies: signals.inconsistencies?.length ?? 0,
         device_key_fallback: signals.device_key_store !== undefined && !PERSISTENT_DEVICE_KEY_STORES.includes(signals.device_key_store),
         source_errors: signals.errors ? Object.keys(signals.errors).length : 0,
+        missing_sources: collection.missing.length,
+        core_source_errors: collection.coreFailed,
       },
+      fingerprint: { ...fingerprint, template_new: templateNew && deviceNew },
       behavior: {
         present: opened !== undefined && Object.keys(behavior).length > 0,
         pointer_moves: behavior.pointer_moves ?? 0,
@@ -209,6 +220,11 @@ export class Evaluator {
         pastes: behavior.pastes ?? 0,
         focus_changes: behavior.focus_changes ?? 0,
         dwell_ms: behavior.dwell_ms ?? 0,
+        untrusted_events: behavior.untrusted_events ?? 0,
+        move_interval_mean_ms: behavior.move_interval_mean_ms ?? -1,
+        move_interval_sd_ms: behavior.move_interval_sd_ms ?? -1,
+        key_interval_mean_ms: behavior.key_interval_mean_ms ?? -1,
+        key_interval_sd_ms: behavior.key_interval_sd_ms ?? -1,
       },
       request: {
         has_account: Boolean(request.account_id),
@@ -240,6 +256,8 @@ export class Evaluator {
       tags = [list === 'white' ? 'whitelist' : 'blacklist'];
     } else {
       verdict = scoreHits(evaluation.hits, scoring);
+      // A missing or undecodable black_box is never a plain accept, whatever the rules and levels say.
+      if (tokenFailure && tokenFailure !== 'TOKEN_REPLAYED') verdict = atLeastChallenge(verdict, scoring);
       const online = evaluation.hits.filter((h) => h.state === 'online').sort((a, b) => b.score - a.score);
       for (const hit of online) reasonTexts.push({ id: hit.id, text: hit.reason });
       tags = [...new Set(online.flatMap((h) => h.tags))];
@@ -309,7 +327,7 @@ export class Evaluator {
   }
 
   /** What one evaluation counts, as one batch, with readers for its results. */
-  private observationBatch(appId: string, event: string, at: number, idKeys: Partial<Record<ListDimension, string>>) {
+  private observationBatch(appId: string, event: string, at: number, idKeys: Partial<Record<ListDimension, string>>, machine: FingerprintKeys) {
     const counters: ObservationBatch['counters'][number][] = [];
     const counterFeatures: VelocityFeature[][] = [];
     for (const dimension of VELOCITY_DIMENSIONS) {
@@ -320,10 +338,11 @@ export class Evaluator {
       counterFeatures.push(WINDOW_NAMES.map((w) => `${dimension}_${w}` as VelocityFeature));
     }
     const members = { accounts: idKeys.account, mobiles: idKeys.mobile, devices: idKeys.device };
+    const owners = { ...idKeys, visitor: machine.visitor, template: machine.template };
     const distinct: ObservationBatch['distinct'][number][] = [];
     const distinctFeatures: DistinctFeature[][] = [];
     for (const [of, what] of DISTINCT_PAIRS) {
-      const owner = idKeys[of];
+      const owner = owners[of];
       const member = members[what];
       if (!owner || !member) continue;
       distinct.push({ key: `d:{${appId}:${of}:${owner}}:${what}`, member, windowsMs: WINDOW_LENGTHS });
@@ -339,10 +358,13 @@ export class Evaluator {
         counters.push({ key: outcomeKey(appId, entity, value, outcome), windowsMs: OUTCOME_WINDOWS_MS, record: false });
       }
     }
-    const firstSeen = idKeys.device ? [{ key: `s:{${appId}:device:${idKeys.device}}`, ttlMs: this.deviceMemoryMs }] : [];
+    const firstSeen: ObservationBatch['firstSeen'][number][] = [];
+    const deviceSeenIndex = idKeys.device ? firstSeen.push({ key: `s:{${appId}:device:${idKeys.device}}`, ttlMs: this.deviceMemoryMs }) - 1 : -1;
+    const templateSeenIndex = machine.template ? firstSeen.push({ key: `s:{${appId}:template:${machine.template}}`, ttlMs: this.deviceMemoryMs }) - 1 : -1;
     return {
       batch: { at, counters, distinct, firstSeen } satisfies ObservationBatch,
-      deviceSeenIndex: firstSeen.length > 0 ? 0 : -1,
+      deviceSeenIndex,
+      templateSeenIndex,
       velocity(result: ObservationResult | undefined): Record<VelocityFeature, number> {
         const out = { ...NO_VELOCITY };
         if (result) counterFeatures.forEach((names, i) => names.forEach((name, w) => (out[name] = result.counters[i]![w]!)));

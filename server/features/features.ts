@@ -8,6 +8,7 @@
  */
 import type { Platform, RiskEvent, TokenFailure } from '../../shared/constants.js';
 import type { WechatSignals } from '../../shared/schemas.js';
+import type { FingerprintReading } from './fingerprint.js';
 
 export type TokenStatus = 'ok' | 'missing' | 'invalid' | 'expired' | 'replayed';
 
@@ -50,6 +51,18 @@ export interface Features {
     device_key_fallback: boolean;
     /** Number of collection sources that failed. */
     source_errors: number;
+    /**
+     * Sources the SDK always runs that are neither in the token nor named as
+     * failed: the token was not made by the SDK (server/features/collection.ts).
+     */
+    missing_sources: number;
+    /** Core sources (web: environment, fingerprint, automation) the token names as failed. */
+    core_source_errors: number;
+  };
+  /** What the server reads from the fingerprint itself (server/features/fingerprint.ts). */
+  fingerprint: FingerprintReading & {
+    /** A hardware and software configuration this app has never seen, on a device it has never seen. */
+    template_new: boolean;
   };
   behavior: {
     present: boolean;
@@ -60,6 +73,13 @@ export interface Features {
     pastes: number;
     focus_changes: number;
     dwell_ms: number;
+    /** Input events made by the page's scripts (`isTrusted: false`). */
+    untrusted_events: number;
+    /** Interval statistics of pointer moves and key presses in milliseconds; -1 when there were too few. */
+    move_interval_mean_ms: number;
+    move_interval_sd_ms: number;
+    key_interval_mean_ms: number;
+    key_interval_sd_ms: number;
   };
   request: {
     has_account: boolean;
@@ -75,7 +95,11 @@ export interface Features {
   mobile: { country_code: string; virtual_operator: boolean };
   /** Events of this type per identifier: `ip_5m`, `device_1h`, `account_24h`, `mobile_5m`, … */
   velocity: Record<VelocityFeature, number>;
-  /** Distinct accounts seen per device and per ip: `device_accounts_1h`, `ip_accounts_24h`, … */
+  /**
+   * Distinct accounts seen per device and per ip (`device_accounts_1h`, `ip_accounts_24h` …), devices per ip,
+   * and device keys per machine: per FingerprintJS visitor id (`visitor_devices_1h`) and per configuration
+   * template (`template_devices_1h`).
+   */
   distinct: Record<DistinctFeature, number>;
   lists: { black: boolean; white: boolean };
   /** The challenge loop, over this device and account (the larger of the two). */
@@ -182,5 +206,7 @@ export const DISTINCT_PAIRS = [
   ['ip', 'accounts'],
   ['device', 'mobiles'],
   ['ip', 'devices'],
+  ['visitor', 'devices'],
+  ['template', 'devices'],
 ] as const;
 export type DistinctFeature = `${(typeof DISTINCT_PAIRS)[number][0]}_${(typeof DISTINCT_PAIRS)[number][1]}_${WindowName}`;

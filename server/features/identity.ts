@@ -211,15 +211,31 @@ const SYSTEMS: readonly [string, RegExp][] = [
   ['linux', /Linux/i],
 ];
 
-function uaKey(ua: string): string {
+export interface UaInfo {
+  /** `android`, `ios`, `windows`, `macos`, `chromeos`, `linux`, `harmonyos`, or "". */
+  os: string;
+  /** `chrome`, `safari`, `firefox`, `edge`, `wechat` …, or "" for no browser we know. */
+  family: string;
+  /** The browser's major version, or "". */
+  major: string;
+}
+
+/** The operating system and browser a user agent claims. */
+export function uaInfo(ua: string): UaInfo {
   const text = ua.slice(0, MAX_UA_LENGTH);
-  const os = SYSTEMS.find(([, re]) => re.test(text))?.[0];
+  const os = SYSTEMS.find(([, re]) => re.test(text))?.[0] ?? '';
   for (const [family, re] of BROWSERS) {
     const major = re.exec(text)?.[1];
-    if (major !== undefined) return `${family}/${major}/${os ?? ''}`;
+    if (major !== undefined) return { os, family, major };
   }
+  return { os, family: '', major: '' };
+}
+
+function uaKey(ua: string): string {
+  const { os, family, major } = uaInfo(ua);
+  if (family) return `${family}/${major}/${os}`;
   // Not a browser we know (curl, an SDK, a bot): compare it whole, modulo spacing and case.
-  return `?/${text.replace(/\s+/g, ' ').trim().toLowerCase()}`;
+  return `?/${ua.slice(0, MAX_UA_LENGTH).replace(/\s+/g, ' ').trim().toLowerCase()}`;
 }
 
 /**

@@ -12,7 +12,7 @@ export interface Verdict {
   challenge: ChallengeKind;
 }
 
-const STRICTNESS: Record<Decision, number> = { accept: 0, review: 1, decline: 2 };
+const STRICTNESS: Record<Decision, number> = { accept: 0, challenge: 1, review: 2, decline: 3 };
 
 export function levelOf(score: number, floors: EventScoring['levelFloors']): RiskLevel {
   for (let level = 4; level > 0; level--) if (score >= floors[level]!) return level as RiskLevel;
@@ -58,4 +58,23 @@ export function scoreHits(hits: readonly RuleHit[], scoring: EventScoring): Verd
   const verdict = verdictAt(score, scoring, forced);
   // A forced accept skips the challenge the score alone would have asked for.
   return forced === 'accept' ? { ...verdict, challenge: 'none' } : verdict;
+}
+
+/**
+ * `verdict`, or a challenge when it was weaker: the advised challenge of the
+ * first level that challenges, else a slider. For what must never be a plain
+ * accept (a missing or undecodable black_box) whatever the rules and the
+ * per-event levels say.
+ */
+export function atLeastChallenge(verdict: Verdict, scoring: EventScoring): Verdict {
+  if (STRICTNESS[verdict.decision] >= STRICTNESS.challenge) return verdict;
+  let challenge: ChallengeKind = 'slider';
+  for (let level = 1; level <= 4; level++) {
+    const advised = scoring.challenges[level as RiskLevel];
+    if (advised === 'slider' || advised === 'sms') {
+      challenge = advised;
+      break;
+    }
+  }
+  return { ...verdict, decision: 'challenge', challenge: verdict.challenge === 'none' ? challenge : verdict.challenge };
 }
