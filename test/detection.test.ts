@@ -116,7 +116,17 @@ describe('the server reads the fingerprint itself', () => {
         user_agent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
         platform: 'iPhone',
         webgl_renderer: 'Apple GPU',
+        components: { vendor: 'Apple Computer, Inc.' },
         screen: { width: 1920, height: 1080, dpr: 1, touch_points: 0 },
+      },
+      // Chrome's UA on Firefox (Gecko's empty vendor); an Android phone on an x86 CPU.
+      { components: { ...cleanWebSignals().components, vendor: '' } },
+      {
+        user_agent: 'Mozilla/5.0 (Linux; Android 14; SM-S9180) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36',
+        platform: 'Linux armv81',
+        webgl_renderer: 'Adreno (TM) 750',
+        components: { vendor: 'Google Inc.', architecture: 255 },
+        screen: { width: 384, height: 832, dpr: 3.75, touch_points: 5 },
       },
     ];
     for (const patch of cases) {
@@ -135,12 +145,14 @@ describe('the server reads the fingerprint itself', () => {
         user_agent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
         platform: 'MacIntel',
         webgl_renderer: 'Apple GPU',
+        components: { vendor: 'Apple Computer, Inc.', architecture: 127 },
         screen: { width: 1024, height: 1366, dpr: 2, touch_points: 5 },
       },
       {
         user_agent: 'Mozilla/5.0 (Linux; Android 14; SM-S9180) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36',
         platform: 'Linux armv81',
         webgl_renderer: 'Adreno (TM) 750',
+        components: { vendor: 'Google Inc.', architecture: 127 },
         screen: { width: 384, height: 832, dpr: 3.75, touch_points: 5 },
       },
     ];

@@ -1,7 +1,9 @@
 /**
  * The server reads the fingerprint itself instead of trusting the SDK's
  * verdicts about it: software rendering from the renderer string, the user
- * agent's OS against the platform, GPU, screen and touch support, the page
+ * agent's OS and browser against the platform, GPU, CPU architecture, engine
+ * vendor, screen and touch support (fonts travel as a hash, so they only
+ * count in the template below), the page
  * against what a worker saw, and two keys for counting devices per machine:
  * FingerprintJS's `visitor_id`, and a template of the hardware and software
  * configuration that leaves out the noise-prone parts (canvas, audio) that
@@ -77,6 +79,18 @@ function compatible(uaOs: Os, other: Os | 'apple' | 'mobile'): boolean {
   return LINUX_FAMILY.includes(uaOs) && LINUX_FAMILY.includes(other);
 }
 
+/**
+ * `navigator.vendor` as each engine sets it: Blink "Google Inc.", WebKit
+ * "Apple Computer, Inc.", Gecko "". Undefined where the family's engine is
+ * not certain (in-app browsers on their own kernels).
+ */
+function expectedVendor(os: string, family: string): string | undefined {
+  if (os === 'ios' || family === 'safari') return 'Apple Computer, Inc.';
+  if (family === 'firefox') return '';
+  if (family === 'chrome' || family === 'edge' || family === 'opera' || family === 'samsung') return 'Google Inc.';
+  return undefined;
+}
+
 /** The names of the UA checks that fail (exported for the tests and the decision log). */
 export function uaMismatches(signals: WebSignals): string[] {
   const ua = signals.user_agent;
@@ -86,6 +100,12 @@ export function uaMismatches(signals: WebSignals): string[] {
   if (signals.platform !== undefined && !compatible(os, osFromPlatform(signals.platform))) failed.push('platform');
   const renderers = [signals.webgl_renderer, signals.worker?.webgl_renderer].filter((r): r is string => r !== undefined);
   if (renderers.some((renderer) => !compatible(os, rendererOs(renderer)))) failed.push('gpu');
+  const vendor = signals.components?.vendor;
+  const expected = expectedVendor(os, uaInfo(ua).family);
+  if (typeof vendor === 'string' && expected !== undefined && vendor !== expected) failed.push('browser');
+  // FingerprintJS's architecture probe: 255 on x86 CPUs. Phones and tablets are ARM; x86 is an emulator or a desktop.
+  const mobileCpu = os === 'ios' || os === 'android' || os === 'harmonyos';
+  if (mobileCpu && signals.components?.architecture === 255) failed.push('cpu');
   const screen = signals.screen;
   const mobileOs = os === 'ios' || os === 'android' || os === 'harmonyos';
   // A phone or tablet browser reports touch points; a mobile UA on a machine without touch is an emulated device.
