@@ -99,6 +99,8 @@ const FARM_CAUGHT_BY = 5;
 
 const harness = new Harness();
 const table = new PersonaTable();
+/** A clean real Chromium token's payload, for the forger (5c) to copy: the person's (8), else persona 4a's. */
+let cleanSource: { payload: Record<string, unknown>; userAgent: string; from: string } | undefined;
 
 afterAll(async () => {
   if (table.rows.length > 0) {
@@ -194,10 +196,70 @@ function expectLevel(persona: string, answer: EvaluateAnswer, details: string, b
 // The personas
 
 describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromium' : `SKIPPED (missing ${MISSING})`, () => {
+  // The people first: the person's token is the clean one the forger (5c) copies.
+  describe.skipIf(!READY_X11)(READY_X11 ? 'people: plain headful Chromium under Xvfb, xdotool input only' : `SKIPPED (missing ${MISSING_X11})`, () => {
+    let layoutBrowser: Browser;
+    beforeAll(async () => {
+      layoutBrowser = await launchDefaultHeadless();
+    }, 60_000);
+    afterAll(async () => {
+      await layoutBrowser?.close();
+    });
+
+    it('8. a person registering on the demo page: level ≤ 1', { timeout: 240_000 }, async () => {
+      const server = await startRiskGate(harness, 'person');
+      const machine: Machine = { width: 1280, height: 800, dpr: 1, tz: 'Asia/Shanghai', lang: 'zh-CN' };
+      const visit = await personVisit(harness, { server, ip: IP.person, machine, username: 'lily_chen', email: 'lily.chen@example.com', seed: 0x5eed, layoutBrowser });
+      if (visit.blackBox) cleanSource = { payload: await openRawPayload(server.dataDir, visit.blackBox), userAgent: visit.seen.userAgent, from: 'the person (8, plain headful Chromium)' };
+      const record = await decisionOf(server, visit.answer.risk.sequence_id);
+      const details = summary(visit.answer.risk, record);
+      console.info(`8 person: browser saw ${JSON.stringify(visit.seen)}; screen after submitting: ${visit.screenshot}`);
+      // The X11 input reached the page (else this would test nothing).
+      const behavior = (record.features as { behavior: Record<string, number> }).behavior;
+      expect(behavior.pointer_moves, details).toBeGreaterThan(10);
+      expect(behavior.key_presses, details).toBeGreaterThan(20);
+      expectLevel('8 person (xdotool)', visit.answer.risk, details, { max: 1 });
+    });
+
+    it('9. a household/office NAT: 5 people on 5 machines behind one public IP, one registration each: each level ≤ 1', { timeout: 300_000 }, async () => {
+      const server = await startRiskGate(harness, 'household');
+      const people: { username: string; email: string; machine: Machine }[] = [
+        { username: 'wang_fang', email: 'wang.fang@example.com', machine: { width: 1280, height: 800, dpr: 1, tz: 'Asia/Shanghai', lang: 'zh-CN' } },
+        { username: 'jonas_weber', email: 'jonas.weber@example.com', machine: { width: 1920, height: 1200, dpr: 1.5, tz: 'Europe/Berlin', lang: 'de-DE' } },
+        { username: 'maria_lopez', email: 'maria.lopez@example.com', machine: { width: 1440, height: 900, dpr: 1, tz: 'America/New_York', lang: 'en-US' } },
+        { username: 'sato_yui', email: 'sato.yui@example.com', machine: { width: 1600, height: 1000, dpr: 1.25, tz: 'Asia/Tokyo', lang: 'ja-JP' } },
+        { username: 'tom_baker', email: 'tom.baker@example.com', machine: { width: 1680, height: 1050, dpr: 1, tz: 'Europe/London', lang: 'en-GB' } },
+      ];
+      // Staggered a little, as people are; the five visits overlap, so all are done within a few minutes.
+      const visits = await Promise.all(
+        people.map(async (person, i) => {
+          await sleep(i * 6000);
+          return personVisit(harness, { server, ip: IP.household, machine: person.machine, username: person.username, email: person.email, seed: 0x1000 + i, layoutBrowser });
+        }),
+      );
+      // Five machines: five fingerprints.
+      const visitorIds = await Promise.all(
+        visits.map(async (visit) => (visit.blackBox ? ((await openRawPayload(server.dataDir, visit.blackBox)).signals as { visitor_id?: string } | undefined)?.visitor_id : undefined)),
+      );
+      console.info(`9 household: what each browser saw ${JSON.stringify(visits.map((v) => v.seen))}; visitor ids ${JSON.stringify(visitorIds)}`);
+      const failures: string[] = [];
+      for (const [i, visit] of visits.entries()) {
+        const person = people[i]!;
+        const record = await decisionOf(server, visit.answer.risk.sequence_id);
+        const details = summary(visit.answer.risk, record);
+        const ok = visit.answer.risk.level <= 1;
+        const { machine } = person;
+        table.add(`9 household ${person.username}`, 'level ≤ 1', ok, visit.answer.risk, `${machine.width}x${machine.height}@${machine.dpr} ${machine.tz} ${machine.lang}`);
+        console.info(`9 household ${person.username}: ${details}`);
+        if (!ok) failures.push(`${person.username}: ${details}`);
+      }
+      expect(new Set(visitorIds.filter(Boolean)).size, `five different visitor ids: ${JSON.stringify(visitorIds)}`).toBe(5);
+      expect(failures, failures.join('\n')).toEqual([]);
+    });
+  });
+
   describe('bots and forgers (one server, one IP each)', () => {
     let server: RiskGateServer;
-    /** A clean real Chromium token's payload (from persona 4a when it ran), for the forger to copy. */
-    let cleanPayload: { payload: Record<string, unknown>; userAgent: string } | undefined;
 
     beforeAll(async () => {
       server = await startRiskGate(harness, 'bots');
@@ -206,6 +268,7 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
     it('1. default headless Chromium under Playwright: level ≥ 3', { timeout: 120_000 }, async () => {
       const browser = await launchDefaultHeadless();
       const { answer, summary: details } = await registerInContext(server, await newContext(browser, IP.headless), 'p1_headless', false);
+      await browser.close();
       expectLevel('1 default headless', answer.risk, details, { min: 3 });
     });
 
@@ -214,6 +277,7 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
       const userAgent = desktopChromeUserAgent(chromeMajor);
       const context = await newContext(browser, IP.desktopUa, { userAgent });
       const { answer, summary: details } = await registerInContext(server, context, 'p2_desktop_ua', true);
+      await browser.close();
       expectLevel('2 headless, desktop UA, AC off', answer.risk, details, { min: 3 });
     });
 
@@ -247,6 +311,7 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
       });
       expect(seen.plugins).toBeGreaterThan(0);
       const { answer, summary: details } = await registerInContext(server, context, 'p3_stealth', true);
+      await browser.close();
       expectLevel('3 careful stealth', answer.risk, details, { min: 3 });
     });
 
@@ -282,7 +347,8 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
         })();
         let blackBox: string | undefined;
         const { answer, summary: details } = await registerInContext(server, context, 'p4a_headful_playwright', true, (token) => (blackBox = token));
-        if (blackBox) cleanPayload = { payload: await openRawPayload(server.dataDir, blackBox), userAgent };
+        if (blackBox && !cleanSource) cleanSource = { payload: await openRawPayload(server.dataDir, blackBox), userAgent, from: 'persona 4a (headful Chromium under Playwright)' };
+        await browser.close();
         expectLevel('4a headful Playwright, viewport null', answer.risk, details, { min: 3 });
       });
 
@@ -411,19 +477,18 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
     });
 
     it('5c. a Node forger with signals copied from a clean real Chromium token, unenrolled: decision challenge or worse (level ≥ 1)', { timeout: 120_000 }, async () => {
-      let source = cleanPayload;
-      let note = 'copied from persona 4a (headful Chromium)';
+      let source = cleanSource;
       if (!source) {
-        // Persona 4a did not run (no Xvfb, or filtered): copy from a headless Chromium instead.
-        note = 'copied from a headless Chromium (4a did not run)';
+        // Neither the person (8) nor 4a ran (no Xvfb, or filtered): copy from a headless Chromium instead.
         const browser = await launchCarefulHeadless();
         const userAgent = desktopChromeUserAgent(chromeMajor);
         let blackBox: string | undefined;
         await registerInContext(server, await newContext(browser, IP.forger(9), { userAgent }), 'p5c_source', true, (token) => (blackBox = token));
         expect(blackBox, 'the page posted a black_box').toBeTypeOf('string');
-        source = { payload: await openRawPayload(server.dataDir, blackBox!), userAgent };
+        source = { payload: await openRawPayload(server.dataDir, blackBox!), userAgent, from: 'a headless Chromium (neither 8 nor 4a ran)' };
       }
       const { payload, userAgent } = source;
+      const note = `copied from ${source.from}`;
       expect(payload.signals, 'the copied token has signals').toBeTypeOf('object');
       const serverKey = await fetchServerKey(server.base);
       const token = await forgeToken({
@@ -486,63 +551,6 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
 
     it('6b. from 30 different public IPs (one machine): level ≥ 3 by the 5th registration and staying there', { timeout: 420_000 }, async () => {
       await farm('b', IP.farmMany);
-    });
-  });
-
-  describe.skipIf(!READY_X11)(READY_X11 ? 'people: plain headful Chromium under Xvfb, xdotool input only' : `SKIPPED (missing ${MISSING_X11})`, () => {
-    let layoutBrowser: Browser;
-    beforeAll(async () => {
-      layoutBrowser = await launchDefaultHeadless();
-    }, 60_000);
-
-    it('8. a person registering on the demo page: level ≤ 1', { timeout: 240_000 }, async () => {
-      const server = await startRiskGate(harness, 'person');
-      const machine: Machine = { width: 1280, height: 800, dpr: 1, tz: 'Asia/Shanghai', lang: 'zh-CN' };
-      const visit = await personVisit(harness, { server, ip: IP.person, machine, username: 'lily_chen', email: 'lily.chen@example.com', seed: 0x5eed, layoutBrowser });
-      const record = await decisionOf(server, visit.answer.risk.sequence_id);
-      const details = summary(visit.answer.risk, record);
-      console.info(`8 person: browser saw ${JSON.stringify(visit.seen)}; screen after submitting: ${visit.screenshot}`);
-      // The X11 input reached the page (else this would test nothing).
-      const behavior = (record.features as { behavior: Record<string, number> }).behavior;
-      expect(behavior.pointer_moves, details).toBeGreaterThan(10);
-      expect(behavior.key_presses, details).toBeGreaterThan(20);
-      expectLevel('8 person (xdotool)', visit.answer.risk, details, { max: 1 });
-    });
-
-    it('9. a household/office NAT: 5 people on 5 machines behind one public IP, one registration each: each level ≤ 1', { timeout: 300_000 }, async () => {
-      const server = await startRiskGate(harness, 'household');
-      const people: { username: string; email: string; machine: Machine }[] = [
-        { username: 'wang_fang', email: 'wang.fang@example.com', machine: { width: 1280, height: 800, dpr: 1, tz: 'Asia/Shanghai', lang: 'zh-CN' } },
-        { username: 'jonas_weber', email: 'jonas.weber@example.com', machine: { width: 1920, height: 1200, dpr: 1.5, tz: 'Europe/Berlin', lang: 'de-DE' } },
-        { username: 'maria_lopez', email: 'maria.lopez@example.com', machine: { width: 1440, height: 900, dpr: 1, tz: 'America/New_York', lang: 'en-US' } },
-        { username: 'sato_yui', email: 'sato.yui@example.com', machine: { width: 1600, height: 1000, dpr: 1.25, tz: 'Asia/Tokyo', lang: 'ja-JP' } },
-        { username: 'tom_baker', email: 'tom.baker@example.com', machine: { width: 1680, height: 1050, dpr: 1, tz: 'Europe/London', lang: 'en-GB' } },
-      ];
-      // Staggered a little, as people are; the five visits overlap, so all are done within a few minutes.
-      const visits = await Promise.all(
-        people.map(async (person, i) => {
-          await sleep(i * 6000);
-          return personVisit(harness, { server, ip: IP.household, machine: person.machine, username: person.username, email: person.email, seed: 0x1000 + i, layoutBrowser });
-        }),
-      );
-      // Five machines: five fingerprints.
-      const visitorIds = await Promise.all(
-        visits.map(async (visit) => (visit.blackBox ? ((await openRawPayload(server.dataDir, visit.blackBox)).signals as { visitor_id?: string } | undefined)?.visitor_id : undefined)),
-      );
-      console.info(`9 household: what each browser saw ${JSON.stringify(visits.map((v) => v.seen))}; visitor ids ${JSON.stringify(visitorIds)}`);
-      const failures: string[] = [];
-      for (const [i, visit] of visits.entries()) {
-        const person = people[i]!;
-        const record = await decisionOf(server, visit.answer.risk.sequence_id);
-        const details = summary(visit.answer.risk, record);
-        const ok = visit.answer.risk.level <= 1;
-        const { machine } = person;
-        table.add(`9 household ${person.username}`, 'level ≤ 1', ok, visit.answer.risk, `${machine.width}x${machine.height}@${machine.dpr} ${machine.tz} ${machine.lang}`);
-        console.info(`9 household ${person.username}: ${details}`);
-        if (!ok) failures.push(`${person.username}: ${details}`);
-      }
-      expect(new Set(visitorIds.filter(Boolean)).size, `five different visitor ids: ${JSON.stringify(visitorIds)}`).toBe(5);
-      expect(failures, failures.join('\n')).toEqual([]);
     });
   });
 });

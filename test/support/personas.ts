@@ -281,7 +281,10 @@ export class PersonaTable {
 
   format(): string {
     const header = ['persona', 'expected', 'score', 'level', 'decision', 'result', 'reasons'];
-    const lines = this.rows.map((row) => [
+    // In persona order (the farms run side by side and finish in any order); insertion order within a persona.
+    const key = (row: PersonaRow) => row.persona.split(' ')[0]!;
+    const rows = [...this.rows].sort((a, b) => key(a).localeCompare(key(b), 'en', { numeric: true }));
+    const lines = rows.map((row) => [
       row.persona,
       row.expected,
       row.score === undefined ? '-' : String(row.score),
@@ -480,7 +483,7 @@ export interface PersonVisit {
   /** The black_box the page posted with the form (to read its signals with openRawPayload). */
   blackBox: string | undefined;
   /** What the browser itself reported on the probe page before the visit. */
-  seen: { language: string; timeZone: string; dpr: number; screen: string };
+  seen: { language: string; timeZone: string; dpr: number; screen: string; userAgent: string };
   screenshot: string;
 }
 
@@ -495,6 +498,7 @@ interface WindowMetrics {
   language: string;
   timeZone: string;
   screen: string;
+  userAgent: string;
 }
 
 /** The page a new window opens first: it reports its window metrics once they settle. */
@@ -515,7 +519,7 @@ async function startProbe(): Promise<{ url: string; metrics: Promise<WindowMetri
       let last = '';
       const tick = () => {
         const m = { outerWidth, outerHeight, innerWidth, innerHeight, screenX, screenY, dpr: devicePixelRatio,
-          language: navigator.language, timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, screen: screen.width + 'x' + screen.height };
+          language: navigator.language, timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, screen: screen.width + 'x' + screen.height, userAgent: navigator.userAgent };
         const now = JSON.stringify(m);
         if (now === last && document.visibilityState === 'visible') fetch('/report', { method: 'POST', body: now });
         else { last = now; setTimeout(tick, 1000); }
@@ -650,7 +654,7 @@ export async function personVisit(
     const screenshot = saveScreen(xvfb, `riskgate-personas-${options.username}.png`);
     checkNotFallback(answer, `${options.username} (browser saw ${JSON.stringify(metrics)}; screen in ${screenshot})`);
     const form = proxy.forms[0] as { black_box?: string } | undefined;
-    return { answer, blackBox: form?.black_box, seen: { language: metrics.language, timeZone: metrics.timeZone, dpr: metrics.dpr, screen: metrics.screen }, screenshot };
+    return { answer, blackBox: form?.black_box, seen: { language: metrics.language, timeZone: metrics.timeZone, dpr: metrics.dpr, screen: metrics.screen, userAgent: metrics.userAgent }, screenshot };
   } finally {
     probe.close();
     await harness.end(browser);
