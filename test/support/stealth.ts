@@ -20,11 +20,12 @@
  *   permission made consistent with permissions.query, outer window size
  *   when headless reports 0.
  *
- * What it cannot reach is the point of the issue's sharper probes: a fresh
- * iframe's own `Function.prototype.toString` is patched too (init scripts run
- * in every frame) but a SharedWorker is not, native getters called on the
- * wrong receiver throw "Illegal invocation" while these return, and the
- * GPU-less machine still renders with SwiftShader whatever the strings say.
+ * What it cannot reach is the point of the issue's sharper probes: an iframe
+ * a page script makes can be read before any init script ran in it (a clean
+ * `Function.prototype.toString` to compare with), a SharedWorker sees the
+ * unpatched navigator and GPU, native getters called on the wrong receiver
+ * throw "Illegal invocation" while these return, and the GPU-less machine
+ * still renders with SwiftShader whatever the strings say.
  */
 
 export interface StealthOptions {
