@@ -199,6 +199,8 @@ export const AutomationSignals = z.object({
   no_plugins: opt(z.boolean()),
   window_anomaly: opt(z.boolean()),
   software_renderer: opt(z.boolean()),
+  /** Which techniques saw a DevTools-protocol client (`cdp` is true when any did): client/src/sources/automation.ts. */
+  cdp_signs: opt(flagList),
 });
 
 /**
@@ -261,6 +263,24 @@ export const WechatSignals = z.object({
 });
 export type WechatSignals = z.infer<typeof WechatSignals>;
 
+/**
+ * What a SharedWorker (or, where there is none, a dedicated worker) sees, raw,
+ * for the server to compare with the page's values: stealth patches and the
+ * DevTools user-agent override reach the page, rarely a worker. Strictly
+ * bounded, with no fallbacks: a malformed value is not silently dropped.
+ */
+export const WorkerSignals = z.object({
+  kind: z.enum(['shared', 'dedicated']),
+  user_agent: z.string().max(512).optional(),
+  platform: z.string().max(128).optional(),
+  languages: z.array(z.string().max(64)).max(32).optional(),
+  hardware_concurrency: z.number().int().min(0).max(4096).optional(),
+  /** `WEBGL_debug_renderer_info` through an OffscreenCanvas in the worker. */
+  webgl_vendor: z.string().max(128).optional(),
+  webgl_renderer: z.string().max(512).optional(),
+});
+export type WorkerSignals = z.infer<typeof WorkerSignals>;
+
 export const WebSignals = z.object({
   visitor_id: opt(shortString),
   /** FingerprintJS components; heavy ones (canvas, audio, fonts) as hashes. */
@@ -272,6 +292,8 @@ export const WebSignals = z.object({
   screen: opt(z.object({ width: opt(z.number()), height: opt(z.number()), dpr: opt(z.number()), touch_points: opt(z.number()) })),
   webgl_renderer: opt(shortString),
   automation: opt(AutomationSignals),
+  /** A worker's own view of the browser (see WorkerSignals); in the tokens made after it answered. */
+  worker: WorkerSignals.optional(),
   /** Names of tampering probes that fired ("lies"). */
   lies: opt(flagList),
   /** Names of consistency checks that failed (UA vs platform vs hints vs screen). */
@@ -292,6 +314,8 @@ export const BehaviorSignals = z.object({
   key_presses: opt(z.number().int().min(0)),
   pastes: opt(z.number().int().min(0)),
   focus_changes: opt(z.number().int().min(0)),
+  /** Script-made input events (`isTrusted: false`); they count nowhere else. */
+  untrusted_events: opt(z.number().int().min(0)),
   move_interval_mean_ms: opt(z.number().min(0)),
   move_interval_sd_ms: opt(z.number().min(0)),
   key_interval_mean_ms: opt(z.number().min(0)),
