@@ -287,6 +287,18 @@ describe.skipIf(!existsSync(CHROMIUM))('client probes in real Chromium', () => {
     expect(worker!.webgl_vendor).not.toBe(STEALTH_GPU.vendor);
   }, 90_000);
 
+  it('falls back to a dedicated worker where there is no SharedWorker (which inherits the user-agent override)', async () => {
+    const page = await launch({ userAgent: STEALTH_USER_AGENT, initScript: 'delete window.SharedWorker;' });
+    const { id, url } = newPage();
+    await page.goto(url);
+    const payload = await reportFrom(id);
+    summary('headless Playwright, desktop UA, no SharedWorker', payload);
+    expect(payload.signals.worker).toMatchObject({ kind: 'dedicated', user_agent: STEALTH_USER_AGENT, platform: 'Linux x86_64' });
+    expect(payload.signals.lies).not.toContain('worker.userAgent');
+    // The override changes the page's client-hint brands, not the worker's.
+    expect(payload.signals.lies).toContain('worker.brands');
+  }, 90_000);
+
   it('counts the first toString probe of each native once the page patches toString through a Proxy', async () => {
     // A Proxy over the real toString: the clean realm's toString still shows it as native, the Proxy probes catch it.
     const page = await launch({
