@@ -24,7 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BlackBoxPayload } from '../shared/schemas.js';
 import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
 import { openBlackBox } from '../server/token/decode.js';
@@ -120,9 +120,16 @@ beforeAll(async () => {
   if (HAS_X11_TOOLS) display = await startXvfb(SCREEN.width, SCREEN.height);
 }, 180_000);
 
+/** Each test's browsers end with it: a two-core machine runs one at a time. */
+async function closeBrowsers(): Promise<void> {
+  for (const context of contexts.splice(0)) await context.close().catch(() => {});
+  for (const child of children.splice(0)) await endGroup(child);
+}
+
+afterEach(closeBrowsers, 30_000);
+
 afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => {});
-  for (const child of children) await endGroup(child);
+  await closeBrowsers();
   await display?.stop();
   await new Promise<void>((resolve) => server?.close(() => resolve()));
   if (scratch) rmSync(scratch, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
@@ -299,7 +306,23 @@ describe.skipIf(!existsSync(CHROMIUM))('client probes in real Chromium', () => {
     expect(payload.signals.lies).toContain('worker.brands');
   }, 90_000);
 
-  it('counts the first toString probe of each native once the page patches toString through a Proxy', async () => {
+  it('leaves the console signs out where the page wraps console.debug (error monitors read logged errors themselves)', async () => {
+    const page = await launch({
+      initScript: `(() => {
+        const debug = console.debug;
+        console.debug = function (...args) {
+          for (const arg of args) if (arg instanceof Error) void (arg.name + arg.stack);
+          return debug.apply(console, args);
+        };
+      })();`,
+    });
+    const { id, url } = newPage();
+    await page.goto(url);
+    const payload = await reportFrom(id, () => true);
+    expect(payload.signals.automation!.cdp_signs).toEqual(['viewport']);
+  }, 90_000);
+
+  it('catches a Proxy-based toString patch as well, and the method-syntax getter it hides', async () => {
     // A Proxy over the real toString: the clean realm's toString still shows it as native, the Proxy probes catch it.
     const page = await launch({
       initScript: `(() => {
@@ -354,7 +377,6 @@ describe.skipIf(!existsSync(CHROMIUM))('client probes in real Chromium', () => {
       const fromEvaluate = open(evaluated.result.value);
       summary('raw CDP (Runtime.evaluate token)', fromEvaluate);
       expect(fromEvaluate.signals.automation!.cdp_signs).toEqual(expect.arrayContaining(['stack_format', 'eval_stack']));
-      await endGroup(cdp.child);
     }, 90_000);
 
     it('a plain Chromium with no DevTools client, moved only by xdotool: no probe fires', async () => {
@@ -379,7 +401,6 @@ describe.skipIf(!existsSync(CHROMIUM))('client probes in real Chromium', () => {
       expect(payload.signals.worker).toMatchObject({ kind: 'shared', user_agent: payload.signals.user_agent, platform: payload.signals.platform });
       expect(payload.signals.worker!.webgl_renderer).toBe(payload.signals.webgl_renderer);
       expect(payload.behavior.untrusted_events).toBe(0);
-      await endGroup(child);
     }, 120_000);
   });
 });

@@ -107,8 +107,17 @@ function windowAnomaly(win: Window & typeof globalThis, chromium: boolean, mode:
 
 type Win = Window & typeof globalThis;
 
-/** `stack_format` and `error_name` (see the top of this file): one `console.debug` of an Error. */
+/**
+ * `stack_format` and `error_name` (see the top of this file): one `console.debug`
+ * of an Error. Not where the page wraps `console.debug` (error monitors such
+ * as Sentry do, and read the logged error's name or stack themselves).
+ */
 function consoleSigns(win: Win): string[] {
+  try {
+    if (!/\{\s*\[native code\]\s*\}$/.test(win.Function.prototype.toString.call(win.console.debug))) return [];
+  } catch {
+    return [];
+  }
   const ErrorType = win.Error as ErrorConstructor & { prepareStackTrace?: (error: Error, frames: unknown[]) => unknown };
   const previous = ErrorType.prepareStackTrace;
   let formatted = false;
