@@ -8,7 +8,8 @@
  *   looks disguised functions up in a WeakMap (no Proxy: nothing for a
  *   prototype-cycle or stack probe to find), and disguises itself.
  * - Getters are replaced by method-syntax getters (`get webdriver() {…}`: the
- *   right name, no `prototype`, only `length` and `name` as own keys):
+ *   right name, no `prototype`, only `length` and `name` as own keys) that
+ *   throw "Illegal invocation" for a receiver outside their interface:
  *   `navigator.webdriver` is false, cores, memory and languages are a common
  *   desktop's, `userAgentData` names Google Chrome instead of HeadlessChrome.
  * - WebGL's `getParameter` answers an Intel GPU for the unmasked vendor and
@@ -42,9 +43,11 @@ function stealth(gpu: { vendor: string; renderer: string }): void {
     const descriptor = Object.getOwnPropertyDescriptor(proto, name);
     if (!descriptor?.get) return;
     // A method-syntax getter with a computed name: its name is `get ${name}`.
+    // It refuses a receiver that is no Navigator, as the native does ("Illegal invocation").
     const get = Object.getOwnPropertyDescriptor(
       {
         get [name]() {
+          if (!Object.prototype.isPrototypeOf.call(proto, this)) throw new TypeError('Illegal invocation');
           return value(this);
         },
       },

@@ -12,10 +12,12 @@
  *   `Function.prototype.toString` (a Proxy, or a WeakMap of disguises) does not
  *   reach; where the page's own `toString` shows native code and the clean one
  *   does not, the patch itself is caught (`Function.toString:masks`).
- * - `:invocation`: a native getter or method called on a plain object must
- *   fail with a TypeError ("Illegal invocation"; a rejected promise for
+ * - `:invocation`: a native getter or method called on a mere heir of its
+ *   prototype (`Object.create(Navigator.prototype)`) must fail with a
+ *   TypeError ("Illegal invocation"; a rejected promise for
  *   `Permissions.query`). A stealth replacement written as a method or arrow
- *   (`get webdriver() { return false }`) answers instead.
+ *   (`get webdriver() { return false }`) answers instead, even one that
+ *   checks `this instanceof Navigator` first.
  * - `navigator` with own properties, or a prototype other than `Navigator.prototype`.
  * - Navigator values that disagree with each other or with `userAgentData`
  *   (and with a Web Worker's: see worker.ts).
@@ -45,7 +47,7 @@ const NATIVE_CODE = /^function (?:get |set )?[\w$]*\(\) \{\s*\[native code\]\s*\
 
 /** What a target is called with in the invocation probe: a getter, or a method with these arguments. */
 type Call = unknown[] | 'static';
-type Target = [label: string, fn: unknown, name: string, call: Call];
+type Target = [label: string, fn: unknown, name: string, call: Call, proto: object | undefined];
 
 const UNMASKED_RENDERER_WEBGL = 0x9246;
 /** Arguments that stealth replacements answer themselves (the spoofed GPU, the notification permission). */
@@ -81,16 +83,18 @@ function targets(win: Win): Target[] {
   const list: Target[] = [];
   for (const [iface, names] of GETTERS) {
     const proto = scope[iface]?.prototype;
-    for (const name of names) list.push([`${iface}.${name}`, proto && Object.getOwnPropertyDescriptor(proto, name)?.get, `get ${name}`, []]);
+    for (const name of names) list.push([`${iface}.${name}`, proto && Object.getOwnPropertyDescriptor(proto, name)?.get, `get ${name}`, [], proto]);
   }
   for (const label of METHODS) {
     const [iface, name] = label.split('.') as [string, string];
-    list.push([label, scope[iface]?.prototype?.[name], name, ARGUMENTS[name] ?? []]);
+    const proto = scope[iface]?.prototype;
+    list.push([label, proto?.[name], name, ARGUMENTS[name] ?? [], proto]);
   }
-  list.push(['Intl.DateTimeFormat.resolvedOptions', win.Intl?.DateTimeFormat?.prototype.resolvedOptions, 'resolvedOptions', []]);
+  const dateTimeFormat = win.Intl?.DateTimeFormat?.prototype;
+  list.push(['Intl.DateTimeFormat.resolvedOptions', dateTimeFormat?.resolvedOptions, 'resolvedOptions', [], dateTimeFormat]);
   const notification = win.Notification && Object.getOwnPropertyDescriptor(win.Notification, 'permission');
   // A static attribute: its getter ignores `this`.
-  list.push(['Notification.permission', notification?.get, 'get permission', 'static']);
+  list.push(['Notification.permission', notification?.get, 'get permission', 'static', undefined]);
   return list;
 }
 
@@ -139,12 +143,13 @@ function probeNative(win: Win, fn: Function, expectedName: string, blink: boolea
 }
 
 /**
- * Whether `fn`, called on a plain object, fails as a native does: a TypeError,
- * thrown or (for promise-returning methods) as the rejection.
+ * Whether `fn`, called on an object that only inherits from its interface
+ * (so `instanceof` holds, but it is no platform object), fails as a native
+ * does: with a TypeError, thrown or (for promise-returning methods) as the rejection.
  */
-async function failsOffInstance(win: Win, fn: Function, args: unknown[]): Promise<boolean> {
+async function failsOffInstance(win: Win, fn: Function, args: unknown[], proto: object | undefined): Promise<boolean> {
   try {
-    const result: unknown = Reflect.apply(fn, {}, args);
+    const result: unknown = Reflect.apply(fn, Object.create(proto ?? null) as object, args);
     if (result instanceof win.Promise) await result;
     return false;
   } catch (error) {
@@ -233,7 +238,7 @@ export const liesSource = defineSource<string[]>({
     const toString = cleanToString(win) ?? pageToString;
     const lies: string[] = [];
     let masked = false;
-    for (const [label, fn, name, call] of targets(win)) {
+    for (const [label, fn, name, call, proto] of targets(win)) {
       if (typeof fn !== 'function') continue;
       const probe = probeNative(win, fn, name, blink, toString);
       if (probe) lies.push(`${label}:${probe}`);
@@ -244,7 +249,7 @@ export const liesSource = defineSource<string[]>({
           // The page's toString refuses it: no disguise.
         }
       }
-      if (call !== 'static' && !(await failsOffInstance(win, fn, call))) lies.push(`${label}:invocation`);
+      if (call !== 'static' && !(await failsOffInstance(win, fn, call, proto))) lies.push(`${label}:invocation`);
     }
     if (masked) lies.push('Function.toString:masks');
     lies.push(...navigatorLies(win), ...timeLies(win));
