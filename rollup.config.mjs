@@ -34,6 +34,23 @@ const browserOnly = {
 // client/tsconfig.json: no Node types, ES2020, no declarations (the dts pass below makes them).
 const ts = () => typescript({ tsconfig: 'client/tsconfig.json', include: ['client/src/**/*.ts', 'shared/constants.ts'] });
 
+/**
+ * FingerprintJS's `domBlockers` source carries a list of ~200 ad-blocker CSS
+ * selectors (4 KB of the bundle gzipped) and runs only in Safari and Android
+ * browsers. The SDK leaves that component out of the visitor id and the token
+ * (client/src/sources/fingerprint.ts), so the script-tag bundle drops the list:
+ * `getFilters` returns no filters, and the source finds nothing to check.
+ */
+const noDomBlockerList = {
+  name: 'riskgate-no-dom-blocker-list',
+  transform(code, id) {
+    if (!/[\\/]@fingerprintjs[\\/]fingerprintjs[\\/]dist[\\/]fp\.esm\.js$/.test(id)) return null;
+    const trimmed = code.replace(/\nfunction getFilters\(\) \{\n[^]*?\n\}\n/, '\nfunction getFilters() {\n    return {};\n}\n');
+    if (trimmed === code) this.error('FingerprintJS changed: getFilters() not found in fp.esm.js');
+    return { code: trimmed, map: null };
+  },
+};
+
 const isDependency = (id) => /^@fingerprintjs\//.test(id);
 const minify = () => terser({ ecma: 2020, compress: { passes: 2 }, format: { comments: /^!|^# allFunctionsCalledOnLoad$/ } });
 
@@ -80,7 +97,7 @@ const copyMiniprogramComponents = {
 export default [
   {
     input,
-    plugins: [browserOnly, nodeResolve({ browser: true }), ts()],
+    plugins: [browserOnly, nodeResolve({ browser: true }), noDomBlockerList, ts()],
     output: {
       file: `${outDir}/riskgate.min.js`,
       format: 'iife',

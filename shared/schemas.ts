@@ -203,6 +203,8 @@ export const AutomationSignals = z.object({
   no_plugins: opt(z.boolean()),
   window_anomaly: opt(z.boolean()),
   software_renderer: opt(z.boolean()),
+  /** Which techniques saw a DevTools-protocol client (`cdp` is true when any did): client/src/sources/automation.ts. */
+  cdp_signs: opt(flagList),
 });
 
 /**
@@ -265,6 +267,24 @@ export const WechatSignals = z.object({
 });
 export type WechatSignals = z.infer<typeof WechatSignals>;
 
+/**
+ * What a SharedWorker (or, where there is none, a dedicated worker) sees, raw,
+ * for the server to compare with the page's values: stealth patches and the
+ * DevTools user-agent override reach the page, rarely a worker. Strictly
+ * bounded, with no fallbacks: a malformed value is not silently dropped.
+ */
+export const WorkerSignals = z.object({
+  kind: z.enum(['shared', 'dedicated']),
+  user_agent: z.string().max(512).optional(),
+  platform: z.string().max(128).optional(),
+  languages: z.array(z.string().max(64)).max(32).optional(),
+  hardware_concurrency: z.number().int().min(0).max(4096).optional(),
+  /** `WEBGL_debug_renderer_info` through an OffscreenCanvas in the worker. */
+  webgl_vendor: z.string().max(128).optional(),
+  webgl_renderer: z.string().max(512).optional(),
+});
+export type WorkerSignals = z.infer<typeof WorkerSignals>;
+
 export const WebSignals = z.object({
   visitor_id: opt(shortString),
   /** FingerprintJS components; heavy ones (canvas, audio, fonts) as hashes. */
@@ -276,6 +296,8 @@ export const WebSignals = z.object({
   screen: opt(z.object({ width: opt(z.number()), height: opt(z.number()), dpr: opt(z.number()), touch_points: opt(z.number()) })),
   webgl_renderer: opt(shortString),
   automation: opt(AutomationSignals),
+  /** A worker's own view of the browser (see WorkerSignals); in the tokens made after it answered. */
+  worker: WorkerSignals.optional(),
   /** Names of tampering probes that fired ("lies"). */
   lies: opt(flagList),
   /** Names of consistency checks that failed (UA vs platform vs hints vs screen). */
@@ -284,18 +306,6 @@ export const WebSignals = z.object({
   device_key_store: opt(shortString),
   /** Sources that failed or ran out of time, by name. */
   errors: opt(z.record(z.string().max(64), z.string().max(128))),
-  /** What a SharedWorker (or, without one, a dedicated worker) sees: page-level patches do not reach it. The server compares it with the page's. */
-  worker: opt(
-    z.object({
-      kind: opt(z.enum(['shared', 'dedicated'])),
-      user_agent: opt(shortString),
-      platform: opt(shortString),
-      languages: opt(z.array(z.string().max(64)).max(32)),
-      hardware_concurrency: opt(z.number()),
-      webgl_vendor: opt(shortString),
-      webgl_renderer: opt(shortString),
-    }),
-  ),
   /** Mini-program tokens only; `lies`, `inconsistencies`, `device_key_store` and `errors` above are shared. */
   wechat: opt(WechatSignals),
 });
@@ -308,12 +318,12 @@ export const BehaviorSignals = z.object({
   key_presses: opt(z.number().int().min(0)),
   pastes: opt(z.number().int().min(0)),
   focus_changes: opt(z.number().int().min(0)),
+  /** Script-made input events (`isTrusted: false`); they count nowhere else. */
+  untrusted_events: opt(z.number().int().min(0)),
   move_interval_mean_ms: opt(z.number().min(0)),
   move_interval_sd_ms: opt(z.number().min(0)),
   key_interval_mean_ms: opt(z.number().min(0)),
   key_interval_sd_ms: opt(z.number().min(0)),
-  /** Input events the page's own scripts made (`isTrusted: false`): counted, never taken for a person's input. */
-  untrusted_events: opt(z.number().int().min(0)),
   /** Milliseconds from `init` to `getBlackBox`. */
   dwell_ms: opt(z.number().min(0)),
 });

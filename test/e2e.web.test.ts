@@ -288,7 +288,8 @@ async function startXvfb(width: number, height: number): Promise<Xvfb> {
   const child = spawnGroup(XVFB, ['-displayfd', '1', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-fbdir', fbdir], process.env);
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    const match = /^(\d+)\n/.exec(child.output());
+    // The display number is a line of its own on stdout; stderr may first tell of displays already taken.
+    const match = /(?:^|\n)(\d+)\n/.exec(child.output());
     if (match) return { display: `:${match[1]}`, framebuffer: join(fbdir, 'Xvfb_screen0'), process: child };
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`Xvfb did not start:\n${child.output()}`);
     await sleep(100);

@@ -285,7 +285,7 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
       const browser = await launchCarefulHeadless();
       const userAgent = desktopChromeUserAgent(chromeMajor);
       const context = await newContext(browser, IP.stealth, { userAgent, locale: 'en-US' });
-      await context.addInitScript({ content: stealthInitScript({ chromeMajor }) });
+      await context.addInitScript({ content: stealthInitScript() });
       // The stealth holds in the page: what a page script that only reads the usual properties sees.
       const probe = await context.newPage();
       await probe.goto(`${server.base}/demo/`);

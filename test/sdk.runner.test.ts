@@ -9,7 +9,7 @@ import { flattenComponents } from '../client/src/sources/fingerprint.js';
 import type { Sources } from '../client/src/sources/index.js';
 import { SourceRunner, type Outcomes } from '../client/src/sources/runner.js';
 import { defineSource, Failure, type SourceContext } from '../client/src/sources/source.js';
-import { fitPayload, tokenLength } from '../client/src/token-size.js';
+import { fitPayload, TOKEN_BUDGET_CHARS, tokenLength } from '../client/src/token-size.js';
 import { buildBlackBox } from '../client/src/token/build.js';
 import { hintsOs, isDesktop, parseUserAgent, platformOs, sameOs } from '../client/src/util/platform.js';
 import { BlackBoxPayload } from '../shared/schemas.js';
@@ -132,9 +132,9 @@ describe('token size', () => {
     const components = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`component${i}`, 'f'.repeat(32)]));
     const lies = Array.from({ length: 40 }, (_, i) => `Some.interface.with.a.long.name${i}:proxy`);
     const big = payload({ visitor_id: 'a'.repeat(32), components, lies, user_agent: 'U'.repeat(500) });
-    expect(tokenLength(big, ring.primary.kid)).toBeGreaterThan(4096);
+    expect(tokenLength(big, ring.primary.kid)).toBeGreaterThan(TOKEN_BUDGET_CHARS);
     const fitted = fitPayload(big, ring.primary.kid);
-    expect(tokenLength(fitted, ring.primary.kid)).toBeLessThanOrEqual(4096);
+    expect(tokenLength(fitted, ring.primary.kid)).toBeLessThanOrEqual(TOKEN_BUDGET_CHARS);
     expect(fitted.degraded).toBe(true);
     expect(fitted.signals?.errors).toEqual({ size: 'truncated' });
     expect(fitted.signals?.components).toBeUndefined();
@@ -184,7 +184,7 @@ describe('signals assembly', () => {
     webgl: { value: { renderer: 'ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)', vendor: 'Google Inc.' }, ms: 1 },
     lies: { value: ['Navigator.webdriver:proxy'], ms: 2 },
     consistency: { value: [], ms: 1 },
-    worker: { value: ['worker.platform'], ms: 40 },
+    worker: { value: { view: { kind: 'shared', user_agent: 'UA', platform: 'Win32', languages: ['en-US'], hardware_concurrency: 8 }, lies: ['worker.platform'] }, ms: 40 },
     environment: {
       value: { user_agent: 'UA', platform: 'Linux x86_64', languages: ['en-US'], timezone: 'UTC', screen: { width: 1280, height: 720, dpr: 1, touch_points: 0 } },
       ms: 0,
@@ -194,6 +194,7 @@ describe('signals assembly', () => {
         webdriver: true,
         headless_ua: false,
         cdp: false,
+        cdp_signs: [],
         automation_globals: [],
         missing_chrome_objects: [],
         permissions_inconsistent: false,
@@ -213,7 +214,8 @@ describe('signals assembly', () => {
       visitor_id: 'v'.repeat(32),
       webgl_renderer: expect.stringContaining('SwiftShader'),
       automation: { webdriver: true, software_renderer: true },
-      lies: ['Navigator.webdriver:proxy', 'worker.platform'],
+      lies: ['worker.platform', 'Navigator.webdriver:proxy'],
+      worker: { kind: 'shared', user_agent: 'UA', platform: 'Win32', languages: ['en-US'], hardware_concurrency: 8 },
       inconsistencies: [],
       device_key_store: 'indexeddb',
       platform: 'Linux x86_64',

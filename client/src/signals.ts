@@ -38,14 +38,17 @@ export function assembleSignals(outcomes: Outcomes<Sources>, deviceKeyStore: Dev
     const value = automation.value;
     signals.automation = {
       ...value,
+      cdp_signs: flags(value.cdp_signs),
       automation_globals: flags(value.automation_globals),
       missing_chrome_objects: flags(value.missing_chrome_objects),
     };
     if ('value' in webgl) signals.automation.software_renderer = isSoftwareRenderer(webgl.value.renderer);
   }
   if ('value' in lies || 'value' in worker) {
-    signals.lies = flags([...('value' in lies ? lies.value : []), ...('value' in worker ? worker.value : [])]);
+    // The worker's few lies first, so that a page full of patched natives cannot crowd them out.
+    signals.lies = flags([...('value' in worker ? worker.value.lies : []), ...('value' in lies ? lies.value : [])]);
   }
+  if ('value' in worker && worker.value.view) signals.worker = worker.value.view;
   if ('value' in consistency) signals.inconsistencies = flags(consistency.value);
   signals.device_key_store = deviceKeyStore;
 

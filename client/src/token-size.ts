@@ -10,8 +10,13 @@ import type { BlackBoxPayloadInput } from '../../shared/schemas.js';
 import type { BuildBlackBoxOptions } from './token/build.js';
 import { utf8 } from './token/encoding.js';
 
-/** The SDK's own bound, half the server's BLACK_BOX_MAX_LENGTH. */
-export const TOKEN_BUDGET_CHARS = 4096;
+/**
+ * The SDK's own bound, three quarters of the server's BLACK_BOX_MAX_LENGTH:
+ * a token from a clean Chromium is 4.0–4.6 K characters once it carries the
+ * worker's report (`signals.worker`), so a 4 K budget would drop
+ * FingerprintJS's components from most tokens.
+ */
+export const TOKEN_BUDGET_CHARS = 6144;
 
 type Payload = BuildBlackBoxOptions['payload'];
 
@@ -60,6 +65,8 @@ const TRIMS: Trim[] = [
     if (s.webgl_renderer) s.webgl_renderer = s.webgl_renderer.slice(0, 128);
     if (s.timezone) s.timezone = s.timezone.slice(0, 64);
     if (s.platform) s.platform = s.platform.slice(0, 64);
+    if (s.worker?.user_agent) s.worker.user_agent = s.worker.user_agent.slice(0, 256);
+    if (s.worker?.webgl_renderer) s.worker.webgl_renderer = s.worker.webgl_renderer.slice(0, 128);
   },
 ];
 

@@ -1,189 +1,113 @@
 /**
- * A careful stealth init script, as the better scraping kits write it today
- * (persona 3 of the persona suite, issue 12). It runs before any page script
- * in every frame (Playwright's addInitScript) and hides what a headless
- * Chromium under automation gives away:
+ * A careful stealth setup for browser tests, as puppeteer-extra's stealth
+ * plugin and anti-detect kits do it, minus their known tells: for
+ * `context.addInitScript({ content: STEALTH_INIT_SCRIPT })` with
+ * `userAgent: STEALTH_USER_AGENT` on the context.
  *
- * - `Function.prototype.toString` is replaced by a method whose answers for
- *   the patched functions come from a WeakMap — no Proxy, so `toString` of
- *   `toString` and of every patched getter reads `[native code]`;
- * - getters are defined with method syntax (`{ get webdriver() {…} }`), so
- *   they have no `prototype` and are not constructible, like native getters,
- *   and they are put on the prototypes (Navigator.prototype…), not on the
- *   instances, so `Object.getOwnPropertyNames(navigator)` stays empty;
- * - navigator.webdriver false, plugins and mimeTypes when empty, languages,
- *   platform, hardwareConcurrency, deviceMemory, userAgentData brands without
- *   "HeadlessChrome";
- * - WebGL's unmasked vendor and renderer spoofed to a real NVIDIA GPU (ANGLE
- *   on OpenGL, as Chrome on Linux reports it);
- * - `window.chrome` with runtime/app/csi/loadTimes, the Notification
- *   permission made consistent with permissions.query, outer window size
- *   when headless reports 0.
+ * - `Function.prototype.toString` is replaced by a method-syntax function that
+ *   looks disguised functions up in a WeakMap (no Proxy: nothing for a
+ *   prototype-cycle or stack probe to find), and disguises itself.
+ * - Getters are replaced by method-syntax getters (`get webdriver() {…}`: the
+ *   right name, no `prototype`, only `length` and `name` as own keys) that
+ *   throw "Illegal invocation" for a receiver outside their interface:
+ *   `navigator.webdriver` is false, cores, memory and languages are a common
+ *   desktop's, `userAgentData` names Google Chrome instead of HeadlessChrome.
+ * - WebGL's `getParameter` answers an Intel GPU for the unmasked vendor and
+ *   renderer, and `permissions.query` answers the notification permission
+ *   consistently with `Notification.permission` (the old headless tell).
  *
- * What it cannot reach is the point of the issue's sharper probes: an iframe
- * a page script makes can be read before any init script ran in it (a clean
- * `Function.prototype.toString` to compare with), a SharedWorker sees the
- * unpatched navigator and GPU, native getters called on the wrong receiver
- * throw "Illegal invocation" while these return, and the GPU-less machine
- * still renders with SwiftShader whatever the strings say.
+ * Everything is patched on prototypes, never as own properties of
+ * `navigator`, and every replacement prints as native code through the
+ * page's own `toString`.
  */
 
-export interface StealthOptions {
-  /** navigator.platform; must agree with the user agent. */
-  platform?: string;
-  languages?: string[];
-  hardwareConcurrency?: number;
-  deviceMemory?: number;
-  webglVendor?: string;
-  webglRenderer?: string;
-  /** Chrome's major version for userAgentData brands. */
-  chromeMajor?: string;
-}
+/** A normal desktop Chrome on Linux, matching Chromium 156. */
+export const STEALTH_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
 
-const DEFAULTS: Required<StealthOptions> = {
-  platform: 'Linux x86_64',
-  languages: ['en-US', 'en'],
-  hardwareConcurrency: 8,
-  deviceMemory: 8,
-  webglVendor: 'Google Inc. (NVIDIA Corporation)',
-  webglRenderer: 'ANGLE (NVIDIA Corporation, NVIDIA GeForce RTX 3060/PCIe/SSE2, OpenGL 4.5.0)',
-  chromeMajor: '',
-};
+/** The GPU the stealth setup claims. */
+export const STEALTH_GPU = { vendor: 'Intel Inc.', renderer: 'Intel Iris OpenGL Engine' };
 
-/**
- * The init script's body (runs in the page, so it is plain ES2020 and
- * self-contained). The options are serialised into it.
- */
-function stealthMain(options: Required<StealthOptions>): void {
+function stealth(gpu: { vendor: string; renderer: string }): void {
   const nativeToString = Function.prototype.toString;
-  const fakes = new WeakMap<object, string>();
-  const nativeText = (name: string) => `function ${name}() { [native code] }`;
-
-  // Method syntax: no prototype, not a constructor, name "toString".
-  const patchedToString = {
-    toString(this: unknown) {
-      if ((typeof this === 'function' || (typeof this === 'object' && this !== null)) && fakes.has(this as object)) return fakes.get(this as object)!;
-      return nativeToString.call(this);
+  const disguises = new WeakMap<object, string>();
+  const disguise = (fn: object, name: string) => disguises.set(fn, `function ${name}() { [native code] }`);
+  const toString = {
+    toString(this: unknown, ...args: []) {
+      return (typeof this === 'function' && disguises.get(this)) || Reflect.apply(nativeToString, this, args);
     },
   }.toString;
-  fakes.set(patchedToString, nativeText('toString'));
-  Object.defineProperty(Function.prototype, 'toString', { value: patchedToString, writable: true, configurable: true, enumerable: false });
+  disguise(toString, 'toString');
+  Object.defineProperty(Function.prototype, 'toString', { value: toString, writable: true, configurable: true, enumerable: false });
 
-  /** Replaces a getter on `target` (a prototype) by one defined with method syntax, keeping the descriptor's flags. */
-  const defineGetter = (target: object, name: string, get: () => unknown) => {
-    const descriptor = Object.getOwnPropertyDescriptor(target, name);
-    // Renamed so that its `name` reads "get webdriver", like a native getter.
-    const holder = { get [name]() { return get(); } };
-    const getter = Object.getOwnPropertyDescriptor(holder, name)!.get!;
-    fakes.set(getter, nativeText(`get ${name}`));
-    Object.defineProperty(target, name, {
-      get: getter,
-      set: descriptor?.set,
-      enumerable: descriptor?.enumerable ?? true,
-      configurable: true,
-    });
+  const getter = (proto: object, name: string, value: (self: unknown) => unknown) => {
+    const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+    if (!descriptor?.get) return;
+    // A method-syntax getter with a computed name: its name is `get ${name}`.
+    // It refuses a receiver that is no Navigator, as the native does ("Illegal invocation").
+    const get = Object.getOwnPropertyDescriptor(
+      {
+        get [name]() {
+          if (!Object.prototype.isPrototypeOf.call(proto, this)) throw new TypeError('Illegal invocation');
+          return value(this);
+        },
+      },
+      name,
+    )!.get!;
+    disguise(get, `get ${name}`);
+    Object.defineProperty(proto, name, { ...descriptor, get });
+  };
+  const method = <F extends (...args: never[]) => unknown>(proto: object, name: string, make: (original: F) => Record<string, F>) => {
+    const original = (proto as Record<string, F>)[name];
+    if (typeof original !== 'function') return;
+    const replacement = make(original)[name]!;
+    disguise(replacement, name);
+    Object.defineProperty(proto, name, { value: replacement, writable: true, configurable: true, enumerable: true });
   };
 
-  /** Replaces a method on `target`, keeping its name and length, with a native-looking toString. */
-  const defineMethod = <T extends (...args: never[]) => unknown>(target: object, name: string, make: (original: T) => T) => {
-    const original = (target as Record<string, T>)[name]!;
-    const replacement = make(original);
-    fakes.set(replacement, nativeText(name));
-    Object.defineProperty(target, name, { value: replacement, writable: true, configurable: true, enumerable: false });
-  };
-
-  const navigatorProto = Object.getPrototypeOf(navigator) as object;
-  defineGetter(navigatorProto, 'webdriver', () => false);
-  defineGetter(navigatorProto, 'languages', () => Object.freeze([...options.languages]));
-  defineGetter(navigatorProto, 'language', () => options.languages[0]);
-  defineGetter(navigatorProto, 'platform', () => options.platform);
-  defineGetter(navigatorProto, 'hardwareConcurrency', () => options.hardwareConcurrency);
-  if ('deviceMemory' in navigator) defineGetter(navigatorProto, 'deviceMemory', () => options.deviceMemory);
-
-  // Plugins: new headless already lists Chrome's five PDF viewers; fill them in only when empty.
-  if (navigator.plugins.length === 0) {
-    const names = ['PDF Viewer', 'Chrome PDF Viewer', 'Chromium PDF Viewer', 'Microsoft Edge PDF Viewer', 'WebKit built-in PDF'];
-    const plugins = names.map((pluginName) => Object.create(Plugin.prototype, {
-      name: { value: pluginName, enumerable: true },
-      filename: { value: 'internal-pdf-viewer', enumerable: true },
-      description: { value: 'Portable Document Format', enumerable: true },
-      length: { value: 1, enumerable: true },
-    }) as Plugin);
-    const array = Object.create(PluginArray.prototype) as Record<string | number, unknown>;
-    plugins.forEach((plugin, i) => Object.defineProperty(array, i, { value: plugin, enumerable: true }));
-    Object.defineProperty(array, 'length', { value: plugins.length });
-    defineGetter(navigatorProto, 'plugins', () => array);
+  const nav = Navigator.prototype;
+  getter(nav, 'webdriver', () => false);
+  getter(nav, 'hardwareConcurrency', () => 8);
+  getter(nav, 'deviceMemory', () => 8);
+  getter(nav, 'languages', () => Object.freeze(['en-US', 'en']));
+  if (typeof NavigatorUAData !== 'undefined') {
+    getter(NavigatorUAData.prototype, 'brands', () => [
+      { brand: 'Chromium', version: '156' },
+      { brand: 'Google Chrome', version: '156' },
+      { brand: 'Not?A_Brand', version: '99' },
+    ]);
   }
 
-  // userAgentData without "HeadlessChrome".
-  const uaData = (navigator as Navigator & { userAgentData?: { brands: { brand: string; version: string }[] } }).userAgentData;
-  if (uaData && uaData.brands.some((b) => /headless/i.test(b.brand))) {
-    const brands = uaData.brands.map((b) => ({ brand: b.brand.replace(/HeadlessChrome/i, 'Google Chrome'), version: b.version }));
-    const uaProto = Object.getPrototypeOf(uaData) as object;
-    defineGetter(uaProto, 'brands', () => brands.map((b) => ({ ...b })));
-  }
-
-  // WebGL: a real GPU instead of SwiftShader.
-  const UNMASKED_VENDOR = 0x9245;
-  const UNMASKED_RENDERER = 0x9246;
-  for (const proto of [globalThis.WebGLRenderingContext?.prototype, globalThis.WebGL2RenderingContext?.prototype]) {
-    if (!proto) continue;
-    defineMethod(proto, 'getParameter', (original: (this: WebGLRenderingContext, p: number) => unknown) => ({
+  type GetParameter = (this: WebGLRenderingContext, parameter: number) => unknown;
+  for (const context of [WebGLRenderingContext, WebGL2RenderingContext]) {
+    method<GetParameter>(context.prototype, 'getParameter', (original) => ({
       getParameter(this: WebGLRenderingContext, parameter: number) {
-        if (parameter === UNMASKED_VENDOR) return options.webglVendor;
-        if (parameter === UNMASKED_RENDERER) return options.webglRenderer;
-        return original.call(this, parameter);
+        if (parameter === 0x9245) return gpu.vendor;
+        if (parameter === 0x9246) return gpu.renderer;
+        return Reflect.apply(original, this, [parameter]);
       },
-    }).getParameter as never);
+    }));
   }
 
-  // window.chrome as a desktop Chrome has it.
-  const win = window as unknown as { chrome?: Record<string, unknown> };
-  if (!win.chrome) Object.defineProperty(window, 'chrome', { value: {}, writable: true, configurable: true, enumerable: true });
-  const chrome = win.chrome!;
-  if (!chrome.runtime) chrome.runtime = {};
-  if (!chrome.app) {
-    chrome.app = {
-      isInstalled: false,
-      InstallState: { DISABLED: 'disabled', INSTALLED: 'installed', NOT_INSTALLED: 'not_installed' },
-      RunningState: { CANNOT_RUN: 'cannot_run', READY_TO_RUN: 'ready_to_run', RUNNING: 'running' },
-    };
-  }
-  const startedAt = Date.now() / 1000;
-  if (!chrome.csi) {
-    chrome.csi = { csi() { return { startE: startedAt * 1000, onloadT: startedAt * 1000 + 120, pageT: performance.now(), tran: 15 }; } }.csi;
-    fakes.set(chrome.csi as object, nativeText('csi'));
-  }
-  if (!chrome.loadTimes) {
-    chrome.loadTimes = { loadTimes() { return { requestTime: startedAt, startLoadTime: startedAt, commitLoadTime: startedAt + 0.05, finishDocumentLoadTime: startedAt + 0.1, finishLoadTime: startedAt + 0.12, firstPaintTime: startedAt + 0.08, navigationType: 'Other', wasFetchedViaSpdy: false, wasNpnNegotiated: false, npnNegotiatedProtocol: 'unknown', wasAlternateProtocolAvailable: false, connectionInfo: 'http/1.1' }; } }.loadTimes;
-    fakes.set(chrome.loadTimes as object, nativeText('loadTimes'));
-  }
-
-  // Headless answers "denied" for Notification but "prompt" from permissions.query.
-  if (navigator.permissions && typeof Notification !== 'undefined') {
-    defineMethod(Object.getPrototypeOf(navigator.permissions) as object, 'query', (original: (this: Permissions, d: PermissionDescriptor) => Promise<PermissionStatus>) => ({
-      query(this: Permissions, descriptor: PermissionDescriptor) {
-        if (descriptor && descriptor.name === 'notifications') {
-          const state = Notification.permission === 'default' ? 'prompt' : Notification.permission;
-          return Promise.resolve(Object.setPrototypeOf({ state, name: 'notifications', onchange: null }, PermissionStatus.prototype) as PermissionStatus);
-        }
-        return original.call(this, descriptor);
-      },
-    }).query as never);
-  }
-
-  // Headless windows may have no outer size.
-  if (window.outerWidth === 0 || window.outerHeight === 0) {
-    defineGetter(window, 'outerWidth', () => window.innerWidth);
-    defineGetter(window, 'outerHeight', () => window.innerHeight + 85);
-  }
+  type Query = (this: Permissions, descriptor: PermissionDescriptor) => Promise<PermissionStatus>;
+  method<Query>(Permissions.prototype, 'query', (original) => ({
+    query(this: Permissions, descriptor: PermissionDescriptor) {
+      if (descriptor?.name === 'notifications') {
+        const state = Notification.permission === 'default' ? 'prompt' : Notification.permission;
+        return Promise.resolve({ name: 'notifications', state, onchange: null } as unknown as PermissionStatus);
+      }
+      return Reflect.apply(original, this, [descriptor]);
+    },
+  }));
 }
 
-/** The init script for `context.addInitScript({ content })`. */
-export function stealthInitScript(options: StealthOptions = {}): string {
-  const merged = { ...DEFAULTS, ...options };
-  return `(${stealthMain.toString()})(${JSON.stringify(merged)});`;
+declare const NavigatorUAData: { prototype: object };
+
+/** The init script's source: an immediately invoked function (no helpers from the test's module scope). */
+export function stealthInitScript(gpu = STEALTH_GPU): string {
+  return `(${stealth.toString()})(${JSON.stringify(gpu)});`;
 }
+
+export const STEALTH_INIT_SCRIPT = stealthInitScript();
 
 /** A desktop Chrome user agent on Linux for a given major version, as a scraper claims to be. */
 export function desktopChromeUserAgent(major: string): string {

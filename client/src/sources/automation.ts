@@ -1,11 +1,26 @@
 /**
  * Automation and headless traces. Every check here was tried on Chromium 156
  * (headless and headful under Xvfb, with and without playwright-core 1.65).
- * Left out because they no longer tell automation apart there: the console
- * `Error.stack` getter trick (the getter is never read, CDP or not); reads of
- * an Error's `name` or `Error.prepareStackTrace` during `console.debug` (they
- * happen under Playwright, but also in a plain headful Chromium with no
- * DevTools client, and with `--remote-debugging-port` and nobody attached);
+ *
+ * A DevTools-protocol client (`cdp`, with the techniques that saw it in
+ * `cdp_signs`):
+ * - `stack_format`: once a client has called `Runtime.enable` (Playwright,
+ *   Puppeteer, Selenium 4's CDP, any raw CDP script), V8's inspector formats
+ *   the stack of an Error passed to `console.debug`, which runs
+ *   `Error.prepareStackTrace`. Without a client, the stack of a logged Error is
+ *   never formatted: not in a plain headful or headless Chromium, not with
+ *   `--remote-debugging-port` or `--enable-logging` and nobody attached.
+ * - `error_name`: the same call reads the Error's `name` three times with a
+ *   client (the inspector's description), once without (Blink's own log line).
+ * - `eval_stack`: `getBlackBox()` was called from code with no script URL and
+ *   not from `eval`: `Runtime.evaluate`/`callFunctionOn` (raw CDP: `at
+ *   <anonymous>:1:1`; Playwright: `UtilityScript.evaluate (<anonymous>:…)`).
+ * - `viewport` and `content_offset`: the viewport emulation of Playwright's
+ *   and Puppeteer's defaults (see below and behavior.ts).
+ * Left out because they no longer tell automation apart there: an own `stack`
+ * getter on the logged Error (never read now); getters, `toString`,
+ * `toJSON` or Proxy traps of logged objects (read alike, or never);
+ * `console.table` timing (10 ms vs 0.5 ms, but a busy machine blurs it);
  * CDP input coordinates (`screenX === clientX`: fixed, real offsets now);
  * `sourceURL` markers in stacks (Playwright 1.65 sets none).
  *
@@ -18,6 +33,7 @@ export interface AutomationInfo {
   webdriver: boolean;
   headless_ua: boolean;
   cdp: boolean;
+  cdp_signs: string[];
   automation_globals: string[];
   missing_chrome_objects: string[];
   permissions_inconsistent: boolean;
@@ -89,6 +105,66 @@ function windowAnomaly(win: Window & typeof globalThis, chromium: boolean, mode:
   return chromium && mode === 'browser' && !win.document?.fullscreenElement && outerWidth === innerWidth && outerHeight === innerHeight;
 }
 
+type Win = Window & typeof globalThis;
+
+/**
+ * `stack_format` and `error_name` (see the top of this file): one `console.debug`
+ * of an Error. Not where the page wraps `console.debug` (error monitors such
+ * as Sentry do, and read the logged error's name or stack themselves).
+ */
+function consoleSigns(win: Win): string[] {
+  try {
+    if (!/\{\s*\[native code\]\s*\}$/.test(win.Function.prototype.toString.call(win.console.debug))) return [];
+  } catch {
+    return [];
+  }
+  const ErrorType = win.Error as ErrorConstructor & { prepareStackTrace?: (error: Error, frames: unknown[]) => unknown };
+  const previous = ErrorType.prepareStackTrace;
+  let formatted = false;
+  let nameReads = 0;
+  class Probe extends ErrorType {
+    override get name(): string {
+      nameReads++;
+      return 'Error';
+    }
+  }
+  try {
+    ErrorType.prepareStackTrace = function prepareStackTrace(error, frames) {
+      formatted = true;
+      return previous ? previous.call(this, error, frames) : String(error);
+    };
+    const error = new Probe('riskgate');
+    win.console.debug(error);
+  } catch {
+    // A console that throws: nothing seen.
+  } finally {
+    ErrorType.prepareStackTrace = previous;
+    if (previous === undefined) Reflect.deleteProperty(ErrorType, 'prepareStackTrace');
+  }
+  return [...(formatted ? ['stack_format'] : []), ...(nameReads > 1 ? ['error_name'] : [])];
+}
+
+/** A frame of code with no script URL that is not `eval`'s: `Runtime.evaluate` or `callFunctionOn`. */
+const EVALUATED_FRAME = /^\s*at (?:[^(]*\()?<anonymous>:\d+:\d+\)?$/m;
+
+/**
+ * The stack of whoever called `getBlackBox()`: the automation source starts
+ * synchronously inside that call (sources/runner.ts), so the caller's frames
+ * are on the stack here, a dozen frames down.
+ */
+function callerStack(win: Win): string {
+  const ErrorType = win.Error as ErrorConstructor & { stackTraceLimit?: number };
+  const limit = ErrorType.stackTraceLimit;
+  try {
+    ErrorType.stackTraceLimit = 40;
+    return String(new ErrorType().stack ?? '');
+  } catch {
+    return '';
+  } finally {
+    ErrorType.stackTraceLimit = limit;
+  }
+}
+
 async function notificationPermissionsDisagree(win: Window & typeof globalThis): Promise<boolean> {
   const notification = (win as { Notification?: { permission?: string } }).Notification;
   const permissions = win.navigator.permissions;
@@ -107,6 +183,7 @@ export const automationSource = defineSource<AutomationInfo>({
   budgetMs: 150,
   stable: false,
   async collect({ window: win, behavior }: SourceContext) {
+    const evaluated = EVALUATED_FRAME.test(callerStack(win).split('\n').filter((line) => !/\beval at\b/.test(line)).join('\n'));
     const nav = win.navigator;
     const ua = nav.userAgent ?? '';
     const claims = parseUserAgent(ua);
@@ -123,11 +200,18 @@ export const automationSource = defineSource<AutomationInfo>({
     const plugins = nav.plugins?.length ?? 0;
     // Inside a frame the viewport is the frame's, which says nothing about the window.
     const windowChecks = desktop && win.self === win.top;
+    const cdpSigns = [
+      ...consoleSigns(win),
+      ...(evaluated ? ['eval_stack'] : []),
+      ...(claims.chromium && windowChecks && viewportIsScreen(win, mode) ? ['viewport'] : []),
+      ...(claims.chromium && windowChecks && behavior.contentOffsetMismatch ? ['content_offset'] : []),
+    ];
 
     return {
       webdriver: nav.webdriver === true,
       headless_ua: /Headless|PhantomJS/i.test(ua) || /Headless/i.test(nav.appVersion ?? '') || brands.some((b) => /Headless/i.test(b.brand)),
-      cdp: claims.chromium && windowChecks && (viewportIsScreen(win, mode) || behavior.contentOffsetMismatch),
+      cdp: cdpSigns.length > 0,
+      cdp_signs: cdpSigns,
       automation_globals: automationGlobals(win),
       missing_chrome_objects: missingChromeObjects,
       permissions_inconsistent: await notificationPermissionsDisagree(win),

@@ -2,6 +2,10 @@
  * Interaction counters: pointer moves, clicks, touches, key presses, pastes and
  * focus changes since `init`, with the rhythm of pointer moves and key presses.
  *
+ * Only input the browser itself delivered counts (`isTrusted`): events a
+ * script made (`dispatchEvent`, `element.click()`) are counted apart, as
+ * `untrusted_events`, and feed no other counter or timing.
+ *
  * Privacy: only event counts and timestamps are read. Key values (`key`,
  * `code`), typed text and clipboard contents are never touched.
  *
@@ -25,6 +29,7 @@ export class BehaviorCollector {
   keyPresses = 0;
   pastes = 0;
   focusChanges = 0;
+  untrustedEvents = 0;
   /** A mouse event put the page's content lower than the window's own frame allows. */
   contentOffsetMismatch = false;
   private offsetSamples = 0;
@@ -72,6 +77,7 @@ export class BehaviorCollector {
       key_presses: this.keyPresses,
       pastes: this.pastes,
       focus_changes: this.focusChanges,
+      untrusted_events: this.untrustedEvents,
       dwell_ms: Math.max(0, Math.round(now - this.startedAt)),
     };
     const moves = this.moves.summary();
@@ -109,7 +115,8 @@ export class BehaviorCollector {
   }
 
   private listen(target: EventTarget, type: string, handler: (event: Event) => void): void {
-    target.addEventListener(type, handler, { capture: true, passive: true });
+    const count = (event: Event) => (event.isTrusted ? handler(event) : this.untrustedEvents++);
+    target.addEventListener(type, count, { capture: true, passive: true });
   }
 }
 

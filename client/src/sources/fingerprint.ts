@@ -5,8 +5,14 @@
  *
  * FingerprintJS touches no browser global until `load()` is called (its own
  * `check:ssr`), so importing it here keeps this module side-effect free.
+ *
+ * The `domBlockers` component (which ad-blocker lists hide test elements; only
+ * Safari and Android browsers run it) is left out of both the id and the
+ * components: its selector list is 4 KB gzipped, so the script-tag bundle ships
+ * without it (rollup.config.mjs), and every build computes the same id. Left out
+ * means "as in Chromium desktop", where FingerprintJS itself gives no value.
  */
-import { load, murmurX64Hash128, type Agent, type GetResult, type UnknownComponents } from '@fingerprintjs/fingerprintjs';
+import { hashComponents, load, murmurX64Hash128, type Agent, type GetResult, type UnknownComponents } from '@fingerprintjs/fingerprintjs';
 import { defineSource } from './source.js';
 
 export type ComponentValue = string | number | boolean | null;
@@ -71,7 +77,7 @@ export const fingerprintSource = defineSource<FingerprintInfo>({
   budgetMs: 900,
   stable: true,
   async collect() {
-    const { visitorId, components } = await fingerprintResult();
-    return { visitor_id: visitorId, components: flattenComponents(components) };
+    const components = { ...(await fingerprintResult()).components, domBlockers: { value: undefined, duration: 0 } };
+    return { visitor_id: hashComponents(components), components: flattenComponents(components) };
   },
 });
