@@ -177,6 +177,19 @@ describe('the server reads the fingerprint itself', () => {
     expect(headlessWorker.level).toBeGreaterThanOrEqual(3);
   });
 
+  it('an attached DevTools-protocol client, and a token asked for by injected code, add up to level 3', async () => {
+    const t = await start();
+    const automation = (cdp_signs: string[]) => ({ ...cleanWebSignals().automation, cdp: cdp_signs.length > 0, cdp_signs });
+    const attached = await evaluate(t, { event: 'login', ip: PUBLIC_IP }, { signals: signals({ automation: automation(['stack_format', 'error_name']) }) });
+    expect(ids(attached)).toEqual(expect.arrayContaining(['bot_cdp', 'bot_cdp_inspector']));
+    expect(attached.level).toBeGreaterThanOrEqual(3);
+    const injected = await evaluate(t, { event: 'login', ip: PUBLIC_IP }, { signals: signals({ automation: automation(['stack_format', 'error_name', 'eval_stack']) }) });
+    expect(ids(injected)).toContain('bot_cdp_eval');
+    expect(injected.level).toBe(4);
+    const none = await evaluate(t, { event: 'login', ip: PUBLIC_IP }, { signals: signals({ automation: automation([]) }) });
+    expect(none.level).toBe(0);
+  });
+
   it('turns the behaviour timing into features: scripted events and machine-paced typing', async () => {
     const t = await start();
     const scripted = await evaluate(t, { event: 'register', ip: PUBLIC_IP }, {

@@ -26,6 +26,8 @@ function features(wechat: Features['wechat']): Features {
       webdriver: false,
       headless_ua: false,
       cdp: false,
+      cdp_inspector: false,
+      cdp_eval: false,
       automation_globals: 0,
       missing_chrome_objects: 0,
       permissions_inconsistent: false,

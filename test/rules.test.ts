@@ -38,6 +38,8 @@ function features(overrides: Overrides = {}): Features {
       webdriver: false,
       headless_ua: false,
       cdp: false,
+      cdp_inspector: false,
+      cdp_eval: false,
       automation_globals: 0,
       missing_chrome_objects: 0,
       permissions_inconsistent: false,

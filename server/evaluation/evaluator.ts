@@ -196,6 +196,8 @@ export class Evaluator {
         webdriver: automation.webdriver ?? false,
         headless_ua: automation.headless_ua ?? false,
         cdp: automation.cdp ?? false,
+        cdp_inspector: automation.cdp_signs?.some((sign) => sign === 'stack_format' || sign === 'error_name') ?? false,
+        cdp_eval: automation.cdp_signs?.includes('eval_stack') ?? false,
         automation_globals: automation.automation_globals?.length ?? 0,
         missing_chrome_objects: automation.missing_chrome_objects?.length ?? 0,
         permissions_inconsistent: automation.permissions_inconsistent ?? false,

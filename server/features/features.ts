@@ -37,6 +37,13 @@ export interface Features {
     webdriver: boolean;
     headless_ua: boolean;
     cdp: boolean;
+    /**
+     * A DevTools-protocol client enabled the page's runtime (V8's inspector formatted a
+     * logged Error's stack): automation, or a person with DevTools open.
+     */
+    cdp_inspector: boolean;
+    /** `getBlackBox()` was called from code a DevTools client evaluated (`Runtime.evaluate`). */
+    cdp_eval: boolean;
     automation_globals: number;
     missing_chrome_objects: number;
     permissions_inconsistent: boolean;

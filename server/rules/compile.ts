@@ -46,6 +46,8 @@ const SCHEMA = {
     webdriver: 'bool',
     headless_ua: 'bool',
     cdp: 'bool',
+    cdp_inspector: 'bool',
+    cdp_eval: 'bool',
     automation_globals: 'int',
     missing_chrome_objects: 'int',
     permissions_inconsistent: 'bool',
