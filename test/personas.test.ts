@@ -67,7 +67,7 @@ import {
   type Xvfb,
 } from './support/personas.js';
 import { startForwardingProxy } from './support/reverse-proxy.js';
-import { desktopChromeUserAgent, stealthInitScript } from './support/stealth.js';
+import { desktopChromeUserAgent, STEALTH_GPU, stealthInitScript } from './support/stealth.js';
 
 const MISSING = [
   ...(HAS_DIST ? [] : ['dist/server/main.js or dist/sdk/riskgate.min.js (run `npm run build`; `npm test` does)']),
@@ -306,7 +306,7 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
         webdriver: false,
         toString: 'function toString() { [native code] }',
         webdriverGetter: 'function get webdriver() { [native code] }',
-        renderer: expect.stringContaining('NVIDIA'),
+        renderer: STEALTH_GPU.renderer,
         userAgent,
       });
       expect(seen.plugins).toBeGreaterThan(0);
