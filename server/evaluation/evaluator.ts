@@ -33,12 +33,16 @@ import type { HotState, ObservationBatch, ObservationResult } from '../state/hot
 import { decodeBlackBox, type DecodeResult, type OpenResult } from '../token/decode.js';
 import { OUTCOME_WINDOWS_MS, outcomeKey, type ChallengeOutcome, type OutcomeEntity } from '../challenges/outcomes.js';
 import type { ChallengeService } from '../challenges/service.js';
+import type { EnrollmentService } from '../enrollment/service.js';
+import { NO_ENROLLMENT } from '../enrollment/service.js';
 
 export interface EvaluatorOptions {
   /** Decrypts and verifies a black_box (server/token/openers.ts). */
   openToken: (token: string) => Promise<OpenResult>;
   /** Issues challenge_tokens when a slider or SMS is advised. */
   challenges?: Pick<ChallengeService, 'issueToken'>;
+  /** Checks a token's device certificate (server/enrollment). */
+  enrollment?: Pick<EnrollmentService, 'features'>;
   rules: () => RuleSet;
   hotState: HotState;
   records: Records;
@@ -153,6 +157,9 @@ export class Evaluator {
     const lookups: ListLookup[] = Object.entries(idKeys).map(([dimension, valueKey]) => ({ dimension: dimension as ListDimension, valueKey }));
     const batch = this.observationBatch(app.id, request.event, eventTime, idKeys);
 
+    const enrollment = options.enrollment
+      ? options.enrollment.features(app.id, opened?.payload.enrollment, deviceId, request.ip, eventTime, options.dependencyTimeoutMs)
+      : Promise.resolve({ ...NO_ENROLLMENT });
     const [listResult, observed] = await Promise.all([
       withTimeout(options.records.matchLists(app.id, lookups, now), options.dependencyTimeoutMs).catch((error: unknown) => {
         degraded = true;
@@ -226,6 +233,7 @@ export class Evaluator {
       lists: { black: listResult.black.length > 0, white: listResult.white.length > 0 },
       challenge: batch.challenge(observed),
       wechat: wechatFeatures(opened?.payload.platform === 'wechat' ? signals.wechat : undefined),
+      enrollment: await enrollment,
     };
 
     // 4. Lists first, then rules.
