@@ -85,7 +85,7 @@ export interface BuildAppOptions {
   /** Replaces the slider puzzle generator (tests that must know the answer). */
   puzzles?: () => SliderPuzzle;
   /** Replaces the enrollment puzzle settings (tests). */
-  enrollment?: { baseDerivations?: number; cost?: number; now?: () => number };
+  enrollment?: { baseDerivations?: number; cost?: number; maxMultiplier?: number; now?: () => number };
 }
 
 export type RiskGateApp = FastifyInstance & { riskgate: RiskGateServices };

@@ -123,7 +123,7 @@ export function createClient(options: RiskGateOptions): RiskGateClient {
   serverKeyNow().catch(ignore);
   if (subtle) loadDeviceKey(win, subtle).catch(ignore);
   // Device enrollment (proof of work, once per key) runs beside everything; tokens carry its state.
-  const enrollment = subtle ? enrollWebDevice(win, endpoint, appKey, loadDeviceKey(win, subtle).then((k) => k.signer)) : () => ({ state: 'failed' as const });
+  const enrollment = subtle ? enrollWebDevice(win, endpoint, appKey, loadDeviceKey(win, subtle).then((k) => k.signer)) : async () => ({ state: 'failed' as const });
   runner.prime();
   const challenge = (start: ChallengeStart, options?: ChallengeOptions) =>
     loadChallengeUi(win, endpoint).then((run) => run({ endpoint, appKey, start, options, Err: RiskGateError }));
@@ -145,7 +145,7 @@ export function createClient(options: RiskGateOptions): RiskGateClient {
       const [outcomes, deviceKey, key] = await Promise.all([runner.collect(deadline), device, pendingKey]);
       const { signals, behavior: behaviorSignals, degraded } = assembleSignals(outcomes, deviceKey.store);
       const payload = fitPayload(
-        { v: BLACK_BOX_VERSION, app: appKey, platform: 'web', sdk: `web/${VERSION}`, degraded, signals, behavior: behaviorSignals, enrollment: enrollment() },
+        { v: BLACK_BOX_VERSION, app: appKey, platform: 'web', sdk: `web/${VERSION}`, degraded, signals, behavior: behaviorSignals, enrollment: await enrollment() },
         key.kid,
       );
       try {

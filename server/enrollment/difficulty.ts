@@ -34,14 +34,14 @@ export interface PrefixCounts {
 }
 
 /** The multiple of the base work for a prefix with these counts (1 … MAX_MULTIPLIER). */
-export function multiplierFor(counts: PrefixCounts): number {
+export function multiplierFor(counts: PrefixCounts, cap = MAX_MULTIPLIER): number {
   const excess = Math.max(
     0,
     counts['24h'] - FREE_PER_WINDOW['24h'],
     3 * (counts['1h'] - FREE_PER_WINDOW['1h']),
     10 * (counts['5m'] - FREE_PER_WINDOW['5m']),
   );
-  return Math.min(MAX_MULTIPLIER, 2 ** (excess / PER_DOUBLING));
+  return Math.min(cap, 2 ** (excess / PER_DOUBLING));
 }
 
 export interface PuzzleShape {
@@ -52,7 +52,7 @@ export interface PuzzleShape {
   cost: number;
 }
 
-export function puzzleShape(counts: PrefixCounts, base = BASE_DERIVATIONS, cost = PUZZLE_COST): PuzzleShape {
-  const derivations = Math.max(2, Math.round(base * multiplierFor(counts)));
+export function puzzleShape(counts: PrefixCounts, base = BASE_DERIVATIONS, cost = PUZZLE_COST, cap = MAX_MULTIPLIER): PuzzleShape {
+  const derivations = Math.max(2, Math.round(base * multiplierFor(counts, cap)));
   return { derivations, difficulty: derivations * cost, cost };
 }

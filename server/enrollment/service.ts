@@ -111,6 +111,8 @@ export interface EnrollmentServiceOptions {
   baseDerivations?: number;
   /** PBKDF2 iterations per derivation. */
   cost?: number;
+  /** Most a puzzle can cost as a multiple of the base (tests of SDKs that enroll many devices from one address lower it). */
+  maxMultiplier?: number;
   puzzleTtlMs?: number;
   now?: () => number;
 }
@@ -151,7 +153,7 @@ export class EnrollmentService {
     );
     const [c5m = 1, c1h = 1, c24h = 1] = observed.counters[0] ?? [];
     const counts: PrefixCounts = { '5m': c5m, '1h': c1h, '24h': c24h };
-    const shape = puzzleShape(counts, this.options.baseDerivations ?? BASE_DERIVATIONS, this.options.cost ?? PUZZLE_COST);
+    const shape = puzzleShape(counts, this.options.baseDerivations ?? BASE_DERIVATIONS, this.options.cost ?? PUZZLE_COST, this.options.maxMultiplier);
     const d = shape.derivations;
     const expiresAt = Math.floor((now + (this.options.puzzleTtlMs ?? PUZZLE_TTL_MS)) / 1000);
     const challenge = await createChallenge({

@@ -37,9 +37,15 @@ export interface EnrollmentIo {
   save(cert: string): Promise<void>;
 }
 
-/** Starts enrolling `signer`; the returned function tells the state now. */
-export function startEnrollment(io: EnrollmentIo, appKey: string, signer: Promise<DeviceSigner>): () => EnrollmentState {
+/**
+ * Starts enrolling `signer`. The returned function tells the state for a
+ * token: once the stored certificate has been looked up (local storage, as
+ * quick as the device key itself), never waiting for the network or the work.
+ */
+export function startEnrollment(io: EnrollmentIo, appKey: string, signer: Promise<DeviceSigner>): () => Promise<EnrollmentState> {
   let now: EnrollmentState = { state: 'enrolling' };
+  let looked = () => {};
+  const lookedUp = new Promise<void>((resolve) => (looked = resolve));
   let step = 'device_key';
   const call = async (path: string, body: object) => {
     step = 'network';
@@ -50,6 +56,7 @@ export function startEnrollment(io: EnrollmentIo, appKey: string, signer: Promis
   (async () => {
     const key = await signer;
     const stored = await io.load().catch(() => undefined);
+    looked();
     if (stored) return (now = { state: 'enrolled', cert: stored });
     const p = (await call('/v1/devices/puzzle', { app_key: appKey })) as unknown as Puzzle & { puzzle: string };
     step = 'solver';
@@ -61,6 +68,7 @@ export function startEnrollment(io: EnrollmentIo, appKey: string, signer: Promis
     await io.save(cert).catch(() => {});
   })().catch(() => {
     now = { state: 'failed', error: step.slice(0, 64) };
+    looked();
   });
-  return () => now;
+  return () => lookedUp.then(() => now);
 }

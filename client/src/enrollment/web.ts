@@ -55,7 +55,7 @@ function idb<T>(win: Window & typeof globalThis, use: (store: IDBObjectStore) =>
   });
 }
 
-export function enrollWebDevice(win: Window & typeof globalThis, endpoint: string, appKey: string, signer: Promise<DeviceSigner>): () => EnrollmentState {
+export function enrollWebDevice(win: Window & typeof globalThis, endpoint: string, appKey: string, signer: Promise<DeviceSigner>): () => Promise<EnrollmentState> {
   const record = `cert:${appKey}`;
   let x = '';
   return startEnrollment(
@@ -65,7 +65,10 @@ export function enrollWebDevice(win: Window & typeof globalThis, endpoint: strin
       solve: (puzzle) => inWorker(win, puzzle).catch(() => solvePuzzle(puzzle)),
       load: async () => {
         x = (await signer).publicKey.x;
-        const stored = (await idb(win, (s) => s.get(record))) as { x?: string; cert?: string } | undefined;
+        // IndexedDB can hang (see device-key.ts): a token never waits for it long.
+        const stored = (await Promise.race([idb(win, (s) => s.get(record)), new Promise((_, reject) => win.setTimeout(reject, 300))])) as
+          | { x?: string; cert?: string }
+          | undefined;
         return stored?.x === x ? stored.cert : undefined;
       },
       save: (cert) => idb(win, (s) => s.put({ x, cert }, record)).then(() => {}),
