@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
-import { jsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppSettings, RiskGateConfig } from './config/config.js';
 import { prepareDataDirectory, type DataDirectory } from './config/data-dir.js';
 import { ChallengeService } from './challenges/service.js';
@@ -251,6 +251,8 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
       components: { securitySchemes: { appSecret: { type: 'http', scheme: 'bearer', description: 'The app secret' } } },
     },
     transform: jsonSchemaTransform,
+    // Fills components.schemas with the schemas the routes $ref (those with a zod `.meta({ id })`).
+    transformObject: jsonSchemaTransformObject,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
