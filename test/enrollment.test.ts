@@ -113,6 +113,26 @@ function enrollmentSuite(name: string, options: () => Promise<Parameters<typeof 
       expect((await post(t.app, '/v1/devices/enroll', body, IP)).status).toBe(200);
     });
 
+    it('answers junk bodies with a 4xx from the error table, never a 5xx', async () => {
+      const t = await start(await options());
+      const device = await newDevice();
+      const { puzzle } = await askPuzzle(t.app, APP_KEY, IP);
+      const good = await enrollBody(device, APP_KEY, puzzle);
+      const codes = new Set<number>(Object.values(ERROR_CODES).map((e) => e.code));
+      const junk: unknown[] = [null, 1, 'x', [], { app_key: 1 }, { app_key: APP_KEY, puzzle: null }];
+      const values: unknown[] = [null, -1, 1e308, 'x'.repeat(3000), '', [], {}, { counter: 1.5, derived_key: 'ab' }, { kty: 'EC', crv: 'P-256', x: '!', y: '?' }, true];
+      for (const field of ['puzzle', 'solution', 'public_key', 'proof', 'app_key']) {
+        for (const value of values) junk.push({ ...good, [field]: value });
+      }
+      for (const body of junk) {
+        for (const url of ['/v1/devices/enroll', '/v1/devices/puzzle']) {
+          const response = await t.app.inject({ method: 'POST', url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json' }, remoteAddress: IP });
+          expect(response.statusCode, `${url} ${JSON.stringify(body).slice(0, 200)}`).toBeLessThan(500);
+          if (response.statusCode !== 200) expect(codes.has((response.json() as { code: number }).code)).toBe(true);
+        }
+      }
+    });
+
     it('answers CORS for the app origins', async () => {
       const t = await start(await options());
       const preflight = await t.app.inject({ method: 'OPTIONS', url: '/v1/devices/puzzle', headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' } });
