@@ -8,8 +8,9 @@
  *   - enrollment time: from the SDK's puzzle request to the enroll answer
  *     (two round trips and the proof of work in a Worker);
  *   - the first black box (script start → token) while the device enrolls
- *     (a first visit), and after a reload once it has enrolled (the
- *     certificate comes from IndexedDB).
+ *     (a first visit), after a reload once it has enrolled (the certificate
+ *     comes from IndexedDB), and on a first visit whose enrollment requests
+ *     fail at once (a first visit without the work, for comparison).
  * Target: enrollment ≤ 300 ms median.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -54,6 +55,7 @@ export async function enrollmentPart(startBrowser: () => Promise<{ browser: Brow
   const enrollMs: number[] = [];
   const firstWhileEnrolling: number[] = [];
   const firstEnrolled: number[] = [];
+  const firstNoEnrollment: number[] = [];
   const errors: string[] = [];
   try {
     await app.listen({ host: '127.0.0.1', port });
@@ -93,10 +95,24 @@ export async function enrollmentPart(startBrowser: () => Promise<{ browser: Brow
       } finally {
         await context.close().catch(() => {});
       }
+      // The same first visit with the enrollment requests failing at once: what enrollment adds to it.
+      const bare = await session.browser.newContext({ extraHTTPHeaders: { 'x-forwarded-for': `198.19.${i}.7` } });
+      try {
+        await bare.route(`${origin}/bench-enroll`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: html }));
+        await bare.route(`${origin}/v1/devices/**`, (route) => route.abort());
+        const page = await bare.newPage();
+        await page.goto(`${origin}/bench-enroll`);
+        const first = (await page.evaluate('window.result')) as { first?: number; error?: string };
+        if (first.error) errors.push(first.error);
+        else firstNoEnrollment.push(first.first!);
+      } finally {
+        await bare.close().catch(() => {});
+      }
     }
     console.log(line('enrollment (puzzle request → certificate)', enrollMs) + (enrollMs.length ? `  target ≤ ${TARGET_ENROLL_MS} ms median  ${quantile(enrollMs, 0.5) <= TARGET_ENROLL_MS ? 'PASS' : 'FAIL'}` : ''));
     console.log(line('first black box while enrolling (first visit)', firstWhileEnrolling));
     console.log(line('first black box once enrolled (cert from IndexedDB)', firstEnrolled));
+    console.log(line('first visit, enrollment requests failing at once', firstNoEnrollment));
     for (const error of new Set(errors)) console.log(`  error: ${error.split('\n')[0]}`);
   } catch (error) {
     console.log(`  skipped: ${error instanceof Error ? error.message : String(error)}`);
