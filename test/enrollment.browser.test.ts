@@ -5,6 +5,8 @@
  * tokens carry a certificate the server accepts for that device, and a reload
  * reuses the certificate from IndexedDB without enrolling again.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, type TestApp } from './support/app.js';
@@ -14,6 +16,10 @@ import { freePort } from './support/processes.js';
 
 const APP_KEY = 'pk_web_enroll_01';
 const SECRET = 'sk_web_enroll_secret_0123456789abcdef';
+/** A shop page on another origin: a second local server (same loopback address space, another port). */
+let SHOP = '';
+let shopServer: Server;
+let shopPage = '';
 let t: TestApp;
 let origin: string;
 let browser: Browser;
@@ -22,12 +28,19 @@ beforeAll(async () => {
   ensureSdkBuilt();
   const port = await freePort();
   origin = `http://127.0.0.1:${port}`;
-  t = await testApp({ trust_proxy: ['127.0.0.1'], apps: [{ id: 'web', name: 'Web', key: APP_KEY, secret: SECRET, origins: [origin] }] });
+  shopServer = createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'text/html' });
+    response.end(shopPage);
+  });
+  await new Promise<void>((resolve) => shopServer.listen(0, '127.0.0.1', resolve));
+  SHOP = `http://127.0.0.1:${(shopServer.address() as AddressInfo).port}`;
+  t = await testApp({ trust_proxy: ['127.0.0.1'], apps: [{ id: 'web', name: 'Web', key: APP_KEY, secret: SECRET, origins: [origin, SHOP] }] });
   await t.app.listen({ host: '127.0.0.1', port });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: HEADLESS_CHROMIUM_ARGS });
 }, 180_000);
 
 afterAll(async () => {
+  await new Promise<void>((resolve) => shopServer?.close(() => resolve()));
   await browser?.close();
   await t?.close();
 });
@@ -117,4 +130,29 @@ describe('web SDK enrollment in headless Chromium', () => {
     // The budget is 300 ms median on an idle machine; this one is shared, so the test allows more.
     expect(times[3]).toBeLessThan(1500);
   }, 180_000);
+
+  it('enrolls from a page on another origin (CORS preflight and answers)', async () => {
+    // No extra request headers here: Chromium would ask CORS about them.
+    const context = await browser.newContext();
+    const tab = await context.newPage();
+    shopPage = page().replace('endpoint: location.origin', `endpoint: ${JSON.stringify(origin)}`).replace('src="/sdk/', `src="${origin}/sdk/`);
+    const problems: string[] = [];
+    tab.on('console', (m) => problems.push(`console ${m.type()}: ${m.text()}`));
+    tab.on('requestfailed', (r) => problems.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
+    tab.on('response', (r) => problems.push(`response ${r.status()} ${r.url()}`));
+    const enrolled = tab.waitForResponse((r) => r.url().endsWith('/v1/devices/enroll'), { timeout: 10_000 }).catch((e) => {
+      throw new Error(`${e}\n${problems.join('\n')}`);
+    });
+    await tab.goto(`${SHOP}/page`);
+    const response = await enrolled;
+    expect(response.status()).toBe(200);
+    expect(response.headers()['access-control-allow-origin']).toBe(SHOP);
+    let result = await evaluate((await tab.evaluate('window.rg.getBlackBox()')) as string);
+    for (let i = 0; i < 20 && result.features.enrollment.status === 'enrolling'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      result = await evaluate((await tab.evaluate('window.rg.getBlackBox()')) as string);
+    }
+    expect(result.features.enrollment.status).toBe('ok');
+    await context.close();
+  }, 120_000);
 });

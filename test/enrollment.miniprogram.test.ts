@@ -77,7 +77,7 @@ describe('mini-program SDK enrollment', () => {
   }, 60_000);
 
   it('solves a full-size puzzle in slices: the event loop is never held for long', async () => {
-    // A production-size puzzle (the test server's are small): 1,000 iterations a derivation, 64 derivations expected.
+    // A production-size puzzle (the test server's are small): 1,000 iterations a derivation, 48 derivations expected.
     const service = new EnrollmentService({ hotState: new MemoryHotState(), secret: randomBytes(32), log: { warn() {} } });
     const p = await service.puzzle({ id: 'shop' } as AppSettings, '198.51.100.4');
     expect(p.cost).toBe(1000);
