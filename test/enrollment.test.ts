@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ServerTokenKey } from '../client/src/token/build.js';
 import { BASE_DERIVATIONS, multiplierFor, PUZZLE_COST } from '../server/enrollment/difficulty.js';
 import { ipPrefix } from '../server/enrollment/prefix.js';
+import { MemoryHotState } from '../server/state/memory.js';
 import { RedisHotState } from '../server/state/redis.js';
 import { ERROR_CODES } from '../shared/constants.js';
 import { APP_KEY, OTHER_APP_KEY, testApp, type TestApp } from './support/app.js';
@@ -179,6 +180,23 @@ if (redisUp) {
     return { ...FAST, hotState: state };
   });
 }
+
+describe('a hot-state outage', () => {
+  it('answers STORE_UNAVAILABLE (503) on the enrollment routes, and evaluate still answers', async () => {
+    const state = new MemoryHotState();
+    const t = await start({ ...FAST, hotState: state });
+    const device = await newDevice();
+    const { puzzle } = await askPuzzle(t.app, APP_KEY, IP);
+    const body = await enrollBody(device, APP_KEY, puzzle);
+    const down = () => Promise.reject(new Error('connection refused'));
+    Object.assign(state, { observe: down, claimOnce: down });
+    expect(await post(t.app, '/v1/devices/puzzle', { app_key: APP_KEY }, IP)).toMatchObject(failure('STORE_UNAVAILABLE'));
+    expect(await post(t.app, '/v1/devices/enroll', body, IP)).toMatchObject(failure('STORE_UNAVAILABLE'));
+    const key = t.app.riskgate.tokenKeys().jwks.keys[0] as ServerTokenKey;
+    const response = await t.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', ip: IP, black_box: await makeToken({ serverKey: key, appKey: APP_KEY }) } });
+    expect(response.statusCode).toBe(200);
+  });
+});
 
 describe('difficulty', () => {
   it('stays at the base for a household and rises past the allowance', () => {
