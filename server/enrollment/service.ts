@@ -205,10 +205,14 @@ export class EnrollmentService {
     if (!(await this.store(() => hotState.claimOnce(`enr:used:${params.nonce}`, ttl)))) {
       throw new ApiError('PUZZLE_USED', 'the puzzle was already used; ask for a new one', 'puzzle');
     }
-    if (!(await this.store(() => hotState.claimOnce(`enr:dev:{${app.id}}:${device}`, ENROLLED_TTL_MS)))) {
-      throw new ApiError('DEVICE_ENROLLED', 'this device key is already enrolled for this app', 'public_key');
-    }
+    // A first-seen mark, not a claim: claims are never evicted before they expire (MemoryHotState
+    // keeps a bounded number, shared with token replay claims), and a year of devices would fill them.
+    // An evicted mark lets a key enroll again, which costs it the work again.
     const now = this.now();
+    const marked = await this.store(() =>
+      hotState.observe({ at: now, counters: [], distinct: [], firstSeen: [{ key: `enr:dev:{${app.id}:${device}}`, ttlMs: ENROLLED_TTL_MS }] }),
+    );
+    if (!marked.firstSeen[0]) throw new ApiError('DEVICE_ENROLLED', 'this device key is already enrolled for this app', 'public_key');
     await this.store(() =>
       hotState.observe({ at: now, counters: [{ key: this.counterKey(app.id, params.data.net, 'enrolled'), windowsMs: WINDOWS_MS }], distinct: [], firstSeen: [] }),
     );
