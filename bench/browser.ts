@@ -35,6 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Browser } from 'playwright-core';
 import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
+import { enrollmentPart } from './enrollment-browser.js';
 
 // Compiled to dist/bench/browser.js: the project root is two levels up.
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -343,4 +344,12 @@ async function browserPart(): Promise<void> {
 }
 
 printSizes();
-await browserPart();
+// --enrollment-only: just the device enrollment figures (bench/enrollment-browser.ts).
+if (!process.argv.includes('--enrollment-only')) await browserPart();
+if (existsSync(CHROMIUM) && existsSync(join(DIST, 'sdk/riskgate.min.js'))) {
+  const { chromium } = await import('playwright-core');
+  await enrollmentPart(async () => {
+    const session = await startSession(chromium);
+    return { browser: session.browser, stop: () => stopSession(session) };
+  });
+}

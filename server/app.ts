@@ -8,13 +8,14 @@ import { fileURLToPath } from 'node:url';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
-import { jsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppSettings, RiskGateConfig } from './config/config.js';
 import { prepareDataDirectory, type DataDirectory } from './config/data-dir.js';
 import { ChallengeService } from './challenges/service.js';
 import { smsProviderFor } from './challenges/sms/from-config.js';
 import type { SliderPuzzle } from './challenges/slider/puzzle.js';
 import type { SmsProvider } from './challenges/sms/provider.js';
+import { EnrollmentService } from './enrollment/service.js';
 import { Evaluator } from './evaluation/evaluator.js';
 import { AppRegistry } from './http/apps.js';
 import { ApiError, installErrorHandling } from './http/errors.js';
@@ -28,6 +29,7 @@ import { IdentifierKeys } from './records/identifiers.js';
 import type { Records } from './records/records.js';
 import { challengeRoutes } from './routes/challenges.js';
 import { decisionRoutes } from './routes/decisions.js';
+import { enrollmentRoutes } from './routes/enrollment.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
@@ -50,6 +52,7 @@ export interface RiskGateServices {
   readonly rules: RuleBook;
   readonly evaluator: Evaluator;
   readonly challenges: ChallengeService;
+  readonly enrollment: EnrollmentService;
   /** The SMS provider in use (the demo shows codes of the development `log` provider). */
   readonly smsProvider: SmsProvider;
   readonly metrics: RiskMetrics;
@@ -81,6 +84,8 @@ export interface BuildAppOptions {
   smsProvider?: SmsProvider;
   /** Replaces the slider puzzle generator (tests that must know the answer). */
   puzzles?: () => SliderPuzzle;
+  /** Replaces the enrollment puzzle settings (tests). */
+  enrollment?: { baseDerivations?: number; cost?: number; maxMultiplier?: number; now?: () => number };
 }
 
 export type RiskGateApp = FastifyInstance & { riskgate: RiskGateServices };
@@ -192,9 +197,12 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     },
   });
 
+  const enrollment = new EnrollmentService({ hotState, secret: secrets.identifierHashKey, log: app.log, ...options.enrollment });
+
   const evaluator = new Evaluator({
     openToken: (token) => tokenOpener.open(token),
     challenges,
+    enrollment,
     rules: () => rules.current(),
     hotState,
     records,
@@ -218,6 +226,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     rules,
     evaluator,
     challenges,
+    enrollment,
     smsProvider,
     metrics,
     tokenKeys: () => tokenKeys,
@@ -242,6 +251,8 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
       components: { securitySchemes: { appSecret: { type: 'http', scheme: 'bearer', description: 'The app secret' } } },
     },
     transform: jsonSchemaTransform,
+    // Fills components.schemas with the schemas the routes $ref (those with a zod `.meta({ id })`).
+    transformObject: jsonSchemaTransformObject,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
@@ -252,5 +263,6 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   await app.register(healthRoutes);
   await app.register(sdkRoutes);
   await app.register(challengeRoutes);
+  await app.register(enrollmentRoutes);
   return app as unknown as RiskGateApp;
 }

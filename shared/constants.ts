@@ -127,6 +127,13 @@ export const ERROR_CODES = {
   NOT_FOUND: { code: 4040, status: 404, name: 'NOT_FOUND', description: 'No such route, decision or list entry.' },
   RATE_LIMITED: { code: 4290, status: 429, name: 'RATE_LIMITED', description: 'Too many requests; retry later.' },
   SMS_FAILED: { code: 5020, status: 502, name: 'SMS_FAILED', description: 'The SMS provider could not send the code; try again.' },
+  PUZZLE_INVALID: { code: 4001, status: 400, name: 'PUZZLE_INVALID', description: 'Device enrollment: the puzzle is malformed or was not issued by this server.' },
+  SOLUTION_WRONG: { code: 4002, status: 400, name: 'SOLUTION_WRONG', description: 'Device enrollment: the solution does not solve the puzzle.' },
+  PROOF_INVALID: { code: 4003, status: 400, name: 'PROOF_INVALID', description: 'Device enrollment: the public key is not a P-256 key or the proof is not its ES256 signature of the puzzle.' },
+  PUZZLE_FOREIGN: { code: 4031, status: 403, name: 'PUZZLE_FOREIGN', description: 'Device enrollment: the puzzle was issued to another app or another network (IP prefix).' },
+  PUZZLE_USED: { code: 4091, status: 409, name: 'PUZZLE_USED', description: 'Device enrollment: the puzzle was already used (a replay); ask for a new one.' },
+  DEVICE_ENROLLED: { code: 4092, status: 409, name: 'DEVICE_ENROLLED', description: 'Device enrollment: this device key is already enrolled for this app.' },
+  PUZZLE_EXPIRED: { code: 4100, status: 410, name: 'PUZZLE_EXPIRED', description: 'Device enrollment: the puzzle has expired; ask for a new one.' },
   STORE_UNAVAILABLE: { code: 5030, status: 503, name: 'STORE_UNAVAILABLE', description: 'A store needed to answer safely is unreachable; challenge answers and verify fail closed.' },
 } as const satisfies Record<string, ErrorCodeEntry>;
 export type ErrorName = keyof typeof ERROR_CODES;

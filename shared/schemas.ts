@@ -339,6 +339,14 @@ export const BlackBoxPayload = z.object({
   degraded: z.boolean().default(false),
   signals: WebSignals,
   behavior: BehaviorSignals,
+  /** The device key's enrollment (server/enrollment): its certificate once enrolled. */
+  enrollment: z
+    .object({
+      state: z.enum(['enrolled', 'enrolling', 'failed']),
+      cert: z.string().max(1024).optional(),
+      error: z.string().max(64).optional(),
+    })
+    .optional(),
 });
 export type BlackBoxPayload = z.infer<typeof BlackBoxPayload>;
 /** What an SDK puts into a token, before defaults are applied. */

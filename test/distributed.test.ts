@@ -42,6 +42,7 @@ import type { DeviceSigner, ServerTokenKey } from '../client/src/token/build.js'
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from '../server/challenges/sms/webhook.js';
 import { ROOT } from './support/build.js';
 import { cleanEnv, freePort, Processes, SERVER_CLI, SERVER_MAIN, stop, type Proc, type ServerProc } from './support/processes.js';
+import { enrollBody } from './support/enroll.js';
 import { makeToken, newDevice } from './support/tokens.js';
 
 const RULES_FILE = join(ROOT, 'test', 'fixtures', 'distributed-rules.yaml');
@@ -395,6 +396,28 @@ describe.skipIf(SKIP_REASON !== undefined)(SKIP_REASON ? `SKIPPED distributed mo
       expect(reasonIds(replay)).toContain('token_replayed');
       expect(replay).toMatchObject({ decision: 'decline', device_id: onB.json.device_id });
       expect((await decision(A, replay.sequence_id)).features.token).toMatchObject({ status: 'replayed', failure: 'TOKEN_REPLAYED' });
+    });
+
+    it('enrolls a device across instances: a puzzle from A is solved on B once, and A accepts B\'s certificate', { timeout: 60_000 }, async () => {
+      const enroller = await newDevice();
+      const asked = await call(A, 'POST', '/v1/devices/puzzle', { app_key: APP.key }, BROWSER);
+      expect(asked.status).toBe(200);
+      const body = await enrollBody(enroller, APP.key, asked.json.puzzle as string);
+      const enrolled = await call(B, 'POST', '/v1/devices/enroll', body, BROWSER);
+      expect(enrolled.status, JSON.stringify(enrolled.json)).toBe(200);
+      // The same puzzle on A: already used (the claim is in the shared Redis).
+      expect((await call(A, 'POST', '/v1/devices/enroll', body, BROWSER)).json).toMatchObject({ code: 4091, error: 'PUZZLE_USED' });
+      // The same key with a fresh puzzle from B, on A: already enrolled.
+      const again = await call(B, 'POST', '/v1/devices/puzzle', { app_key: APP.key }, BROWSER);
+      const second = await call(A, 'POST', '/v1/devices/enroll', await enrollBody(enroller, APP.key, again.json.puzzle as string), BROWSER);
+      expect(second.json).toMatchObject({ code: 4092, error: 'DEVICE_ENROLLED' });
+      // B's certificate (keyed by the shared identifier hash key) checks out on A.
+      const [key] = await jwks(A);
+      const token = await makeToken({ serverKey: key!, appKey: APP.key, device: enroller, payload: { enrollment: { state: 'enrolled', cert: enrolled.json.cert as string } } });
+      const verdict = await evaluate(A, { event: 'login', ip: '127.0.0.1', black_box: token });
+      expect(verdict.status).toBe(200);
+      const record = await decision(A, verdict.json.sequence_id as string);
+      expect(record.features.enrollment).toMatchObject({ status: 'ok', prefix_match: true });
     });
 
     it('runs a challenge across instances: token from A starts on B once; an SMS session passes on A, verifies once on B', { timeout: 60_000 }, async () => {

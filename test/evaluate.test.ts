@@ -10,6 +10,7 @@ import { TOKEN_KEY_FILE } from '../server/config/data-dir.js';
 import type { HotState } from '../server/state/hot-state.js';
 import { MemoryHotState } from '../server/state/memory.js';
 import { APP_KEY, OTHER_APP_SECRET, testApp, type TestApp } from './support/app.js';
+import { enroll } from './support/enroll.js';
 import { makeToken, newDevice } from './support/tokens.js';
 
 let current: TestApp | undefined;
@@ -35,8 +36,11 @@ const reasonIds = (body: EvaluateResponse) => body.reasons.map((r) => r.id);
 
 describe('POST /v1/risk/evaluate: contract', () => {
   it('answers a decision with every field of the contract for a good token', async () => {
-    const t = await start();
-    const { status, body } = await evaluate(t, { event: 'register', black_box: await token(t), ip: '203.0.113.10', account_id: 'u1' });
+    const t = await start({}, { enrollment: { baseDerivations: 4, cost: 50 } });
+    // A good token: its device key enrolled (server/enrollment), as the SDKs do at init.
+    const device = await newDevice();
+    const cert = await enroll(t.app, device, APP_KEY, '203.0.113.10');
+    const { status, body } = await evaluate(t, { event: 'register', black_box: await token(t, { device, payload: { enrollment: { state: 'enrolled', cert } } }), ip: '203.0.113.10', account_id: 'u1' });
     expect(status).toBe(200);
     expect(body).toMatchObject({ code: 200, score: expect.any(Number), degraded: false });
     expect(body.sequence_id).toMatch(/^[0-9A-F]{32}$/);
@@ -430,5 +434,8 @@ describe('operability', () => {
     const spec = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, unknown> };
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/risk/evaluate', '/v1/lists', '/v1/lists/{id}', '/v1/decisions/{sequence_id}', '/v1/keys']));
     expect(JSON.stringify(spec.paths['/v1/risk/evaluate'])).toContain('black_box');
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/devices/puzzle', '/v1/devices/enroll']));
+    const components = JSON.stringify((spec as { components?: unknown }).components);
+    for (const field of ['"puzzle"', '"solution"', '"public_key"', '"proof"', '"cert"', '"difficulty"']) expect(components).toContain(field);
   });
 });

@@ -52,6 +52,7 @@ function features(wechat: Features['wechat']): Features {
     lists: { black: false, white: false },
     challenge: { passed_1h: 0, failed_24h: 0, abandoned_24h: 0 },
     wechat,
+    enrollment: { status: 'ok', age_s: 86_400, difficulty: 48_000, prefix_match: true, prefix_enrollments_5m: 1, prefix_enrollments_1h: 1, prefix_enrollments_24h: 1 },
   };
 }
 

@@ -96,6 +96,7 @@ function features(overrides: Overrides = {}): Features {
       scene: 0,
       network_type: '',
     },
+    enrollment: { status: 'ok', age_s: 86_400, difficulty: 48_000, prefix_match: true, prefix_enrollments_5m: 1, prefix_enrollments_1h: 1, prefix_enrollments_24h: 1 },
   };
   const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(overrides)) {

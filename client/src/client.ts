@@ -7,6 +7,7 @@ import { BLACK_BOX_VERSION } from '../../shared/constants.js';
 import type { ChallengeOptions, ChallengeResult, ChallengeStart, SliderOptions } from './challenge/contract.js';
 import { loadChallengeUi } from './challenge/loader.js';
 import { loadDeviceKey, type DeviceKey } from './device-key.js';
+import { enrollWebDevice } from './enrollment/web.js';
 import { RiskGateError } from './errors.js';
 import { asServerKey, loadServerKey } from './keys.js';
 import { assembleSignals } from './signals.js';
@@ -121,6 +122,8 @@ export function createClient(options: RiskGateOptions): RiskGateClient {
   // Early starts; their failures surface from getBlackBox(), not as unhandled rejections.
   serverKeyNow().catch(ignore);
   if (subtle) loadDeviceKey(win, subtle).catch(ignore);
+  // Device enrollment (proof of work, once per key) runs beside everything; tokens carry its state.
+  const enrollment = subtle ? enrollWebDevice(win, endpoint, appKey, loadDeviceKey(win, subtle).then((k) => k.signer)) : async () => ({ state: 'failed' as const });
   runner.prime();
   const challenge = (start: ChallengeStart, options?: ChallengeOptions) =>
     loadChallengeUi(win, endpoint).then((run) => run({ endpoint, appKey, start, options, Err: RiskGateError }));
@@ -142,7 +145,7 @@ export function createClient(options: RiskGateOptions): RiskGateClient {
       const [outcomes, deviceKey, key] = await Promise.all([runner.collect(deadline), device, pendingKey]);
       const { signals, behavior: behaviorSignals, degraded } = assembleSignals(outcomes, deviceKey.store);
       const payload = fitPayload(
-        { v: BLACK_BOX_VERSION, app: appKey, platform: 'web', sdk: `web/${VERSION}`, degraded, signals, behavior: behaviorSignals },
+        { v: BLACK_BOX_VERSION, app: appKey, platform: 'web', sdk: `web/${VERSION}`, degraded, signals, behavior: behaviorSignals, enrollment: await enrollment() },
         key.kid,
       );
       try {

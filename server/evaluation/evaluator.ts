@@ -35,12 +35,16 @@ import type { HotState, ObservationBatch, ObservationResult } from '../state/hot
 import { decodeBlackBox, type DecodeResult, type OpenResult } from '../token/decode.js';
 import { OUTCOME_WINDOWS_MS, outcomeKey, type ChallengeOutcome, type OutcomeEntity } from '../challenges/outcomes.js';
 import type { ChallengeService } from '../challenges/service.js';
+import type { EnrollmentService } from '../enrollment/service.js';
+import { NO_ENROLLMENT } from '../enrollment/service.js';
 
 export interface EvaluatorOptions {
   /** Decrypts and verifies a black_box (server/token/openers.ts). */
   openToken: (token: string) => Promise<OpenResult>;
   /** Issues challenge_tokens when a slider or SMS is advised. */
   challenges?: Pick<ChallengeService, 'issueToken'>;
+  /** Checks a token's device certificate (server/enrollment). */
+  enrollment?: Pick<EnrollmentService, 'features'>;
   rules: () => RuleSet;
   hotState: HotState;
   records: Records;
@@ -156,6 +160,9 @@ export class Evaluator {
     const machine = opened ? fingerprintKeys(opened.payload.signals) : { visitor: '', template: '' };
     const batch = this.observationBatch(app.id, request.event, eventTime, idKeys, machine);
 
+    const enrollment = options.enrollment
+      ? options.enrollment.features(app.id, opened?.payload.enrollment, deviceId, request.ip, eventTime, options.dependencyTimeoutMs)
+      : Promise.resolve({ ...NO_ENROLLMENT });
     const [listResult, observed] = await Promise.all([
       withTimeout(options.records.matchLists(app.id, lookups, now), options.dependencyTimeoutMs).catch((error: unknown) => {
         degraded = true;
@@ -244,6 +251,7 @@ export class Evaluator {
       lists: { black: listResult.black.length > 0, white: listResult.white.length > 0 },
       challenge: batch.challenge(observed),
       wechat: wechatFeatures(opened?.payload.platform === 'wechat' ? signals.wechat : undefined),
+      enrollment: await enrollment,
     };
 
     // 4. Lists first, then rules.
@@ -259,7 +267,9 @@ export class Evaluator {
     } else {
       verdict = scoreHits(evaluation.hits, scoring);
       // A missing or undecodable black_box is never a plain accept, whatever the rules and levels say.
-      if (tokenFailure && tokenFailure !== 'TOKEN_REPLAYED') verdict = atLeastChallenge(verdict, scoring);
+      // Nor is an SDK token without a valid device certificate: minting a device must cost something.
+      const unenrolled = opened !== undefined && features.enrollment.status !== 'ok';
+      if ((tokenFailure && tokenFailure !== 'TOKEN_REPLAYED') || unenrolled) verdict = atLeastChallenge(verdict, scoring);
       const online = evaluation.hits.filter((h) => h.state === 'online').sort((a, b) => b.score - a.score);
       for (const hit of online) reasonTexts.push({ id: hit.id, text: hit.reason });
       tags = [...new Set(online.flatMap((h) => h.tags))];

@@ -8,6 +8,7 @@
  */
 import type { Platform, RiskEvent, TokenFailure } from '../../shared/constants.js';
 import type { WechatSignals } from '../../shared/schemas.js';
+import type { EnrollmentFeatures } from '../enrollment/service.js';
 import type { FingerprintReading } from './fingerprint.js';
 
 export type TokenStatus = 'ok' | 'missing' | 'invalid' | 'expired' | 'replayed';
@@ -141,6 +142,8 @@ export interface Features {
     /** `wifi`, `4g`, `5g`, `none`…, or "". */
     network_type: string;
   };
+  /** The token's device certificate (server/enrollment/service.ts `EnrollmentFeatures`). */
+  enrollment: EnrollmentFeatures;
 }
 
 /** Device key stores that survive a restart; any other (`memory`) is a fallback. */

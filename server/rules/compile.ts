@@ -114,6 +114,15 @@ const SCHEMA = {
     scene: 'int',
     network_type: 'string',
   },
+  enrollment: {
+    status: 'string',
+    age_s: 'int',
+    difficulty: 'int',
+    prefix_match: 'bool',
+    prefix_enrollments_5m: 'int',
+    prefix_enrollments_1h: 'int',
+    prefix_enrollments_24h: 'int',
+  },
 } as const satisfies FeatureSchema;
 
 interface Group {

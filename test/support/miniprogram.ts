@@ -231,7 +231,8 @@ export async function startServer(options: Partial<BuildAppOptions> = {}): Promi
       apps: [{ id: 'shop', name: 'Shop', key: APP_KEY, secret: APP_SECRET, origins: ['https://shop.example'] }],
     },
   });
-  const app = await buildApp({ config, logger: false, ...options });
+  // Every fake phone enrolls from 127.0.0.1: small puzzles that do not escalate keep the suite fast.
+  const app = await buildApp({ config, logger: false, enrollment: { baseDerivations: 8, cost: 200, maxMultiplier: 1 }, ...options });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {
@@ -247,7 +248,11 @@ export async function startServer(options: Partial<BuildAppOptions> = {}): Promi
       return { status: response.status, json: (await response.json()) as never };
     },
     async close() {
-      await app.close();
+      // SDKs enroll in the background: a request still in flight would keep its
+      // keep-alive connection (and so the close) open for the keep-alive timeout.
+      const closing = app.close();
+      app.server.closeAllConnections();
+      await closing;
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

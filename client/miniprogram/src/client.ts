@@ -14,6 +14,7 @@ import { buildBlackBox, type ServerTokenKey } from '../../src/token/build.js';
 import { VERSION } from '../../src/version.js';
 import { TouchBehavior, type TrackedEvent } from './behavior.js';
 import { challengeApi, openChallenge, runChallenge, type ChallengeSession } from './challenge.js';
+import { enrollMiniProgram } from './enrollment.js';
 import { loadDeviceKey, type DeviceKey } from './device-key.js';
 import { loadServerKey } from './keys.js';
 import { entropyPool, TOKEN_ENTROPY_BYTES } from './random.js';
@@ -109,11 +110,25 @@ export function createClient(options: RiskGateOptions): RiskGateClient {
   const runner = new SourceRunner(wechatSources(wx), {} as SourceContext, clock);
   const api = challengeApi(wx, endpoint, appKey);
   let deviceKey: DeviceKey | undefined;
+  const deviceKeyFrom = (chunk: CryptoChunk, pool: { take(length: number): Uint8Array }) =>
+    (deviceKey ??= loadDeviceKey(wx, chunk, () => pool.take(chunk.SECRET_SEED_BYTES)));
 
   // Early starts; their failures surface from getBlackBox(), not as unhandled rejections.
   serverKeyNow().catch(ignore);
   runner.prime();
   setTimeout(() => loadCrypto().catch(ignore), 0);
+  // Device enrollment (proof of work, once per key) runs beside everything; tokens carry its state.
+  const enrollment = enrollMiniProgram(
+    wx,
+    endpoint,
+    appKey,
+    new Promise<void>((resolve) => setTimeout(resolve, 0))
+      .then(loadCrypto)
+      .then(async (chunk) => {
+        const pool = await entropyPool(wx, TOKEN_ENTROPY_BYTES, chunk.weakRandomBytes);
+        return { chunk, signer: nobleDeviceSigner(chunk, deviceKeyFrom(chunk, pool).secretKey, pool.take) };
+      }),
+  );
 
   return {
     async getBlackBox() {
@@ -127,15 +142,15 @@ export function createClient(options: RiskGateOptions): RiskGateClient {
         crypto.then((c) => entropyPool(wx, TOKEN_ENTROPY_BYTES, c.weakRandomBytes)),
       ]);
       try {
-        deviceKey ??= loadDeviceKey(wx, chunk, () => pool.take(chunk.SECRET_SEED_BYTES));
-        const { signals, degraded } = assembleSignals(outcomes, deviceKey.store, pool.source);
+        deviceKeyFrom(chunk, pool);
+        const { signals, degraded } = assembleSignals(outcomes, deviceKey!.store, pool.source);
         const payload = fitPayload(
-          { v: BLACK_BOX_VERSION, app: appKey, platform: 'wechat', sdk: `wechat/${VERSION}`, degraded, signals, behavior: behavior.snapshot(clock()) },
+          { v: BLACK_BOX_VERSION, app: appKey, platform: 'wechat', sdk: `wechat/${VERSION}`, degraded, signals, behavior: behavior.snapshot(clock()), enrollment: await enrollment() },
           key.kid,
         );
         return await buildBlackBox({
           serverKey: key,
-          signer: nobleDeviceSigner(chunk, deviceKey.secretKey, pool.take),
+          signer: nobleDeviceSigner(chunk, deviceKey!.secretKey, pool.take),
           crypto: nobleTokenCrypto(chunk, pool.take),
           payload,
         });

@@ -15,6 +15,7 @@
  */
 import { gcm } from '@noble/ciphers/aes.js';
 import { p256 } from '@noble/curves/nist.js';
+import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 
 /** Random bytes a P-256 secret key is derived from (noble reduces 48 bytes mod n, without bias). */
@@ -50,6 +51,11 @@ export function signEs256(data: Uint8Array, secretKey: Uint8Array, entropy: Uint
 
 export function sha256Bytes(data: Uint8Array): Uint8Array {
   return sha256(data);
+}
+
+/** PBKDF2-HMAC-SHA-256, 32 bytes (device enrollment puzzles). */
+export function pbkdf2Sha256(password: Uint8Array, salt: Uint8Array, iterations: number): Uint8Array {
+  return pbkdf2(sha256, password, salt, { c: iterations, dkLen: 32 });
 }
 
 /** AES-256-GCM: ciphertext ‖ 16-byte tag. */
