@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EvaluateResponse, WebSignals } from '../shared/schemas.js';
 import { APP_KEY, testApp, type TestApp } from './support/app.js';
-import { cleanWebSignals, makeToken, personBehavior } from './support/tokens.js';
+import { enroll } from './support/enroll.js';
+import { cleanWebSignals, makeToken, newDevice, personBehavior } from './support/tokens.js';
 
 let current: TestApp | undefined;
 afterEach(async () => {
@@ -15,15 +16,25 @@ afterEach(async () => {
   current = undefined;
 });
 
+/** Small puzzles: these tests are about what a token says, not what enrolling costs (enrollment.test.ts). */
 async function start(): Promise<TestApp> {
-  current = await testApp();
+  current = await testApp({}, { enrollment: { baseDerivations: 2, cost: 20 } });
   return current;
 }
 
 type Payload = NonNullable<Parameters<typeof makeToken>[0]['payload']>;
 
+/**
+ * Evaluates `body` with a token of `payload` from a fresh device key; unless
+ * the payload says otherwise, that key enrolled from the request's IP first, as the SDKs do at init.
+ */
 async function evaluate(t: TestApp, body: Record<string, unknown>, payload?: Payload): Promise<EvaluateResponse> {
-  const black_box = payload === undefined ? undefined : await makeToken({ serverKey: t.app.riskgate.tokenKeys().primary, appKey: APP_KEY, payload });
+  let black_box: string | undefined;
+  if (payload !== undefined) {
+    const device = await newDevice();
+    const enrollment = payload.enrollment ?? { state: 'enrolled' as const, cert: await enroll(t.app, device, APP_KEY, typeof body.ip === 'string' ? body.ip : undefined) };
+    black_box = await makeToken({ serverKey: t.app.riskgate.tokenKeys().primary, appKey: APP_KEY, device, payload: { ...payload, enrollment } });
+  }
   const response = await t.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { ...body, ...(black_box ? { black_box } : {}) } });
   expect(response.statusCode, response.body).toBe(200);
   return response.json() as EvaluateResponse;
@@ -44,6 +55,17 @@ describe('missing is not clean', () => {
     expect(none.decision).toBe('challenge');
     expect(none.challenge_token).toEqual(expect.any(String));
     expect(ids(none)).toContain('token_missing');
+  });
+
+  it('clean signals copied into a token whose device key never enrolled are a challenge, never an accept', async () => {
+    const t = await start();
+    for (const enrollment of [undefined, { state: 'enrolling' as const }, { state: 'failed' as const, error: 'network' }]) {
+      const black_box = await makeToken({ serverKey: t.app.riskgate.tokenKeys().primary, appKey: APP_KEY, payload: enrollment ? { enrollment } : {} });
+      const response = await t.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'register', ip: PUBLIC_IP, black_box } });
+      const body = response.json() as EvaluateResponse;
+      expect(body.decision, JSON.stringify(enrollment)).toBe('challenge');
+      expect(body.challenge_token).toEqual(expect.any(String));
+    }
   });
 
   it('empty signal groups, or groups the SDK always fills left out without a word, score as a forgery', async () => {

@@ -385,7 +385,9 @@ describe.skipIf(SKIP_REASON !== undefined)(SKIP_REASON ? `SKIPPED distributed mo
       const fresh = await makeToken({ serverKey: keysA[0]!, appKey: APP.key, device });
       const onB = await evaluate(B, { event: 'login', ip: '198.51.100.10', black_box: fresh });
       expect(onB.status).toBe(200);
-      expect(onB.json).toMatchObject({ code: 200, decision: 'accept' });
+      // Decoded on B; its device never enrolled, which is a challenge and nothing worse.
+      expect(onB.json).toMatchObject({ code: 200, decision: 'challenge' });
+      expect(reasonIds(onB.json)).toContain('device_not_enrolled');
       expect(onB.json.device_id).toEqual(expect.any(String));
       expect(reasonIds(onB.json).filter((id) => id.startsWith('token_'))).toEqual([]);
       expect((await decision(B, onB.json.sequence_id)).features.token).toMatchObject({ status: 'ok', failure: '' });
@@ -557,7 +559,7 @@ describe.skipIf(SKIP_REASON !== undefined)(SKIP_REASON ? `SKIPPED distributed mo
       ] as const) {
         const { status, json } = await evaluate(server, { event: 'login', ip, black_box: await makeToken({ serverKey, appKey: APP.key, device }) });
         expect(status).toBe(200);
-        expect(json).toMatchObject({ decision: 'accept', device_id: expect.any(String) });
+        expect(json).toMatchObject({ decision: 'challenge', device_id: expect.any(String) });
         expect(reasonIds(json).filter((id) => id.startsWith('token_'))).toEqual([]);
       }
     });

@@ -129,8 +129,8 @@ describe('mini-program SDK under Node with a fake wx and a real server', () => {
     console.info(`mini-program token: ${token.length} chars`);
 
     const verdict = await evaluate(token);
-    // The first token of a new device is made while it enrolls (level 1, `device_enrolling`); nothing else scores.
-    expect(verdict).toMatchObject({ decision: 'accept', degraded: false });
+    // The first token of a new device is made while it enrolls (level 1, `device_enrolling`): a challenge; nothing else scores.
+    expect(verdict).toMatchObject({ decision: 'challenge', degraded: false });
     expect(verdict.reasons.map((r) => r.id).filter((id) => id !== 'device_enrolling' && id !== 'device_not_enrolled')).toEqual([]);
     expect(verdict.device_id).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const record = await decision(verdict.sequence_id);

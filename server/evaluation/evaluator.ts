@@ -267,8 +267,9 @@ export class Evaluator {
     } else {
       verdict = scoreHits(evaluation.hits, scoring);
       // A missing or undecodable black_box is never a plain accept, whatever the rules and levels say.
-      // Nor is an SDK token without a valid device certificate: minting a device must cost something.
-      const unenrolled = opened !== undefined && features.enrollment.status !== 'ok';
+      // Nor is an SDK token without a valid device certificate, until a challenge passed on this
+      // device or account this hour: minting a device must cost something.
+      const unenrolled = opened !== undefined && features.enrollment.status !== 'ok' && features.challenge.passed_1h === 0;
       if ((tokenFailure && tokenFailure !== 'TOKEN_REPLAYED') || unenrolled) verdict = atLeastChallenge(verdict, scoring);
       const online = evaluation.hits.filter((h) => h.state === 'online').sort((a, b) => b.score - a.score);
       for (const hit of online) reasonTexts.push({ id: hit.id, text: hit.reason });
