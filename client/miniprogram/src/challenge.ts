@@ -9,6 +9,7 @@
  */
 import type { ChallengeAnswerResponse, ChallengeStartResponse, SliderPuzzleView, SmsSendResponse } from '../../../shared/schemas.js';
 import type { ChallengeOptions, ChallengeResult, ChallengeStart } from '../../src/challenge/contract.js';
+import { solvePow, type PowSolution } from '../../src/challenge/pow.js';
 import { RiskGateError, type RiskGateErrorCode } from '../../src/errors.js';
 import { wxRequest, type Answer } from './transport.js';
 import type { Wx } from './wx.js';
@@ -60,6 +61,8 @@ export class ChallengeSession {
   attemptsLeft: number;
   /** The current puzzle (slider). */
   slider: SliderPuzzleView | undefined;
+  /** The current puzzle's proof of work, solving since the puzzle arrived. */
+  private pow: Promise<PowSolution | undefined> = Promise.resolve(undefined);
   /** The masked number the code goes to (SMS). */
   maskedMobile: string;
 
@@ -71,8 +74,13 @@ export class ChallengeSession {
     this.type = started.type;
     this.expiresAt = started.expires_at;
     this.attemptsLeft = started.attempts_left;
-    this.slider = started.slider;
+    this.setSlider(started.slider);
     this.maskedMobile = started.sms?.masked_mobile ?? '';
+  }
+
+  private setSlider(slider: SliderPuzzleView | undefined): void {
+    this.slider = slider;
+    this.pow = solvePow(slider?.pow);
   }
 
   private path(step: 'answer' | 'sms') {
@@ -81,7 +89,8 @@ export class ChallengeSession {
 
   /** Slider: where the piece was released (image px) and the drag track `[t, x, y][]`. */
   async answerSlider(answer: { x: number; track: number[][] }): Promise<AnswerOutcome> {
-    return this.outcome(await this.api.post<ChallengeAnswerResponse>(this.path('answer'), answer));
+    const pow = await this.pow;
+    return this.outcome(await this.api.post<ChallengeAnswerResponse>(this.path('answer'), { ...answer, ...(pow ? { pow } : {}) }));
   }
 
   /** SMS: the 6-digit code. */
@@ -110,7 +119,7 @@ export class ChallengeSession {
     if (typeof body.attempts_left === 'number') this.attemptsLeft = body.attempts_left;
     switch (body.failure) {
       case 'failed':
-        if (body.slider) this.slider = body.slider;
+        if (body.slider) this.setSlider(body.slider);
         return { kind: 'retry', reason: 'wrong', attempts_left: this.attemptsLeft, ...(body.slider ? { slider: body.slider } : {}) };
       case 'too_many_attempts':
         return { kind: 'ended', error: error('challenge_failed', 'too many wrong answers') };
