@@ -46,7 +46,7 @@ interface ChallengeRecord extends ChallengeOrigin {
   expiresAt: number;
   attemptsLeft: number;
   /** The current puzzle's answer and its proof of work (signed, kept here only). */
-  slider?: { answerX: number; pieceY: number; pow?: PowChallenge };
+  slider?: { answerX: number; pieceY: number; decoyXs?: number[]; pow?: PowChallenge };
   sms?: { codeHash?: string; codeExpiresAt?: number; sentAt?: number };
 }
 
@@ -297,6 +297,14 @@ export class ChallengeService {
       : ({ ok: false, failure: 'pow' } as const);
     if (result.ok) return this.pass(record);
     this.options.log.info({ challenge_id: record.id, app_id: record.appId, failure: result.failure }, 'slider answer refused');
+    // Dropped onto a decoy: what a solver that picks among the holes does (a person
+    // reads which hole the picture continues). No fresh puzzle: the challenge ends,
+    // so guessing among three or four holes, retry after retry, does not pay.
+    const tolerance = this.options.settings.slider.tolerance_px;
+    if (powOk && (slider.decoyXs ?? []).some((x) => Math.abs(answer.x! - x) <= tolerance)) {
+      this.options.log.info({ challenge_id: record.id, app_id: record.appId, failure: 'decoy' }, 'slider answer on a decoy: challenge ended');
+      record.attemptsLeft = 1;
+    }
     return this.fail(record, async () => ({ slider: await this.newPuzzle(record) }));
   }
 
@@ -471,7 +479,7 @@ export class ChallengeService {
   private async newPuzzle(record: ChallengeRecord): Promise<SliderPuzzleView> {
     const puzzle = (this.options.puzzles ?? generateSliderPuzzle)();
     const pow = await this.pow.issue(record.expiresAt);
-    record.slider = { answerX: puzzle.answerX, pieceY: puzzle.pieceY, pow: pow.challenge };
+    record.slider = { answerX: puzzle.answerX, pieceY: puzzle.pieceY, ...(puzzle.decoyXs ? { decoyXs: puzzle.decoyXs } : {}), pow: pow.challenge };
     return {
       background: `data:image/png;base64,${puzzle.background.toString('base64')}`,
       piece: `data:image/png;base64,${puzzle.piece.toString('base64')}`,

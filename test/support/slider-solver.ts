@@ -344,12 +344,13 @@ async function post(app: RiskGateApp, path: string, body: object, origin: string
 }
 
 /** Starts a fresh standalone slider, finds the gap, answers once. True when it passed. */
-export async function attackOnce(options: AttackOptions): Promise<{ passed: boolean; guessedX: number; status: number; failure?: string }> {
+export async function attackOnce(options: AttackOptions): Promise<{ passed: boolean; guessedX: number; guess?: GapGuess; background?: string; status: number; failure?: string }> {
   const { app, appKey, origin, ip = '198.51.100.7', finder = 'best', rand = seeded(Math.floor(Math.random() * 2 ** 32)) } = options;
   const started = await post(app, '/v1/challenges', { app_key: appKey, type: 'slider' }, origin, ip);
   if (started.status !== 200) return { passed: false, guessedX: -1, status: started.status };
   const slider = started.body.slider as SliderView;
-  const guess = locateGap(slider.background, slider.piece, slider.piece_y).x[finder];
+  const guesses = locateGap(slider.background, slider.piece, slider.piece_y);
+  const guess = guesses.x[finder];
   const drag = humanTrack(rand, guess);
   const answered = await post(
     app,
@@ -358,5 +359,12 @@ export async function attackOnce(options: AttackOptions): Promise<{ passed: bool
     origin,
     ip,
   );
-  return { passed: answered.body.success === true, guessedX: guess, status: answered.status, ...(answered.body.failure ? { failure: String(answered.body.failure) } : {}) };
+  return {
+    passed: answered.body.success === true,
+    guessedX: guess,
+    guess: guesses,
+    background: slider.background,
+    status: answered.status,
+    ...(answered.body.failure ? { failure: String(answered.body.failure) } : {}),
+  };
 }

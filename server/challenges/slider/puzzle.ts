@@ -82,6 +82,8 @@ export interface SliderPuzzle {
   pieceY: number;
   /** The answer: x of the piece's left edge when it covers the hole. Keep it server-side. */
   answerX: number;
+  /** x of each decoy hole (same row). Server-side: an answer that lands on one ends the challenge. */
+  decoyXs?: number[];
 }
 
 export interface PuzzleHole {
@@ -125,6 +127,7 @@ export function generateSliderPuzzle(random: RandomBytes = randomBytes): SliderP
     pieceSize: raster.pieceSize,
     pieceY: raster.pieceY,
     answerX: raster.answerX,
+    decoyXs: raster.holes.filter((hole) => hole.decoy).map((hole) => hole.x),
   };
 }
 
