@@ -15,6 +15,9 @@ import { ChallengeService, networkPrefix, type Requester } from '../server/chall
 import { generateSliderPuzzle, type RandomBytes, type SliderPuzzle } from '../server/challenges/slider/puzzle.js';
 import { IdentifierKeys } from '../server/records/identifiers.js';
 import { MemoryHotState } from '../server/state/memory.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { solvePow as sdkSolvePow } from '../client/src/challenge/pow.js';
+import { PowIssuer } from '../server/challenges/slider/pow.js';
 import { APP_KEY, testApp, type TestApp } from './support/app.js';
 import { attackOnce, FINDERS, solvePow, type SliderView } from './support/slider-solver.js';
 import { humanTrack, seeded } from './support/tracks.js';
@@ -124,6 +127,24 @@ describe('the slider against an attacker\'s solver', () => {
 });
 
 describe('proof of work and decoys', () => {
+  it('the SDK\'s solver (client/src/challenge/pow.ts) solves what the server issues, in tens of ms; the server verifies it', async () => {
+    const issuer = new PowIssuer(Buffer.alloc(32, 9), 20_000);
+    const times: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const { view, challenge } = await issuer.issue(Date.now() + 60_000);
+      const started = performance.now();
+      const solution = await sdkSolvePow(view, sha256, (next) => next());
+      times.push(performance.now() - started);
+      expect(solution).toBeDefined();
+      expect(await issuer.check(challenge, solution)).toBe(true);
+      expect(await issuer.check(challenge, { ...solution, derived_key: '00'.repeat(32) })).toBe(false);
+    }
+    times.sort((a, b) => a - b);
+    console.info(`SDK proof-of-work solve (pure JS SHA-256, counter max 20,000): median ${times[5]!.toFixed(1)} ms, max ${times[9]!.toFixed(1)} ms`);
+    expect(await sdkSolvePow({ algorithm: 'SHA-1', nonce: '00', salt: '00', cost: 1, key_length: 32, key_prefix: '00' }, sha256)).toBeUndefined();
+  });
+
+
   it('an answer without the proof of work, with a wrong one, or with the previous puzzle\'s, fails (failed, never 5xx); the right one passes', { timeout: 60_000 }, async () => {
     const { t, puzzleOf } = await harness('pow');
     const started = await start(t);

@@ -80,7 +80,15 @@ export class ChallengeSession {
 
   private setSlider(slider: SliderPuzzleView | undefined): void {
     this.slider = slider;
-    this.pow = solvePow(slider?.pow);
+    const view = slider?.pow;
+    // SHA-256 comes from the crypto chunk (required on first use, as tokens do).
+    // Without it the answer goes without a solution, and fails like a wrong one.
+    this.pow = view
+      ? import('./crypto.js').then(
+          (chunk) => solvePow(view, chunk.sha256Bytes),
+          () => undefined,
+        )
+      : Promise.resolve(undefined);
   }
 
   private path(step: 'answer' | 'sms') {

@@ -1,14 +1,16 @@
 /**
  * Solves a slider puzzle's proof of work (ALTCHA PoW v2, SHA-256): find the
  * counter whose key SHA-256^cost(salt ‖ nonce ‖ uint32be(counter)) starts with
- * key_prefix. Pure JS (@noble/hashes), so the web challenge chunk and the
- * mini-program (no WebCrypto there) share it; it works the search in slices
- * and yields between them, so a drag stays smooth while it runs.
+ * key_prefix. The caller gives the SHA-256 (pure JS: @noble/hashes; the web
+ * challenge chunk bundles it, the mini-program takes it from its crypto chunk;
+ * mini-programs have no WebCrypto). It works the search in slices and yields
+ * between them, so a drag stays smooth while it runs.
  *
  * The server sets the work (about 5,000–20,000 hashes by default: ~10 ms on a
  * desktop browser). Start it when the puzzle is shown; the drag takes longer.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+/** SHA-256 of the bytes. */
+export type Sha256 = (data: Uint8Array) => Uint8Array;
 
 /** The `pow` of a slider puzzle, as the server sends it. */
 export interface PowView {
@@ -46,7 +48,7 @@ function toHex(bytes: Uint8Array): string {
  * Tries counters [from, to); the solution, or undefined. `input` is
  * salt ‖ nonce ‖ 4 counter bytes, reused.
  */
-function search(view: PowView, input: Uint8Array, prefix: Uint8Array, evenPrefix: boolean, from: number, to: number): PowSolution | undefined {
+function search(sha256: Sha256, view: PowView, input: Uint8Array, prefix: Uint8Array, evenPrefix: boolean, from: number, to: number): PowSolution | undefined {
   const at = input.length - 4;
   const rounds = Math.max(1, view.cost);
   for (let counter = from; counter < to; counter++) {
@@ -70,7 +72,7 @@ function search(view: PowView, input: Uint8Array, prefix: Uint8Array, evenPrefix
  * `defer` (setTimeout by default). Resolves undefined for a puzzle it cannot
  * solve (unknown algorithm, malformed fields, no solution in range).
  */
-export function solvePow(view: PowView | undefined, defer: (next: () => void) => void = (next) => setTimeout(next, 0)): Promise<PowSolution | undefined> {
+export function solvePow(view: PowView | undefined, sha256: Sha256, defer: (next: () => void) => void = (next) => setTimeout(next, 0)): Promise<PowSolution | undefined> {
   if (!view || view.algorithm !== 'SHA-256' || !/^[0-9a-f]+$/i.test(view.key_prefix) || !/^([0-9a-f]{2})*$/i.test(view.nonce + view.salt)) return Promise.resolve(undefined);
   const salt = fromHex(view.salt);
   const nonce = fromHex(view.nonce);
@@ -85,7 +87,7 @@ export function solvePow(view: PowView | undefined, defer: (next: () => void) =>
   return new Promise((resolve) => {
     let from = 0;
     const step = () => {
-      const found = search(normal, input, prefix, evenPrefix, from, from + SLICE);
+      const found = search(sha256, normal, input, prefix, evenPrefix, from, from + SLICE);
       if (found) return resolve(found);
       from += SLICE;
       if (from >= MAX_COUNTER) return resolve(undefined);

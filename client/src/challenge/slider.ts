@@ -9,6 +9,7 @@ import type { Answer } from './api.js';
 import type { Dialog } from './dialog.js';
 import { h, icon, ICONS } from './dom.js';
 import type { Texts } from './texts.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { solvePow, type PowSolution } from './pow.js';
 import { downsample, MAX_TRACK_POINTS, TrackRecorder, type Sample } from './track.js';
 
@@ -70,7 +71,7 @@ export function mountSlider(win: Window & typeof globalThis, dialog: Dialog, tex
     knob.setAttribute('aria-valuemax', String(maxX));
     bg.src = next.background;
     piece.src = next.piece;
-    pow = solvePow(next.pow, (step) => win.setTimeout(step, 0));
+    pow = solvePow(next.pow, sha256, (step) => win.setTimeout(step, 0));
     view.className = 'slider';
     place(0);
   };
