@@ -301,7 +301,7 @@ export class ChallengeService {
     // reads which hole the picture continues). No fresh puzzle: the challenge ends,
     // so guessing among three or four holes, retry after retry, does not pay.
     const tolerance = this.options.settings.slider.tolerance_px;
-    if (powOk && (slider.decoyXs ?? []).some((x) => Math.abs(answer.x! - x) <= tolerance)) {
+    if (powOk && this.options.settings.slider.decoy_ends_challenge && (slider.decoyXs ?? []).some((x) => Math.abs(answer.x! - x) <= tolerance)) {
       this.options.log.info({ challenge_id: record.id, app_id: record.appId, failure: 'decoy' }, 'slider answer on a decoy: challenge ended');
       record.attemptsLeft = 1;
     }

@@ -124,6 +124,8 @@ const ChallengeSettings = z.object({
       answers_per_device: z.number().int().min(1).default(20),
       answers_per_network: z.number().int().min(1).default(120),
       answer_window_seconds: z.number().int().min(10).max(86_400).default(600),
+      /** A drop on a decoy hole ends the challenge (too_many_attempts): guessing among the holes does not pay. */
+      decoy_ends_challenge: z.boolean().default(true),
     })
     .prefault({}),
   sms: SmsSettings.prefault({}),

@@ -9,7 +9,7 @@
  */
 import type { ChallengeAnswerResponse, ChallengeStartResponse, SliderPuzzleView, SmsSendResponse } from '../../../shared/schemas.js';
 import type { ChallengeOptions, ChallengeResult, ChallengeStart } from '../../src/challenge/contract.js';
-import { solvePow, type PowSolution } from '../../src/challenge/pow.js';
+import { solvePow, type PowSolution, type Sha256 } from '../../src/challenge/pow.js';
 import { RiskGateError, type RiskGateErrorCode } from '../../src/errors.js';
 import { wxRequest, type Answer } from './transport.js';
 import type { Wx } from './wx.js';
@@ -40,11 +40,14 @@ export type SendOutcome =
 
 export interface ChallengeApi {
   post<T>(path: string, body: object): Promise<Answer<T>>;
+  /** SHA-256 for the slider's proof of work (from the crypto chunk); without it answers carry no solution and fail. */
+  sha256?: () => Promise<Sha256>;
 }
 
-export function challengeApi(wx: Wx, endpoint: string, appKey: string): ChallengeApi {
+export function challengeApi(wx: Wx, endpoint: string, appKey: string, sha256?: () => Promise<Sha256>): ChallengeApi {
   return {
     post: (path, body) => wxRequest(wx, 'POST', `${endpoint}${path}`, { app_key: appKey, ...body }, CHALLENGE_REQUEST_TIMEOUT_MS),
+    ...(sha256 ? { sha256 } : {}),
   };
 }
 
@@ -83,12 +86,13 @@ export class ChallengeSession {
     const view = slider?.pow;
     // SHA-256 comes from the crypto chunk (required on first use, as tokens do).
     // Without it the answer goes without a solution, and fails like a wrong one.
-    this.pow = view
-      ? import('./crypto.js').then(
-          (chunk) => solvePow(view, chunk.sha256Bytes),
-          () => undefined,
-        )
-      : Promise.resolve(undefined);
+    this.pow =
+      view && this.api.sha256
+        ? this.api.sha256().then(
+            (sha256) => solvePow(view, sha256),
+            () => undefined,
+          )
+        : Promise.resolve(undefined);
   }
 
   private path(step: 'answer' | 'sms') {
