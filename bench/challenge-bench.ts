@@ -7,7 +7,8 @@
  *      issue (server) and solve (the SDK's pure-JS solver) times.
  *   2. Hit rates over 200 fresh puzzles of each gap finder of
  *      test/support/slider-solver.ts (edge and Canny NCC, template, darkness,
- *      their best-of, and rim continuity, the person's cue), on the images alone.
+ *      their best-of; rim continuity, the person's cue; and "the faintest
+ *      hole", built for this generator), on the images alone.
  *   3. The whole attack over HTTP on 100 fresh challenges (a RiskGate app in
  *      process, crypto-random puzzles): first-try pass rate.
  *   4. checkSliderAnswer on a 120-point track, µs per call.
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
   }
   const rate = (n: number, of: number) => `${((100 * n) / of).toFixed(1)} %`;
   console.log(`\ngap finders on the true hole (±4 px) over ${SOLVER_PUZZLES} puzzles, images alone:`);
-  for (const finder of FINDERS) console.log(`  ${finder.padEnd(11)} ${rate(hits[finder] ?? 0, SOLVER_PUZZLES)}${finder === 'continuity' ? '  (the person\'s cue: rim colours continue; not stopped by the images)' : ''}`);
+  for (const finder of FINDERS) console.log(`  ${finder.padEnd(11)} ${rate(hits[finder] ?? 0, SOLVER_PUZZLES)}${finder === 'continuity' ? '  (the person\'s cue: rim colours continue; not stopped by the images)' : finder === 'faintest' ? '  (built for this generator: the least dark of the darkest holes)' : ''}`);
 
   const t = await testApp({ challenges: { starts_per_ip_minute: 1_000_000, slider: { answers_per_network: 1_000_000, answers_per_device: 1_000_000 } } });
   try {

@@ -21,13 +21,16 @@
  *                  ring just outside the outline, by sector (does the picture
  *                  continue across the outline?). This is the cue a person uses;
  *                  reported separately.
+ *   - `faintest`:  an attacker who has studied this generator: of the four
+ *                  darkest holes (darkness peaks at least a piece apart), the
+ *                  least dark. Reported separately.
  */
 import { createHash } from 'node:crypto';
 import { PNG } from 'pngjs';
 import type { RiskGateApp } from '../../server/app.js';
 import { humanTrack, seeded, type Rand } from './tracks.js';
 
-export const FINDERS = ['edge', 'canny', 'template', 'darkness', 'best', 'continuity'] as const;
+export const FINDERS = ['edge', 'canny', 'template', 'darkness', 'best', 'continuity', 'faintest'] as const;
 export type Finder = (typeof FINDERS)[number];
 
 interface Image {
@@ -280,6 +283,14 @@ export function locateGap(backgroundPng: string | Buffer, piecePng: string | Buf
     if (p > bestProminence) [bestProminence, bestName] = [p, name];
   }
   const at = (curve: Float32Array) => argmax(curve) + start;
+  // The holes: the strongest darkness peaks, a piece width apart; then the faintest of them.
+  const peaks: number[] = [];
+  const order = Array.from(darknessCurve.keys()).sort((a, b) => darknessCurve[b]! - darknessCurve[a]!);
+  for (const x of order) {
+    if (peaks.length === 4) break;
+    if (peaks.every((p) => Math.abs(p - x) >= size - 4)) peaks.push(x);
+  }
+  const faintest = peaks.reduce((a, b) => (darknessCurve[b]! < darknessCurve[a]! ? b : a), peaks[0] ?? 0) + start;
   return {
     x: {
       edge: at(edgeCurve),
@@ -288,6 +299,7 @@ export function locateGap(backgroundPng: string | Buffer, piecePng: string | Buf
       darkness: at(darknessCurve),
       best: at(curves[bestName]),
       continuity: at(continuityCurve),
+      faintest,
     },
   };
 }

@@ -164,7 +164,10 @@ export function renderSliderPuzzle(random: RandomBytes = randomBytes): SliderPuz
     const slope = between(texture, 0.4, 1) * (HOLE_RAMP / PIECE_SIZE);
     return grainy(smoothFill(image, hole.x, hole.y, Math.cos(angle) * slope, Math.sin(angle) * slope), texture, HOLE_GRAIN);
   });
-  holes.forEach((hole, i) => shadeHole(image, shape, hole.x, hole.y, contents[i]!, drawHoleShading(texture, hole.decoy)));
+  // One decoy (of three) is as faint and soft as the true hole, so "the faintest hole" is a coin toss.
+  const decoyIndexes = holes.flatMap((hole, i) => (hole.decoy ? [i] : []));
+  const faint = decoyIndexes.length >= 3 ? decoyIndexes[intBetween(texture, 0, decoyIndexes.length - 1)] : -1;
+  holes.forEach((hole, i) => shadeHole(image, shape, hole.x, hole.y, contents[i]!, drawHoleShading(texture, hole.decoy ? (i === faint ? 'faint' : 'decoy') : 'true')));
   const background = quantize(image, texture, TOP_NOISE);
   return {
     width: PUZZLE_WIDTH,
@@ -627,15 +630,17 @@ interface HoleShading {
  * The decoys are drawn to look more like a gap to a machine than the true hole
  * does: darker, with a crisp edge and a dark stroke along it. The true hole is
  * lighter, its edge soft and rippled (a Sobel or Canny map loses the outline;
- * an eye still sees the shape). A person does not judge holes by such
+ * an eye still sees the shape). One decoy (`faint`) is as light and soft as
+ * the true hole, unrippled, so "pick the faintest hole" is a coin toss. A person does not judge holes by such
  * differences; they look for the hole the piece's picture continues.
  */
-function drawHoleShading(rng: Rng, decoy: boolean): HoleShading {
+function drawHoleShading(rng: Rng, kind: 'true' | 'decoy' | 'faint'): HoleShading {
+  const decoy = kind === 'decoy';
   return {
     darkness: decoy ? between(rng, 0.4, 0.54) : between(rng, 0.6, 0.72),
     softness: decoy ? 1 : between(rng, 2, 3.5),
     stroke: decoy ? between(rng, 0.15, 0.35) : 0,
-    rough: decoy ? 0 : between(rng, 0.55, 0.8),
+    rough: kind === 'true' ? between(rng, 0.55, 0.8) : 0,
     roughWaves: intBetween(rng, 40, 56),
     roughPhase: between(rng, 0, 2 * Math.PI),
     rim: decoy ? between(rng, 0, 0.12) : between(rng, 0, 0.3),
