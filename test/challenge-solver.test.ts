@@ -224,6 +224,20 @@ describe('try limits per network and per device', () => {
     expect((await start(t, '2001:db8:1:3::1')).status).toBe(200);
   });
 
+  it('answers without their proof of work fail and do not use up the network\'s budget', async () => {
+    const { t, puzzleOf } = await harness('unpaid', { answers_per_network: 2 });
+    for (let i = 0; i < 4; i++) {
+      const started = await start(t, '192.0.2.10');
+      const drag = humanTrack(seeded(i + 1), puzzleOf(started.body.slider!).answerX);
+      expect((await answer(t, started.body.challenge_id!, drag, '192.0.2.10')).body).toMatchObject({ success: false, failure: 'failed' });
+    }
+    const started = await start(t, '192.0.2.11');
+    expect(started.status).toBe(200);
+    const view = started.body.slider!;
+    const person = humanTrack(seeded(9), puzzleOf(view).answerX, { device: 'mouse', speed: 'normal', style: 'direct' });
+    expect((await answer(t, started.body.challenge_id!, { ...person, pow: solvePow(view.pow!) }, '192.0.2.11')).body).toMatchObject({ success: true });
+  });
+
   it('networkPrefix: IPv4 /24, IPv4-mapped IPv6 as IPv4, IPv6 /64', () => {
     expect(networkPrefix('203.0.113.77')).toBe('203.0.113.0/24');
     expect(networkPrefix('::ffff:203.0.113.77')).toBe('203.0.113.0/24');

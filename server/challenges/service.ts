@@ -211,9 +211,10 @@ export class ChallengeService {
   }
 
   /**
-   * Counts one slider answer against the device's and the network's budgets;
-   * true while both hold. Counted before the answer is judged, so right and
-   * wrong answers cost the same and guessing across fresh challenges runs out.
+   * Counts one slider answer (its proof of work done) against the device's and
+   * the network's budgets; true while both hold. Counted before the drop and
+   * the track are judged, so right and wrong answers cost the same and guessing
+   * across fresh challenges runs out.
    */
   private async admitAnswer(record: ChallengeRecord, requester: Requester | undefined): Promise<boolean> {
     const { hotState, settings } = this.options;
@@ -281,7 +282,12 @@ export class ChallengeService {
       await this.store(() => this.save(record));
       throw new ApiError('FIELD_EMPTY', 'x and track are required for a slider', answer.x === undefined ? 'x' : 'track');
     }
-    if (!(await this.admitAnswer(record, requester))) {
+    const slider = record.slider!;
+    // A record written before puzzles carried a proof of work has none to check.
+    const powOk = slider.pow === undefined || (await this.pow.check(slider.pow, answer.pow));
+    // Only answers with their work done count against the device's and network's
+    // budgets: burning a shared network's budget then costs the CPU it costs a person.
+    if (powOk && !(await this.admitAnswer(record, requester))) {
       // The challenge ends here (it is not put back): its device or network has used up its tries.
       this.options.log.info({ challenge_id: record.id, app_id: record.appId, failure: 'tries_exhausted' }, 'slider answer refused');
       await this.store(() => this.recordOutcome(record, 'failed'));
@@ -289,9 +295,6 @@ export class ChallengeService {
       this.options.metrics.outcome(record.type, 'too_many_attempts');
       return { code: 200, message: 'failed', success: false, failure: 'too_many_attempts', attempts_left: 0 };
     }
-    const slider = record.slider!;
-    // A record written before puzzles carried a proof of work has none to check.
-    const powOk = slider.pow === undefined || (await this.pow.check(slider.pow, answer.pow));
     const result = powOk
       ? checkSliderAnswer({ x: answer.x, track: answer.track }, { answerX: slider.answerX, tolerance: this.options.settings.slider.tolerance_px })
       : ({ ok: false, failure: 'pow' } as const);
