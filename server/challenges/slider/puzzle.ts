@@ -47,16 +47,16 @@ export const MIN_PIECE_Y = 4;
 export const MAX_PIECE_Y = PUZZLE_HEIGHT - PIECE_SIZE - 4;
 /** Least distance between the left edges of two holes: outlines fit in 54 px, so none touch. */
 const HOLE_SPACING = PIECE_SIZE;
-/** Decoys wanted; as many as fit beside the true hole (two or three in a 320 px row). */
+/** Decoys wanted; as many as fit beside the true hole (two or three in a 320 px row). One of three is `faint`. */
 const MAX_DECOYS = 3;
 /** Brightness change (levels) across a hole's fill at most. */
 const HOLE_RAMP = 40;
-/** Grain put back after the blur, so a hole is no smoother (to an edge detector) than the rest. */
+/** Grain in a hole's fill, so a hole is no smoother (to an edge detector) than the rest. */
 const HOLE_GRAIN = 7;
 /**
- * Per-channel noise (± this many levels). The base layer gives the piece and the
- * hole the same grain; the top layer, added after shading, gives blurred holes the
- * same fine variance as everything else, so "find the smooth patch" finds nothing.
+ * Per-channel noise (± this many levels). The base layer is the picture's (and
+ * the piece's) grain; the top layer, added after shading, lies over everything,
+ * holes included, so "find the smooth patch" finds nothing.
  * Noise costs bytes: ~96 KB per background at 6/3, ~59 KB with none.
  */
 const BASE_NOISE = 6;
