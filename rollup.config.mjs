@@ -17,7 +17,7 @@ import { dts } from 'rollup-plugin-dts';
 const input = 'client/src/index.ts';
 const outDir = 'dist/sdk';
 const banner = '/*! RiskGate web SDK | MIT | bundles FingerprintJS (MIT, (c) FingerprintJS, Inc) */';
-const challengeBanner = '/*! RiskGate challenge UI | MIT */';
+const challengeBanner = '/*! RiskGate challenge UI | MIT | bundles @noble/hashes (MIT, (c) Paul Miller) */';
 
 /** The SDK's own sources must not pull in zod or server code; shared/constants.ts is the one exception. */
 const browserOnly = {
@@ -108,7 +108,7 @@ export default [
   },
   {
     input: 'client/src/challenge/index.ts',
-    plugins: [browserOnly, ts()],
+    plugins: [browserOnly, nodeResolve({ browser: true }), ts()],
     output: {
       file: `${outDir}/riskgate-challenge.min.js`,
       format: 'iife',

@@ -1,25 +1,35 @@
 /**
  * Part of `npm run bench` (or `npx tsx bench/challenge-bench.ts`): what the slider challenge costs on this
- * machine, and how well its images hold up against naive solvers.
+ * machine, and how well it holds up against the solver an attacker writes.
  *
  *   1. generateSliderPuzzle (draw + PNG encode), p50/p95 over 200 runs, with
- *      the draw alone for comparison, and the PNG sizes.
- *   2. Hit rates over 200 fresh puzzles of two naive gap finders (darkest
- *      column, strongest edge column, both told the piece's row) and of a
- *      solver that correlates the piece's outline (what a person does).
- *   3. checkSliderAnswer on a 120-point track, µs per call.
+ *      the draw alone for comparison, and the PNG sizes; the proof of work's
+ *      issue (server) and solve (the SDK's pure-JS solver) times.
+ *   2. Hit rates over 200 fresh puzzles of each gap finder of
+ *      test/support/slider-solver.ts (edge and Canny NCC, template, darkness,
+ *      their best-of; rim continuity, the person's cue; and "the faintest
+ *      hole", built for this generator), on the images alone.
+ *   3. The whole attack over HTTP on 100 fresh challenges (a RiskGate app in
+ *      process, crypto-random puzzles): first-try pass rate.
+ *   4. checkSliderAnswer on a 120-point track, µs per call.
  *
  * Exits 0 whenever it ran; prints the load average because a busy machine
  * moves the latencies.
  */
+import { sha256 } from '@noble/hashes/sha2.js';
 import { cpus, loadavg } from 'node:os';
-import { PNG } from 'pngjs';
-import { generateSliderPuzzle, renderSliderPuzzle, type SliderPuzzle } from '../server/challenges/slider/puzzle.js';
+import { solvePow } from '../client/src/challenge/pow.js';
+import { PowIssuer } from '../server/challenges/slider/pow.js';
+import { generateSliderPuzzle, renderSliderPuzzle } from '../server/challenges/slider/puzzle.js';
 import { checkSliderAnswer, type TrackPoint } from '../server/challenges/slider/track.js';
+import { APP_KEY, testApp } from '../test/support/app.js';
+import { attackOnce, FINDERS, locateGap } from '../test/support/slider-solver.js';
+import { seeded } from '../test/support/tracks.js';
 
 const RUNS = 200;
 const WARMUP = 30;
 const SOLVER_PUZZLES = 200;
+const ATTACK_CHALLENGES = 100;
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
@@ -36,68 +46,6 @@ function timeRuns(runs: number, op: () => void): { p50: number; p95: number; max
   return { p50: percentile(times, 0.5), p95: percentile(times, 0.95), max: times[times.length - 1]! };
 }
 
-function luminance(puzzle: SliderPuzzle): Float32Array {
-  const image = PNG.sync.read(puzzle.background);
-  const out = new Float32Array(puzzle.width * puzzle.height);
-  for (let i = 0; i < out.length; i++) out[i] = 0.299 * image.data[i * 4]! + 0.587 * image.data[i * 4 + 1]! + 0.114 * image.data[i * 4 + 2]!;
-  return out;
-}
-
-/** The same solvers as test/challenge-puzzle.test.ts. */
-function solve(puzzle: SliderPuzzle): { darkest: boolean; edge: boolean; shape: boolean } {
-  const { width, height, pieceSize: size, pieceY, answerX } = puzzle;
-  const lum = luminance(puzzle);
-  let darkestX = size;
-  let darkest = -Infinity;
-  let edgeX = size;
-  let edge = -Infinity;
-  for (let x = size; x < width - 1; x++) {
-    let inBand = 0;
-    let outBand = 0;
-    let gradient = 0;
-    for (let y = 0; y < height; y++) {
-      const v = lum[y * width + x]!;
-      if (y >= pieceY && y < pieceY + size) {
-        inBand += v;
-        gradient += Math.abs(lum[y * width + x + 1]! - lum[y * width + x - 1]!);
-      } else {
-        outBand += v;
-      }
-    }
-    const darkness = outBand / (height - size) - inBand / size;
-    if (darkness > darkest) [darkest, darkestX] = [darkness, x];
-    if (gradient > edge) [edge, edgeX] = [gradient, x];
-  }
-
-  const piece = PNG.sync.read(puzzle.piece);
-  const n = size * size;
-  const alpha = new Float32Array(n);
-  for (let i = 0; i < n; i++) alpha[i] = piece.data[i * 4 + 3]! / 255;
-  const alphaMean = alpha.reduce((sum, a) => sum + a, 0) / n;
-  let shapeX = 0;
-  let best = -Infinity;
-  for (let x = size; x + size <= width; x++) {
-    let sum = 0;
-    let squares = 0;
-    let cross = 0;
-    for (let y = 0; y < size; y++) {
-      for (let i = 0; i < size; i++) {
-        const v = lum[(pieceY + y) * width + x + i]!;
-        sum += v;
-        squares += v * v;
-        cross += (alpha[y * size + i]! - alphaMean) * v;
-      }
-    }
-    const score = -cross / n / (Math.sqrt(squares / n - (sum / n) ** 2) + 1e-9);
-    if (score > best) [best, shapeX] = [score, x];
-  }
-  return {
-    darkest: darkestX >= answerX && darkestX < answerX + size,
-    edge: edgeX >= answerX - 2 && edgeX <= answerX + size + 1,
-    shape: Math.abs(shapeX - answerX) <= 2,
-  };
-}
-
 /** A person-like 120-point drag to x = 180: minimum-jerk with noise and jittered 16.7 ms frames. */
 function sampleTrack(): { x: number; track: TrackPoint[] } {
   const track: TrackPoint[] = [[0, 0, 0]];
@@ -112,7 +60,7 @@ function sampleTrack(): { x: number; track: TrackPoint[] } {
   return { x: 180, track };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   for (let i = 0; i < WARMUP; i++) generateSliderPuzzle();
@@ -129,16 +77,45 @@ function main(): void {
   console.log(`  draw only:            p50 ${ms(render.p50)}  p95 ${ms(render.p95)}`);
   console.log(`  PNG sizes: background ${(backgroundBytes / RUNS / 1024).toFixed(1)} KB, piece ${(pieceBytes / RUNS / 1024).toFixed(1)} KB (mean)`);
 
-  const hits = { darkest: 0, edge: 0, shape: 0 };
-  for (let i = 0; i < SOLVER_PUZZLES; i++) {
-    const result = solve(generateSliderPuzzle());
-    for (const key of Object.keys(hits) as (keyof typeof hits)[]) if (result[key]) hits[key]++;
+  const issuer = new PowIssuer(Buffer.alloc(32, 1), 20_000);
+  for (let i = 0; i < 20; i++) await issuer.issue(Date.now() + 60_000);
+  const issueTimes: number[] = [];
+  const solveTimes: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    let started = performance.now();
+    const { view } = await issuer.issue(Date.now() + 60_000);
+    issueTimes.push(performance.now() - started);
+    started = performance.now();
+    await solvePow(view, sha256, (next) => next());
+    solveTimes.push(performance.now() - started);
   }
-  const rate = (n: number) => `${((100 * n) / SOLVER_PUZZLES).toFixed(1)} %`;
-  console.log(`\nsolver hit rates over ${SOLVER_PUZZLES} puzzles:`);
-  console.log(`  darkest column in the piece's band:   ${rate(hits.darkest)}`);
-  console.log(`  strongest edge column in the band:    ${rate(hits.edge)}`);
-  console.log(`  piece-outline correlation (shape):    ${rate(hits.shape)}  (a person's strategy; the track checks are the next layer)`);
+  issueTimes.sort((a, b) => a - b);
+  solveTimes.sort((a, b) => a - b);
+  console.log(`  proof of work: issue p50 ${ms(percentile(issueTimes, 0.5))}; SDK solve (pure-JS SHA-256, counter ≤ 20,000) p50 ${ms(percentile(solveTimes, 0.5))}  p95 ${ms(percentile(solveTimes, 0.95))}`);
+
+  const hits: Record<string, number> = {};
+  for (let i = 0; i < SOLVER_PUZZLES; i++) {
+    const puzzle = generateSliderPuzzle();
+    const guess = locateGap(puzzle.background, puzzle.piece, puzzle.pieceY);
+    for (const finder of FINDERS) if (Math.abs(guess.x[finder] - puzzle.answerX) <= 4) hits[finder] = (hits[finder] ?? 0) + 1;
+  }
+  const rate = (n: number, of: number) => `${((100 * n) / of).toFixed(1)} %`;
+  console.log(`\ngap finders on the true hole (±4 px) over ${SOLVER_PUZZLES} puzzles, images alone:`);
+  for (const finder of FINDERS) console.log(`  ${finder.padEnd(11)} ${rate(hits[finder] ?? 0, SOLVER_PUZZLES)}${finder === 'continuity' ? '  (the person\'s cue: rim colours continue; not stopped by the images)' : finder === 'faintest' ? '  (built for this generator: the least dark of the darkest holes)' : ''}`);
+
+  const t = await testApp({ challenges: { starts_per_ip_minute: 1_000_000, slider: { answers_per_network: 1_000_000, answers_per_device: 1_000_000 } } });
+  try {
+    for (const finder of ['best', 'continuity'] as const) {
+      let passed = 0;
+      for (let i = 0; i < ATTACK_CHALLENGES; i++) {
+        const result = await attackOnce({ app: t.app, appKey: APP_KEY, origin: 'https://shop.example', ip: `10.${i % 250}.${i >> 8}.1`, finder, rand: seeded(i + 1) });
+        if (result.passed) passed++;
+      }
+      console.log(`solver over HTTP (${finder === 'best' ? 'best of edge, Canny, template, darkness' : 'rim continuity'}; PoW solved; person-like track): ${rate(passed, ATTACK_CHALLENGES)} of ${ATTACK_CHALLENGES} fresh challenges passed on the first try${finder === 'best' ? ` (target ≤ 5 %: ${passed <= 5 ? 'PASS' : 'FAIL'})` : ''}`);
+    }
+  } finally {
+    await t.close();
+  }
 
   const answer = sampleTrack();
   const verdict = checkSliderAnswer(answer, { answerX: 180 });
@@ -150,4 +127,4 @@ function main(): void {
   console.log(`\ncheckSliderAnswer, ${answer.track.length}-point track: ${usPerCall.toFixed(1)} µs per call (result ${JSON.stringify(verdict)})`);
 }
 
-main();
+await main();

@@ -380,6 +380,17 @@ export const SliderPuzzleView = z.object({
   height: z.number().int(),
   piece_size: z.number().int(),
   piece_y: z.number().int(),
+  /** The proof of work this puzzle's answer must carry (ALTCHA v2, SHA-256): find the counter whose key starts with key_prefix. */
+  pow: z
+    .object({
+      algorithm: z.string(),
+      nonce: z.string(),
+      salt: z.string(),
+      cost: z.number().int(),
+      key_length: z.number().int(),
+      key_prefix: z.string(),
+    })
+    .optional(),
 });
 export type SliderPuzzleView = z.infer<typeof SliderPuzzleView>;
 
@@ -400,7 +411,13 @@ export type ChallengeStartResponse = z.infer<typeof ChallengeStartResponse>;
 export const TrackPoint = z.tuple([z.number(), z.number(), z.number()]);
 export const ChallengeAnswerRequest = z
   .union([
-    z.object({ app_key: appKeyField.optional(), x: z.number(), track: z.array(TrackPoint).max(1000) }),
+    z.object({
+      app_key: appKeyField.optional(),
+      x: z.number(),
+      track: z.array(TrackPoint).max(1000),
+      /** The solution of the puzzle's `pow`; missing or wrong, the answer fails (`failed`). */
+      pow: z.object({ counter: z.number(), derived_key: z.string().max(256) }).partial().optional(),
+    }),
     z.object({ app_key: appKeyField.optional(), code: z.string().regex(/^\d{6}$/, 'must be 6 digits') }),
   ])
   .meta({ id: 'ChallengeAnswerRequest' });

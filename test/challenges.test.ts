@@ -32,6 +32,7 @@ import type {
 import { APP_KEY, OTHER_APP_KEY, OTHER_APP_SECRET, testApp, type TestApp } from './support/app.js';
 import { makeToken, newDevice } from './support/tokens.js';
 import { botTrack, humanTrack, seeded } from './support/tracks.js';
+import { solvePow } from './support/slider-solver.js';
 
 const ORIGIN = 'https://shop.example';
 const FOREIGN_ORIGIN = 'https://evil.example';
@@ -205,8 +206,11 @@ const verify = (t: TestApp, sessionId: string, extra: { account_id?: string; eve
 /** A person's drag onto the puzzle's answer. */
 const personFor = (h: Harness, view: SliderPuzzleView | undefined) => {
   const x = h.answerX(view);
-  return humanTrack(seeded(x), x, { device: 'mouse', speed: 'normal', style: 'direct' });
+  return { ...humanTrack(seeded(x), x, { device: 'mouse', speed: 'normal', style: 'direct' }), ...powFor(view) };
 };
+
+/** The solved proof of work of a puzzle, as the SDK adds it to the answer. */
+const powFor = (view: SliderPuzzleView | undefined) => (view?.pow ? { pow: solvePow(view.pow) } : {});
 
 /** Starts a slider from the backend and passes it: a session_id. */
 async function passedSession(h: Harness, body: Record<string, unknown> = {}): Promise<string> {

@@ -336,6 +336,26 @@ describe.skipIf(!existsSync(CHROMIUM))('challenge UI in headless Chromium', () =
     expect(second).toMatchObject({ success: false, error: 'already_used' });
   });
 
+  it('person-like mouse drags pass at least 9 of 10 fresh puzzles, the chunk solving each proof of work', { timeout: 300_000 }, async () => {
+    const { page } = await launch();
+    const runs = 10;
+    let passed = 0;
+    const refused: string[] = [];
+    for (let i = 0; i < runs; i++) {
+      await page.goto(`${pageOrigin}/`);
+      await page.click('#slider');
+      await startedChallenge(page);
+      const logFrom = logs.length;
+      await personMouseDrag(page, puzzles.at(-1)!.answerX, seeded(0x5eed + i));
+      const retried = page.waitForFunction(() => /attempts? left/.test(document.querySelector('riskgate-challenge')?.shadowRoot?.querySelector('[role="status"]')?.textContent ?? ''));
+      const settled = await Promise.race([outcomeOf(page), retried.then(() => undefined)]);
+      if (settled?.result?.session_id) passed++;
+      else refused.push(...refusals(logFrom));
+    }
+    console.info(`person-like drags in Chromium: ${passed} of ${runs} passed${refused.length ? ` (refused: ${refused.join(', ')})` : ''}`);
+    expect(passed / runs).toBeGreaterThanOrEqual(0.9);
+  });
+
   it('refuses a straight constant-speed drag to the right x: the dialog says so, shows the attempts left and a fresh puzzle', { timeout: 120_000 }, async () => {
     const { page } = await launch();
     await page.goto(`${pageOrigin}/`);

@@ -238,10 +238,13 @@ describe.skipIf(!existsSync(CHROMIUM))('challenge components in miniprogram-simu
     const html = await page.evaluate(() => (window as any).host.querySelector('#slider').dom.innerHTML as string);
     expect(html).toContain('knob');
 
-    // A drag that stops 60 px short: the server says failed and sends another puzzle.
+    // A drag that stops short, off every hole (a drop on a decoy would end the
+    // challenge): the server says failed and sends another puzzle.
     const rand = seeded(42);
-    const answerX = puzzles.at(-1)!.answerX;
-    await drag(page, humanTrack(rand, answerX - 60, { device: 'touch', speed: 'normal', style: 'direct' }).track);
+    const holes = [puzzles.at(-1)!.answerX, ...(puzzles.at(-1)!.decoyXs ?? [])];
+    let short = puzzles.at(-1)!.answerX - 30;
+    while (short > 12 && holes.some((x) => Math.abs(x - short) <= 8)) short--;
+    await drag(page, humanTrack(rand, short, { device: 'touch', speed: 'normal', style: 'direct' }).track);
     await until(page, () => /\d/.test((window as any).host.querySelector('#slider').data.message), 'the retry message');
     await until(page, () => (window as any).host.querySelector('#slider').data.state === 'ready', 'the second puzzle');
     const second = await sliderData(page);

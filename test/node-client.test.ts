@@ -10,6 +10,7 @@ import { MemoryHotState } from '../server/state/memory.js';
 import type { ChallengeAnswerResponse, ChallengeStartResponse, EvaluateRequest, EvaluateResponse, VerifyResponse } from '../shared/schemas.js';
 import { APP_SECRET, OTHER_APP_SECRET, testApp, type TestApp } from './support/app.js';
 import { humanTrack, seeded } from './support/tracks.js';
+import { solvePow } from './support/slider-solver.js';
 
 const SECRET = 'test-secret-0123456789';
 
@@ -400,7 +401,8 @@ describe('RiskGateClient.verify against a real RiskGate', () => {
     const { challenge_id, slider } = started.json() as ChallengeStartResponse;
     const x = answers.get(slider!.background)!;
     const track = humanTrack(seeded(x), x, { device: 'mouse', speed: 'normal', style: 'direct' });
-    const passed = await riskgate.app.inject({ method: 'POST', url: `/v1/challenges/${challenge_id}/answer`, headers: riskgate.auth, payload: track });
+    const pow = slider!.pow ? { pow: solvePow(slider!.pow) } : {};
+    const passed = await riskgate.app.inject({ method: 'POST', url: `/v1/challenges/${challenge_id}/answer`, headers: riskgate.auth, payload: { ...track, ...pow } });
     const body = passed.json() as ChallengeAnswerResponse;
     expect(body.success).toBe(true);
     return body.session_id!;

@@ -14,6 +14,7 @@
  * A store failure on answer or verify fails closed (STORE_UNAVAILABLE).
  */
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import type { Challenge as PowChallenge } from 'altcha-lib';
 import ipaddr from 'ipaddr.js';
 import type { ChallengeType, RiskEvent, VerifyFailure } from '../../shared/constants.js';
 import type { ChallengeAnswerResponse, ChallengeStartResponse, SliderPuzzleView, SmsSendResponse, VerifyResponse } from '../../shared/schemas.js';
@@ -24,6 +25,7 @@ import type { IdentifierKeys } from '../records/identifiers.js';
 import type { HotState } from '../state/hot-state.js';
 import { recordOutcome, type ChallengeOutcome, type OutcomeEntity } from './outcomes.js';
 import { Sealer } from './sealing.js';
+import { PowIssuer } from './slider/pow.js';
 import { generateSliderPuzzle, PIECE_SIZE, PUZZLE_HEIGHT, PUZZLE_WIDTH, type SliderPuzzle } from './slider/puzzle.js';
 import { checkSliderAnswer, type SliderAnswer } from './slider/track.js';
 import { SmsSendError, type SmsProvider } from './sms/provider.js';
@@ -43,7 +45,8 @@ interface ChallengeRecord extends ChallengeOrigin {
   id: string;
   expiresAt: number;
   attemptsLeft: number;
-  slider?: { answerX: number; pieceY: number };
+  /** The current puzzle's answer and its proof of work (signed, kept here only). */
+  slider?: { answerX: number; pieceY: number; decoyXs?: number[]; pow?: PowChallenge };
   sms?: { codeHash?: string; codeExpiresAt?: number; sentAt?: number };
 }
 
@@ -81,7 +84,7 @@ export interface ChallengeServiceOptions {
   puzzles?: () => SliderPuzzle;
 }
 
-/** Where a start or send came from, for rate limits and pumping checks. */
+/** Where a start, send or answer came from, for rate limits and pumping checks. */
 export interface Requester {
   ip: string;
   deviceId?: string;
@@ -112,12 +115,30 @@ export function rateLimitIp(ip: string): string {
   return `${parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
 }
 
+/**
+ * The network a client's tries are counted under: an IPv4 address's /24, an
+ * IPv6 address's /64 (IPv4-mapped IPv6 is IPv4). Fresh addresses in one
+ * subscriber's or one host's range then share a budget.
+ */
+export function networkPrefix(ip: string): string {
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    addr = ipaddr.process(ip.split('%')[0]!);
+  } catch {
+    return ip;
+  }
+  if (addr.kind() === 'ipv4') return `${(addr as ipaddr.IPv4).octets.slice(0, 3).join('.')}.0/24`;
+  return rateLimitIp(addr.toString());
+}
+
 export class ChallengeService {
   private readonly sealer: Sealer;
   private readonly now: () => number;
+  private readonly pow: PowIssuer;
 
   constructor(private readonly options: ChallengeServiceOptions) {
     this.sealer = new Sealer(options.secret);
+    this.pow = new PowIssuer(options.secret, options.settings.slider.pow_counter_max);
     // Read the clock at each call, so a clock installed later (fake timers) is seen.
     this.now = options.now ?? (() => Date.now());
   }
@@ -174,6 +195,38 @@ export class ChallengeService {
     const { settings, hotState } = this.options;
     const perMinute = await this.store(() => hotState.increment(`rl:start:${rateLimitIp(requester.ip)}`, 60_000));
     if (perMinute > settings.starts_per_ip_minute) throw new ApiError('RATE_LIMITED', 'too many challenges started from this address; retry in a minute');
+    // A device or network whose slider tries are used up gets no fresh puzzles either.
+    const { answers_per_device: perDevice, answers_per_network: perNetwork } = settings.slider;
+    const [device, network] = await this.store(() =>
+      Promise.all([requester.deviceId ? hotState.get(this.triesKey('dev', requester.deviceId)) : Promise.resolve(null), hotState.get(this.triesKey('net', networkPrefix(requester.ip)))]),
+    );
+    if (Number(device ?? 0) >= perDevice || Number(network ?? 0) >= perNetwork) {
+      throw new ApiError('RATE_LIMITED', 'too many slider answers from this device or network; retry later');
+    }
+  }
+
+  /** Counter of slider answers per device or network (fixed window; `increment` keys read back with `get` in both stores). */
+  private triesKey(kind: 'dev' | 'net', value: string): string {
+    return `rl:slider:${kind}:${value}`;
+  }
+
+  /**
+   * Counts one slider answer (its proof of work done) against the device's and
+   * the network's budgets; true while both hold. Counted before the drop and
+   * the track are judged, so right and wrong answers cost the same and guessing
+   * across fresh challenges runs out.
+   */
+  private async admitAnswer(record: ChallengeRecord, requester: Requester | undefined): Promise<boolean> {
+    const { hotState, settings } = this.options;
+    const windowMs = settings.slider.answer_window_seconds * 1000;
+    const deviceId = record.deviceId ?? requester?.deviceId;
+    const [device, network] = await this.store(() =>
+      Promise.all([
+        deviceId ? hotState.increment(this.triesKey('dev', deviceId), windowMs) : Promise.resolve(0),
+        requester ? hotState.increment(this.triesKey('net', networkPrefix(requester.ip)), windowMs) : Promise.resolve(0),
+      ]),
+    );
+    return device <= settings.slider.answers_per_device && network <= settings.slider.answers_per_network;
   }
 
   private async begin(origin: ChallengeOrigin, requester: Requester): Promise<ChallengeStartResponse> {
@@ -188,8 +241,7 @@ export class ChallengeService {
     };
     let slider: SliderPuzzleView | undefined;
     if (origin.type === 'slider') {
-      const puzzle = this.newPuzzle(record);
-      slider = puzzle;
+      slider = await this.newPuzzle(record);
     } else {
       if (!origin.mobileSealed) throw new ApiError('FIELD_EMPTY', 'mobile is empty (an SMS challenge needs the number, given by the backend)', 'mobile');
       record.sms = {};
@@ -208,22 +260,55 @@ export class ChallengeService {
     };
   }
 
-  async answer(app: AppSettings, challengeId: string, answer: Partial<SliderAnswer> & { code?: string }): Promise<ChallengeAnswerResponse> {
+  /**
+   * Checks an answer. `requester` (the caller's address and device) counts
+   * slider answers against the per-device and per-network budgets; without it
+   * only the per-challenge attempts apply.
+   */
+  async answer(
+    app: AppSettings,
+    challengeId: string,
+    answer: Partial<SliderAnswer> & { code?: string; pow?: unknown },
+    requester?: Requester,
+  ): Promise<ChallengeAnswerResponse> {
     const record = await this.take(app, challengeId);
     if (!record) return { code: 200, message: 'failed', success: false, failure: 'not_found' };
     if (record.expiresAt <= this.now()) return { code: 200, message: 'failed', success: false, failure: 'expired' };
-    return record.type === 'slider' ? this.answerSlider(record, answer) : this.answerSms(record, answer.code);
+    return record.type === 'slider' ? this.answerSlider(record, answer, requester) : this.answerSms(record, answer.code);
   }
 
-  private async answerSlider(record: ChallengeRecord, answer: Partial<SliderAnswer>): Promise<ChallengeAnswerResponse> {
+  private async answerSlider(record: ChallengeRecord, answer: Partial<SliderAnswer> & { pow?: unknown }, requester: Requester | undefined): Promise<ChallengeAnswerResponse> {
     if (answer.x === undefined || answer.track === undefined) {
       await this.store(() => this.save(record));
       throw new ApiError('FIELD_EMPTY', 'x and track are required for a slider', answer.x === undefined ? 'x' : 'track');
     }
-    const result = checkSliderAnswer({ x: answer.x, track: answer.track }, { answerX: record.slider!.answerX, tolerance: this.options.settings.slider.tolerance_px });
+    const slider = record.slider!;
+    // A record written before puzzles carried a proof of work has none to check.
+    const powOk = slider.pow === undefined || (await this.pow.check(slider.pow, answer.pow));
+    // Only answers with their work done count against the device's and network's
+    // budgets: burning a shared network's budget then costs the CPU it costs a person.
+    if (powOk && !(await this.admitAnswer(record, requester))) {
+      // The challenge ends here (it is not put back): its device or network has used up its tries.
+      this.options.log.info({ challenge_id: record.id, app_id: record.appId, failure: 'tries_exhausted' }, 'slider answer refused');
+      await this.store(() => this.recordOutcome(record, 'failed'));
+      this.options.metrics.outcome(record.type, 'failed');
+      this.options.metrics.outcome(record.type, 'too_many_attempts');
+      return { code: 200, message: 'failed', success: false, failure: 'too_many_attempts', attempts_left: 0 };
+    }
+    const result = powOk
+      ? checkSliderAnswer({ x: answer.x, track: answer.track }, { answerX: slider.answerX, tolerance: this.options.settings.slider.tolerance_px })
+      : ({ ok: false, failure: 'pow' } as const);
     if (result.ok) return this.pass(record);
     this.options.log.info({ challenge_id: record.id, app_id: record.appId, failure: result.failure }, 'slider answer refused');
-    return this.fail(record, () => ({ slider: this.newPuzzle(record) }));
+    // Dropped onto a decoy: what a solver that picks among the holes does (a person
+    // reads which hole the picture continues). No fresh puzzle: the challenge ends,
+    // so guessing among three or four holes, retry after retry, does not pay.
+    const tolerance = this.options.settings.slider.tolerance_px;
+    if (powOk && this.options.settings.slider.decoy_ends_challenge && (slider.decoyXs ?? []).some((x) => Math.abs(answer.x! - x) <= tolerance)) {
+      this.options.log.info({ challenge_id: record.id, app_id: record.appId, failure: 'decoy' }, 'slider answer on a decoy: challenge ended');
+      record.attemptsLeft = 1;
+    }
+    return this.fail(record, async () => ({ slider: await this.newPuzzle(record) }));
   }
 
   private async answerSms(record: ChallengeRecord, code: string | undefined): Promise<ChallengeAnswerResponse> {
@@ -245,7 +330,7 @@ export class ChallengeService {
     const expected = Buffer.from(sms.codeHash, 'base64url');
     const given = this.codeHash(record.id, code);
     if (timingSafeEqual(expected, given)) return this.pass(record);
-    return this.fail(record, () => ({}));
+    return this.fail(record, async () => ({}));
   }
 
   private async pass(record: ChallengeRecord): Promise<ChallengeAnswerResponse> {
@@ -265,7 +350,7 @@ export class ChallengeService {
     return { code: 200, message: 'ok', success: true, session_id: sessionId };
   }
 
-  private async fail(record: ChallengeRecord, retry: () => Partial<ChallengeAnswerResponse>): Promise<ChallengeAnswerResponse> {
+  private async fail(record: ChallengeRecord, retry: () => Promise<Partial<ChallengeAnswerResponse>>): Promise<ChallengeAnswerResponse> {
     record.attemptsLeft -= 1;
     this.options.metrics.outcome(record.type, 'failed');
     if (record.attemptsLeft <= 0) {
@@ -273,7 +358,7 @@ export class ChallengeService {
       this.options.metrics.outcome(record.type, 'too_many_attempts');
       return { code: 200, message: 'failed', success: false, failure: 'too_many_attempts', attempts_left: 0 };
     }
-    const extra = retry();
+    const extra = await retry();
     // The wrong answer ends one attempt and opens the next (a fresh puzzle, another
     // code): counted so, an attempt never ended is exactly an abandoned one.
     await this.store(() => Promise.all([this.save(record), this.recordOutcome(record, 'failed', 'started')]));
@@ -394,9 +479,10 @@ export class ChallengeService {
     };
   }
 
-  private newPuzzle(record: ChallengeRecord): SliderPuzzleView {
+  private async newPuzzle(record: ChallengeRecord): Promise<SliderPuzzleView> {
     const puzzle = (this.options.puzzles ?? generateSliderPuzzle)();
-    record.slider = { answerX: puzzle.answerX, pieceY: puzzle.pieceY };
+    const pow = await this.pow.issue(record.expiresAt);
+    record.slider = { answerX: puzzle.answerX, pieceY: puzzle.pieceY, ...(puzzle.decoyXs ? { decoyXs: puzzle.decoyXs } : {}), pow: pow.challenge };
     return {
       background: `data:image/png;base64,${puzzle.background.toString('base64')}`,
       piece: `data:image/png;base64,${puzzle.piece.toString('base64')}`,
@@ -404,6 +490,7 @@ export class ChallengeService {
       height: PUZZLE_HEIGHT,
       piece_size: PIECE_SIZE,
       piece_y: puzzle.pieceY,
+      pow: pow.view,
     };
   }
 

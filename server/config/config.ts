@@ -110,6 +110,22 @@ const ChallengeSettings = z.object({
     .object({
       max_attempts: z.number().int().min(1).max(20).default(5),
       tolerance_px: z.number().int().min(1).max(20).default(4),
+      /**
+       * Proof of work per puzzle: the client searches up to this many SHA-256
+       * counters (uniform in [max/4, max]; 20,000 is ~10 ms in a desktop browser).
+       */
+      pow_counter_max: z.number().int().min(1).max(10_000_000).default(20_000),
+      /**
+       * Slider answers allowed per device and per network (IPv4 /24, IPv6 /64)
+       * within `answer_window_seconds`, across all challenges: past either,
+       * answers end as `too_many_attempts` and new sliders are refused (429).
+       * A /24 can be a carrier NAT: keep the network limit generous.
+       */
+      answers_per_device: z.number().int().min(1).default(20),
+      answers_per_network: z.number().int().min(1).default(120),
+      answer_window_seconds: z.number().int().min(10).max(86_400).default(600),
+      /** A drop on a decoy hole ends the challenge (too_many_attempts): guessing among the holes does not pay. */
+      decoy_ends_challenge: z.boolean().default(true),
     })
     .prefault({}),
   sms: SmsSettings.prefault({}),

@@ -100,7 +100,8 @@ export const challengeRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         summary: 'Answer a challenge',
-        description: 'Slider `{x, track: [[t, x, y], ...]}` or SMS `{code}`. On success a single-use `session_id` for the backend to verify.',
+        description:
+          'Slider `{x, track: [[t, x, y], ...], pow: {counter, derived_key}}` (`pow` solves the puzzle\'s proof of work; missing or wrong, the answer fails) or SMS `{code}`. On success a single-use `session_id` for the backend to verify. Slider answers are also limited per device and per network (IPv4 /24, IPv6 /64) over a window: past that, `too_many_attempts`.',
         params: ChallengeParams,
         body: ChallengeAnswerRequest,
         response: { 200: ChallengeAnswerResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 503: ErrorBody },
@@ -108,7 +109,7 @@ export const challengeRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const target = callerApp(request, reply, request.body.app_key);
-      return challenges.answer(target, request.params.id, request.body);
+      return challenges.answer(target, request.params.id, request.body, { ip: request.ip });
     },
   );
 

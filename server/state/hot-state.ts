@@ -59,7 +59,7 @@ export interface HotState {
   get(key: string): Promise<string | null>;
   /** Atomic get-and-delete: of many concurrent callers, one gets the value. */
   take(key: string): Promise<string | null>;
-  /** Increments a fixed-window counter and returns the new value (rate limits). */
+  /** Increments a fixed-window counter and returns the new value (rate limits). `get(key)` reads the count without counting. */
   increment(key: string, ttlMs: number): Promise<number>;
   /** Whether the store answers (for /readyz). */
   ping(): Promise<boolean>;

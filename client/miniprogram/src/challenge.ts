@@ -9,6 +9,7 @@
  */
 import type { ChallengeAnswerResponse, ChallengeStartResponse, SliderPuzzleView, SmsSendResponse } from '../../../shared/schemas.js';
 import type { ChallengeOptions, ChallengeResult, ChallengeStart } from '../../src/challenge/contract.js';
+import { solvePow, type PowSolution, type Sha256 } from '../../src/challenge/pow.js';
 import { RiskGateError, type RiskGateErrorCode } from '../../src/errors.js';
 import { wxRequest, type Answer } from './transport.js';
 import type { Wx } from './wx.js';
@@ -39,11 +40,14 @@ export type SendOutcome =
 
 export interface ChallengeApi {
   post<T>(path: string, body: object): Promise<Answer<T>>;
+  /** SHA-256 for the slider's proof of work (from the crypto chunk); without it answers carry no solution and fail. */
+  sha256?: () => Promise<Sha256>;
 }
 
-export function challengeApi(wx: Wx, endpoint: string, appKey: string): ChallengeApi {
+export function challengeApi(wx: Wx, endpoint: string, appKey: string, sha256?: () => Promise<Sha256>): ChallengeApi {
   return {
     post: (path, body) => wxRequest(wx, 'POST', `${endpoint}${path}`, { app_key: appKey, ...body }, CHALLENGE_REQUEST_TIMEOUT_MS),
+    ...(sha256 ? { sha256 } : {}),
   };
 }
 
@@ -60,6 +64,8 @@ export class ChallengeSession {
   attemptsLeft: number;
   /** The current puzzle (slider). */
   slider: SliderPuzzleView | undefined;
+  /** The current puzzle's proof of work, solving since the puzzle arrived. */
+  private pow: Promise<PowSolution | undefined> = Promise.resolve(undefined);
   /** The masked number the code goes to (SMS). */
   maskedMobile: string;
 
@@ -71,8 +77,22 @@ export class ChallengeSession {
     this.type = started.type;
     this.expiresAt = started.expires_at;
     this.attemptsLeft = started.attempts_left;
-    this.slider = started.slider;
+    this.setSlider(started.slider);
     this.maskedMobile = started.sms?.masked_mobile ?? '';
+  }
+
+  private setSlider(slider: SliderPuzzleView | undefined): void {
+    this.slider = slider;
+    const view = slider?.pow;
+    // SHA-256 comes from the crypto chunk (required on first use, as tokens do).
+    // Without it the answer goes without a solution, and fails like a wrong one.
+    this.pow =
+      view && this.api.sha256
+        ? this.api.sha256().then(
+            (sha256) => solvePow(view, sha256),
+            () => undefined,
+          )
+        : Promise.resolve(undefined);
   }
 
   private path(step: 'answer' | 'sms') {
@@ -81,7 +101,8 @@ export class ChallengeSession {
 
   /** Slider: where the piece was released (image px) and the drag track `[t, x, y][]`. */
   async answerSlider(answer: { x: number; track: number[][] }): Promise<AnswerOutcome> {
-    return this.outcome(await this.api.post<ChallengeAnswerResponse>(this.path('answer'), answer));
+    const pow = await this.pow;
+    return this.outcome(await this.api.post<ChallengeAnswerResponse>(this.path('answer'), { ...answer, ...(pow ? { pow } : {}) }));
   }
 
   /** SMS: the 6-digit code. */
@@ -110,7 +131,7 @@ export class ChallengeSession {
     if (typeof body.attempts_left === 'number') this.attemptsLeft = body.attempts_left;
     switch (body.failure) {
       case 'failed':
-        if (body.slider) this.slider = body.slider;
+        if (body.slider) this.setSlider(body.slider);
         return { kind: 'retry', reason: 'wrong', attempts_left: this.attemptsLeft, ...(body.slider ? { slider: body.slider } : {}) };
       case 'too_many_attempts':
         return { kind: 'ended', error: error('challenge_failed', 'too many wrong answers') };

@@ -108,7 +108,7 @@ export function createClient(options: RiskGateOptions): RiskGateClient {
   const behavior = new TouchBehavior(clock());
   // The sources close over wx; the runner's web context is not used by them.
   const runner = new SourceRunner(wechatSources(wx), {} as SourceContext, clock);
-  const api = challengeApi(wx, endpoint, appKey);
+  const api = challengeApi(wx, endpoint, appKey, () => loadCrypto().then((chunk) => chunk.sha256Bytes));
   let deviceKey: DeviceKey | undefined;
   const deviceKeyFrom = (chunk: CryptoChunk, pool: { take(length: number): Uint8Array }) =>
     (deviceKey ??= loadDeviceKey(wx, chunk, () => pool.take(chunk.SECRET_SEED_BYTES)));

@@ -18,7 +18,7 @@ export interface Answer<T> {
 
 export interface ChallengeApi {
   start(start: ChallengeStart): Promise<ChallengeStartResponse>;
-  answer(challengeId: string, answer: { x: number; track: number[][] } | { code: string }): Promise<Answer<ChallengeAnswerResponse>>;
+  answer(challengeId: string, answer: { x: number; track: number[][]; pow?: { counter: number; derived_key: string } } | { code: string }): Promise<Answer<ChallengeAnswerResponse>>;
   sendSms(challengeId: string): Promise<Answer<SmsSendResponse>>;
   error(code: RiskGateErrorCode, message: string, cause?: unknown): RiskGateError;
 }

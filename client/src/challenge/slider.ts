@@ -9,10 +9,12 @@ import type { Answer } from './api.js';
 import type { Dialog } from './dialog.js';
 import { h, icon, ICONS } from './dom.js';
 import type { Texts } from './texts.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { solvePow, type PowSolution } from './pow.js';
 import { downsample, MAX_TRACK_POINTS, TrackRecorder, type Sample } from './track.js';
 
 export interface SliderHooks {
-  submit(answer: { x: number; track: Sample[] }): Promise<Answer<ChallengeAnswerResponse>>;
+  submit(answer: { x: number; track: Sample[]; pow?: PowSolution }): Promise<Answer<ChallengeAnswerResponse>>;
   /** The answer was not a retry: pass, or end the challenge. */
   settle(answer: Answer<ChallengeAnswerResponse>): void;
 }
@@ -41,6 +43,8 @@ export function mountSlider(win: Window & typeof globalThis, dialog: Dialog, tex
   dialog.content.replaceChildren(view);
 
   let current = first;
+  // The puzzle's proof of work, solved while the person drags.
+  let pow: Promise<PowSolution | undefined> = Promise.resolve(undefined);
   let maxX = 0;
   let x = 0;
   let busy = false;
@@ -67,6 +71,7 @@ export function mountSlider(win: Window & typeof globalThis, dialog: Dialog, tex
     knob.setAttribute('aria-valuemax', String(maxX));
     bg.src = next.background;
     piece.src = next.piece;
+    pow = solvePow(next.pow, sha256, (step) => win.setTimeout(step, 0));
     view.className = 'slider';
     place(0);
   };
@@ -80,7 +85,8 @@ export function mountSlider(win: Window & typeof globalThis, dialog: Dialog, tex
   const submit = async (track: Sample[]) => {
     setBusy(true);
     dialog.setStatus(texts.checking);
-    const answer = await hooks.submit({ x: Math.round(x * 100) / 100, track });
+    const solution = await pow;
+    const answer = await hooks.submit({ x: Math.round(x * 100) / 100, track, ...(solution ? { pow: solution } : {}) });
     const body = answer.body;
     if (answer.status === 200 && body.success === false && body.failure === 'failed' && body.slider) {
       view.classList.add('bad');

@@ -1,22 +1,37 @@
 /**
  * Slider puzzle images, drawn fresh for every challenge: a procedural
- * background with a piece-shaped hole, one or two decoy holes, and the piece.
+ * background with the true hole and two or three decoy holes on the piece's
+ * row, and the piece.
  *
- * What it is meant to stop: image pools (there is no pool — every background is
- * new), and naive gap finders that take the darkest or edgiest column. The true
- * hole and the decoys are shaded from the same random distribution (darkness,
- * blur, rim, tint), so nothing but the outline tells them apart; lines, dark
- * shapes and per-pixel noise everywhere keep edge and darkness maxima off the
- * holes often enough. Only matching the piece's exact outline (as a person does)
- * finds the answer reliably. A determined solver that template-matches the piece
- * still can — the track checks (track.ts) and the risk score are the other
- * layers.
+ * What it is meant to stop: image pools (every background is new), and the
+ * usual gap finders — the piece's outline matched against an edge map (Sobel
+ * or Canny, normalised cross-correlation), its grey levels matched as a
+ * template, the darkest hole (test/support/slider-solver.ts runs them all).
+ *   - Every hole has the piece's exact outline, on the piece's exact row: the
+ *     outline and the row say nothing.
+ *   - No hole shows the picture that was there: each is filled with its mean
+ *     colour, a gentle ramp and fresh grain, so nothing inside any hole
+ *     matches the piece's pixels.
+ *   - The decoys are drawn to look more like a gap to a machine than the true
+ *     hole does: darker, a crisp edge with a dark stroke, a fill whose light
+ *     falls the way the cut's does. The true hole is lighter, and its edge is
+ *     soft and finely rippled, so an edge detector loses its outline.
+ * What a person uses instead: the piece's picture continues the picture
+ * around the true hole (a line drawn through every hole; the piece carries
+ * the segment of the true one's), in the same colours.
  *
- * Randomness: the numbers that are the secret (answerX, pieceY, decoy count and
+ * Limits, measured in bench/challenge-bench.ts: a finder built for exactly
+ * this design (compare the piece's rim with the ring around each hole, i.e.
+ * the person's cue; or prefer the faintest, softest hole) finds the true hole
+ * most of the time. The proof of work per puzzle (pow.ts), the per-device
+ * and per-network try limits and the track checks are the layers that bound
+ * such an attacker.
+ *
+ * Randomness: the numbers that are the secret (answerX, pieceY, decoy
  * positions) come straight from `random` (crypto.randomBytes by default).
- * Texture (gradients, shapes, noise, the piece outline) comes from a fast PRNG
- * seeded with 16 bytes of `random`, so even a solver that reconstructed the
- * PRNG state from pixels would learn nothing about where the answer is.
+ * Texture (gradients, shapes, noise, the outline, shading) comes from a fast
+ * PRNG seeded with 16 bytes of `random`, so even a solver that reconstructed
+ * the PRNG state from pixels would learn nothing about where the answer is.
  */
 import { randomBytes } from 'node:crypto';
 import { PNG } from 'pngjs';
@@ -30,14 +45,18 @@ export const MIN_ANSWER_X = PIECE_SIZE + 8;
 export const MAX_ANSWER_X = PUZZLE_WIDTH - PIECE_SIZE - 4;
 export const MIN_PIECE_Y = 4;
 export const MAX_PIECE_Y = PUZZLE_HEIGHT - PIECE_SIZE - 4;
-/** Horizontal clearance between holes so none overlap. */
-const HOLE_GAP = 4;
-/** Decoys sit within this many px of the true hole's row, so the piece's row does not single it out. */
-const DECOY_Y_JITTER = 5;
+/** Least distance between the left edges of two holes: outlines fit in 54 px, so none touch. */
+const HOLE_SPACING = PIECE_SIZE;
+/** Decoys wanted; as many as fit beside the true hole (two or three in a 320 px row). One of three is `faint`. */
+const MAX_DECOYS = 3;
+/** Brightness change (levels) across a hole's fill at most. */
+const HOLE_RAMP = 40;
+/** Grain in a hole's fill, so a hole is no smoother (to an edge detector) than the rest. */
+const HOLE_GRAIN = 7;
 /**
- * Per-channel noise (± this many levels). The base layer gives the piece and the
- * hole the same grain; the top layer, added after shading, gives blurred holes the
- * same fine variance as everything else, so "find the smooth patch" finds nothing.
+ * Per-channel noise (± this many levels). The base layer is the picture's (and
+ * the piece's) grain; the top layer, added after shading, lies over everything,
+ * holes included, so "find the smooth patch" finds nothing.
  * Noise costs bytes: ~96 KB per background at 6/3, ~59 KB with none.
  */
 const BASE_NOISE = 6;
@@ -63,6 +82,8 @@ export interface SliderPuzzle {
   pieceY: number;
   /** The answer: x of the piece's left edge when it covers the hole. Keep it server-side. */
   answerX: number;
+  /** x of each decoy hole (same row). Server-side: an answer that lands on one ends the challenge. */
+  decoyXs?: number[];
 }
 
 export interface PuzzleHole {
@@ -106,6 +127,7 @@ export function generateSliderPuzzle(random: RandomBytes = randomBytes): SliderP
     pieceSize: raster.pieceSize,
     pieceY: raster.pieceY,
     answerX: raster.answerX,
+    decoyXs: raster.holes.filter((hole) => hole.decoy).map((hole) => hole.x),
   };
 }
 
@@ -115,14 +137,9 @@ export function renderSliderPuzzle(random: RandomBytes = randomBytes): SliderPuz
   const answerX = secure.int(MIN_ANSWER_X, MAX_ANSWER_X);
   const pieceY = secure.int(MIN_PIECE_Y, MAX_PIECE_Y);
   const holes: PuzzleHole[] = [{ x: answerX, y: pieceY, decoy: false }];
-  // Mostly two decoys; sometimes one, so the hole count is no constant either.
-  const decoysWanted = secure.int(0, 3) === 0 ? 1 : 2;
-  for (let i = 0; i < decoysWanted; i++) {
-    const x = pickFreeX(secure, holes);
-    if (x === undefined) break;
-    const y = clamp(pieceY + secure.int(-DECOY_Y_JITTER, DECOY_Y_JITTER), MIN_PIECE_Y, MAX_PIECE_Y);
-    holes.push({ x, y, decoy: true });
-  }
+  // As many decoys as fit in the row (usually three): all on the piece's row, all
+  // of the piece's outline, so neither row nor outline tells the true one.
+  for (const x of placeDecoys(secure, answerX)) holes.push({ x, y: pieceY, decoy: true });
   holes.sort((a, b) => a.x - b.x);
   const texture = Sfc32.fromBytes(secure.bytes(16));
 
@@ -130,16 +147,27 @@ export function renderSliderPuzzle(random: RandomBytes = randomBytes): SliderPuz
   paintGradient(image, texture);
   paintShapes(image, texture);
   paintLines(image, texture);
+  paintHoleLines(image, texture, holes);
   addNoise(image, image, texture, BASE_NOISE);
 
   const family: ShapeFamily = texture.unit() < 0.5 ? 'jigsaw' : 'blob';
-  const pieceShape = drawShape(family, texture);
-  const piece = cutPiece(image, pieceShape, answerX, pieceY);
-  for (const hole of holes) {
-    // Decoys get their own outline of the same family: similar, never the same.
-    const shape = hole.decoy ? drawShape(family, texture) : pieceShape;
-    shadeHole(image, shape, hole.x, hole.y, drawHoleShading(texture));
-  }
+  const shape = drawShape(family, texture);
+  const piece = cutPiece(image, shape, answerX, pieceY);
+  // Every hole shows only the colours of the picture that was there, with fresh
+  // grain: nothing inside any hole matches the piece's shapes.
+  // The decoys' light falls the way the cut's does (a grey-level template of the
+  // piece leans to them); the true hole's falls another way.
+  const [sx, sy] = boxSlope(image, answerX, pieceY);
+  const slopeAngle = Math.atan2(sy, sx);
+  const contents = holes.map((hole) => {
+    const angle = hole.decoy ? slopeAngle + between(texture, -0.3, 0.3) : slopeAngle + between(texture, Math.PI / 2, (3 * Math.PI) / 2);
+    const slope = between(texture, 0.4, 1) * (HOLE_RAMP / PIECE_SIZE);
+    return grainy(smoothFill(image, hole.x, hole.y, Math.cos(angle) * slope, Math.sin(angle) * slope), texture, HOLE_GRAIN);
+  });
+  // One decoy (of three) is as faint and soft as the true hole, so "the faintest hole" is a coin toss.
+  const decoyIndexes = holes.flatMap((hole, i) => (hole.decoy ? [i] : []));
+  const faint = decoyIndexes.length >= 3 ? decoyIndexes[intBetween(texture, 0, decoyIndexes.length - 1)] : -1;
+  holes.forEach((hole, i) => shadeHole(image, shape, hole.x, hole.y, contents[i]!, drawHoleShading(texture, hole.decoy ? (i === faint ? 'faint' : 'decoy') : 'true')));
   const background = quantize(image, texture, TOP_NOISE);
   return {
     width: PUZZLE_WIDTH,
@@ -251,13 +279,27 @@ function intBetween(rng: Rng, min: number, max: number): number {
   return min + Math.floor(rng.unit() * (max - min + 1));
 }
 
-/** A uniformly chosen x for a decoy that overlaps no hole, or undefined when none fits. */
-function pickFreeX(secure: SecureDraw, holes: readonly PuzzleHole[]): number | undefined {
-  const free: number[] = [];
-  for (let x = MIN_ANSWER_X; x <= MAX_ANSWER_X; x++) {
-    if (holes.every((hole) => Math.abs(hole.x - x) >= PIECE_SIZE + HOLE_GAP)) free.push(x);
+/**
+ * x of the decoys: as many as fit (at most MAX_DECOYS) left and right of the
+ * true hole, HOLE_SPACING apart at least, the spare room spread at random.
+ */
+function placeDecoys(secure: SecureDraw, answerX: number): number[] {
+  const fits = (from: number, to: number) => (to < from ? 0 : Math.floor((to - from) / HOLE_SPACING) + 1);
+  const leftEnd = answerX - HOLE_SPACING;
+  const rightStart = answerX + HOLE_SPACING;
+  let left = fits(MIN_ANSWER_X, leftEnd);
+  let right = fits(rightStart, MAX_ANSWER_X);
+  while (left + right > MAX_DECOYS) {
+    if (left > 0 && (right === 0 || secure.int(0, 1) === 0)) left--;
+    else right--;
   }
-  return free.length === 0 ? undefined : free[secure.int(0, free.length - 1)];
+  // k holes in [from, to]: random slack before each, in order.
+  const spread = (k: number, from: number, to: number): number[] => {
+    const slack = to - from - (k - 1) * HOLE_SPACING;
+    const cuts = Array.from({ length: k }, () => secure.int(0, slack)).sort((a, b) => a - b);
+    return cuts.map((cut, i) => from + cut + i * HOLE_SPACING);
+  };
+  return [...(left > 0 ? spread(left, MIN_ANSWER_X, leftEnd) : []), ...(right > 0 ? spread(right, rightStart, MAX_ANSWER_X) : [])];
 }
 
 // ---------------------------------------------------------------- background
@@ -377,39 +419,57 @@ function paintShapes(image: Float32Array, rng: Rng): void {
 function paintLines(image: Float32Array, rng: Rng): void {
   const count = intBetween(rng, 4, 8);
   for (let n = 0; n < count; n++) {
-    const dark = rng.unit() < 0.5;
-    const colour: Rgb = dark ? hsv(between(rng, 0, 360), between(rng, 0, 0.5), between(rng, 0.05, 0.3)) : hsv(between(rng, 0, 360), between(rng, 0, 0.3), between(rng, 0.8, 1));
-    const alpha = between(rng, 0.35, 0.85);
-    const half = between(rng, 0.5, 1.6);
-    const ax = between(rng, -20, PUZZLE_WIDTH + 20);
-    const ay = between(rng, -20, PUZZLE_HEIGHT + 20);
-    const bx = between(rng, -20, PUZZLE_WIDTH + 20);
-    const by = between(rng, -20, PUZZLE_HEIGHT + 20);
-    const dx = bx - ax;
-    const dy = by - ay;
-    const length = norm(dx, dy);
-    if (length < 1) continue;
-    const nx = -dy / length;
-    const ny = dx / length;
-    // Walk the long axis; touch only the few pixels across the line.
-    const steps = Math.ceil(Math.max(Math.abs(dx), Math.abs(dy)));
-    const reach = Math.ceil(half + 1);
-    const mostlyHorizontal = Math.abs(dx) >= Math.abs(dy);
-    for (let s = 0; s <= steps; s++) {
-      const px = ax + (dx * s) / steps;
-      const py = ay + (dy * s) / steps;
-      for (let k = -reach; k <= reach; k++) {
-        const x = mostlyHorizontal ? Math.round(px) : Math.round(px) + k;
-        const y = mostlyHorizontal ? Math.round(py) + k : Math.round(py);
-        if (x < 0 || y < 0 || x >= PUZZLE_WIDTH || y >= PUZZLE_HEIGHT) continue;
-        const d = Math.abs((x + 0.5 - ax) * nx + (y + 0.5 - ay) * ny) - half;
-        const cover = clamp(0.5 - d, 0, 1) * alpha;
-        if (cover <= 0) continue;
-        const i = (y * PUZZLE_WIDTH + x) * 3;
-        image[i] = image[i]! + (colour[0] - image[i]!) * cover;
-        image[i + 1] = image[i + 1]! + (colour[1] - image[i + 1]!) * cover;
-        image[i + 2] = image[i + 2]! + (colour[2] - image[i + 2]!) * cover;
-      }
+    paintLine(image, rng, between(rng, -20, PUZZLE_WIDTH + 20), between(rng, -20, PUZZLE_HEIGHT + 20), between(rng, -20, PUZZLE_WIDTH + 20), between(rng, -20, PUZZLE_HEIGHT + 20));
+  }
+}
+
+/**
+ * One line across the whole picture through a point near the middle of each
+ * hole's box. The piece carries the segment of the true hole's line, and that
+ * line goes on at both sides of the true hole: what a person lines up. Every
+ * decoy has a line through it too, so "a line passes here" says nothing.
+ */
+function paintHoleLines(image: Float32Array, rng: Rng, holes: readonly PuzzleHole[]): void {
+  for (const hole of holes) {
+    const cx = hole.x + PIECE_SIZE / 2 + between(rng, -8, 8);
+    const cy = hole.y + PIECE_SIZE / 2 + between(rng, -8, 8);
+    const angle = between(rng, -1.1, 1.1) + (rng.unit() < 0.5 ? 0 : Math.PI / 2);
+    const reach = PUZZLE_WIDTH + PUZZLE_HEIGHT;
+    paintLine(image, rng, cx - Math.cos(angle) * reach, cy - Math.sin(angle) * reach, cx + Math.cos(angle) * reach, cy + Math.sin(angle) * reach, 1.1);
+  }
+}
+
+/** A line from (ax, ay) to (bx, by), light or dark, anti-aliased; at least `minHalf` px half-width. */
+function paintLine(image: Float32Array, rng: Rng, ax: number, ay: number, bx: number, by: number, minHalf = 0.5): void {
+  const dark = rng.unit() < 0.5;
+  const colour: Rgb = dark ? hsv(between(rng, 0, 360), between(rng, 0, 0.5), between(rng, 0.05, 0.3)) : hsv(between(rng, 0, 360), between(rng, 0, 0.3), between(rng, 0.8, 1));
+  const alpha = between(rng, 0.35, 0.85);
+  const half = between(rng, minHalf, Math.max(minHalf, 1.6));
+  const dx = bx - ax;
+  const dy = by - ay;
+  const length = norm(dx, dy);
+  if (length < 1) return;
+  const nx = -dy / length;
+  const ny = dx / length;
+  // Walk the long axis; touch only the few pixels across the line.
+  const steps = Math.ceil(Math.max(Math.abs(dx), Math.abs(dy)));
+  const reach = Math.ceil(half + 1);
+  const mostlyHorizontal = Math.abs(dx) >= Math.abs(dy);
+  for (let s = 0; s <= steps; s++) {
+    const px = ax + (dx * s) / steps;
+    const py = ay + (dy * s) / steps;
+    if (px < -reach || py < -reach || px > PUZZLE_WIDTH + reach || py > PUZZLE_HEIGHT + reach) continue;
+    for (let k = -reach; k <= reach; k++) {
+      const x = mostlyHorizontal ? Math.round(px) : Math.round(px) + k;
+      const y = mostlyHorizontal ? Math.round(py) + k : Math.round(py);
+      if (x < 0 || y < 0 || x >= PUZZLE_WIDTH || y >= PUZZLE_HEIGHT) continue;
+      const d = Math.abs((x + 0.5 - ax) * nx + (y + 0.5 - ay) * ny) - half;
+      const cover = clamp(0.5 - d, 0, 1) * alpha;
+      if (cover <= 0) continue;
+      const i = (y * PUZZLE_WIDTH + x) * 3;
+      image[i] = image[i]! + (colour[0] - image[i]!) * cover;
+      image[i + 1] = image[i + 1]! + (colour[1] - image[i + 1]!) * cover;
+      image[i + 2] = image[i + 2]! + (colour[2] - image[i + 2]!) * cover;
     }
   }
 }
@@ -553,66 +613,121 @@ function cutPiece(image: Float32Array, shape: ShapeField, left: number, top: num
 interface HoleShading {
   /** Multiplier on the colour inside the outline. */
   darkness: number;
-  blur: boolean;
+  /** Width (px) of the outline's transition: 1 is crisp. */
+  softness: number;
+  /** Darkening along the inside of the outline, 0 for none. */
+  stroke: number;
+  /** Amplitude (px) of a ripple along the outline, `roughWaves` waves around: edge detectors lose the line, eyes do not. */
+  rough: number;
+  roughWaves: number;
+  roughPhase: number;
   /** Light rim along the outline, 0 for none. */
   rim: number;
   tint: Rgb;
 }
 
-/** One distribution for the true hole and the decoys alike, so shading says nothing. */
-function drawHoleShading(rng: Rng): HoleShading {
+/**
+ * The decoys are drawn to look more like a gap to a machine than the true hole
+ * does: darker, with a crisp edge and a dark stroke along it. The true hole is
+ * lighter, its edge soft and rippled (a Sobel or Canny map loses the outline;
+ * an eye still sees the shape). One decoy (`faint`) is as light and soft as
+ * the true hole, unrippled, so "pick the faintest hole" is a coin toss. A person does not judge holes by such
+ * differences; they look for the hole the piece's picture continues.
+ */
+function drawHoleShading(rng: Rng, kind: 'true' | 'decoy' | 'faint'): HoleShading {
+  const decoy = kind === 'decoy';
   return {
-    darkness: between(rng, 0.42, 0.64),
-    blur: rng.unit() < 0.5,
-    rim: rng.unit() < 0.35 ? 0 : between(rng, 0.12, 0.45),
+    darkness: decoy ? between(rng, 0.4, 0.54) : between(rng, 0.6, 0.72),
+    softness: decoy ? 1 : between(rng, 2, 3.5),
+    stroke: decoy ? between(rng, 0.15, 0.35) : 0,
+    rough: kind === 'true' ? between(rng, 0.55, 0.8) : 0,
+    roughWaves: intBetween(rng, 40, 56),
+    roughPhase: between(rng, 0, 2 * Math.PI),
+    rim: decoy ? between(rng, 0, 0.12) : between(rng, 0, 0.3),
     tint: [between(rng, -8, 8), between(rng, -8, 8), between(rng, -8, 8)],
   };
 }
 
-function shadeHole(image: Float32Array, shape: ShapeField, left: number, top: number, shading: HoleShading): void {
-  const source = shading.blur ? snapshotBox(image, left, top) : undefined;
-  const stride = (PIECE_SIZE + 2) * 3;
-  const [tintR, tintG, tintB] = shading.tint;
-  const { darkness } = shading;
+/**
+ * What a hole shows of the picture under it: its mean colour, lit by a gentle
+ * ramp of (gx, gy) levels per px. The hole keeps the colour of its surroundings (a
+ * person sees the picture continue into the shadow) and none of the shapes a
+ * template could match.
+ */
+function smoothFill(image: Float32Array, left: number, top: number, gx: number, gy: number): Float32Array {
+  let red = 0;
+  let green = 0;
+  let blue = 0;
+  for (let y = 0; y < PIECE_SIZE; y++) {
+    let i = ((top + y) * PUZZLE_WIDTH + left) * 3;
+    for (let x = 0; x < PIECE_SIZE; x++, i += 3) {
+      red += image[i]!;
+      green += image[i + 1]!;
+      blue += image[i + 2]!;
+    }
+  }
+  const n = PIECE_SIZE * PIECE_SIZE;
+  const out = new Float32Array(n * 3);
   for (let y = 0; y < PIECE_SIZE; y++) {
     for (let x = 0; x < PIECE_SIZE; x++) {
-      const d = shape[y * PIECE_SIZE + x]!;
-      const cover = clamp(0.5 - d, 0, 1);
+      const ramp = (x - PIECE_SIZE / 2) * gx + (y - PIECE_SIZE / 2) * gy;
+      const o = (y * PIECE_SIZE + x) * 3;
+      out[o] = red / n + ramp;
+      out[o + 1] = green / n + ramp;
+      out[o + 2] = blue / n + ramp;
+    }
+  }
+  return out;
+}
+
+/** Least-squares slope (grey levels per px, x and y) of the PIECE_SIZE² box at (left, top). */
+function boxSlope(image: Float32Array, left: number, top: number): [number, number] {
+  let sx = 0;
+  let sy = 0;
+  let ss = 0;
+  const c = (PIECE_SIZE - 1) / 2;
+  for (let y = 0; y < PIECE_SIZE; y++) {
+    let i = ((top + y) * PUZZLE_WIDTH + left) * 3;
+    for (let x = 0; x < PIECE_SIZE; x++, i += 3) {
+      const luma = 0.299 * image[i]! + 0.587 * image[i + 1]! + 0.114 * image[i + 2]!;
+      sx += (x - c) * luma;
+      sy += (y - c) * luma;
+    }
+  }
+  for (let k = 0; k < PIECE_SIZE; k++) ss += (k - c) ** 2;
+  ss *= PIECE_SIZE;
+  return [sx / ss, sy / ss];
+}
+
+/** Adds uniform noise in [-amplitude, amplitude] to every channel of `content`, in place. */
+function grainy(content: Float32Array, rng: Rng, amplitude: number): Float32Array {
+  for (let i = 0; i < content.length; i++) content[i] = content[i]! + (2 * rng.unit() - 1) * amplitude;
+  return content;
+}
+
+/** Replaces the inside of `shape` at (left, top) with `content`, shaded. */
+function shadeHole(image: Float32Array, shape: ShapeField, left: number, top: number, content: Float32Array, shading: HoleShading): void {
+  const [tintR, tintG, tintB] = shading.tint;
+  const { darkness, softness, rough, roughWaves, roughPhase } = shading;
+  const centre = PIECE_SIZE / 2;
+  for (let y = 0; y < PIECE_SIZE; y++) {
+    for (let x = 0; x < PIECE_SIZE; x++) {
+      let d = shape[y * PIECE_SIZE + x]!;
+      if (rough > 0 && d > -5 && d < 5) d += rough * Math.sin(roughWaves * Math.atan2(y + 0.5 - centre, x + 0.5 - centre) + roughPhase);
+      const cover = clamp(0.5 - d / softness, 0, 1);
       if (cover === 0) continue;
       const rim = shading.rim * rimWeight(d, 1.5);
+      const stroke = 1 - shading.stroke * rimWeight(d, 1.2);
       const i = ((top + y) * PUZZLE_WIDTH + left + x) * 3;
-      const s = ((y + 1) * (PIECE_SIZE + 2) + x + 1) * 3;
+      const s = (y * PIECE_SIZE + x) * 3;
       for (let c = 0; c < 3; c++) {
         const original = image[i + c]!;
-        let shaded = original;
-        if (source) {
-          // 3×3 box blur from the unshaded snapshot.
-          const k = s + c;
-          shaded = (source[k - stride - 3]! + source[k - stride]! + source[k - stride + 3]! +
-            source[k - 3]! + source[k]! + source[k + 3]! +
-            source[k + stride - 3]! + source[k + stride]! + source[k + stride + 3]!) / 9;
-        }
-        shaded = shaded * darkness + (c === 0 ? tintR : c === 1 ? tintG : tintB);
+        let shaded = (content[s + c]! * darkness + (c === 0 ? tintR : c === 1 ? tintG : tintB)) * stroke;
         shaded += (255 - shaded) * rim;
         image[i + c] = original + (shaded - original) * cover;
       }
     }
   }
-}
-
-/**
- * The hole's box plus a 1 px margin, as it was before shading. Holes never
- * touch the image border (MIN/MAX_ANSWER_X, MIN/MAX_PIECE_Y), so the margin is
- * always inside the image.
- */
-function snapshotBox(image: Float32Array, left: number, top: number): Float32Array {
-  const side = PIECE_SIZE + 2;
-  const out = new Float32Array(side * side * 3);
-  for (let y = 0; y < side; y++) {
-    const from = ((top - 1 + y) * PUZZLE_WIDTH + left - 1) * 3;
-    out.set(image.subarray(from, from + side * 3), y * side * 3);
-  }
-  return out;
 }
 
 /** Math.hypot is several times slower and its overflow care is not needed here. */
