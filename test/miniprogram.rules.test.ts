@@ -6,55 +6,26 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DISTINCT_PAIRS, VELOCITY_DIMENSIONS, WINDOW_NAMES, wechatEmulatorHints, wechatFeatures, type Features } from '../server/features/features.js';
+import { wechatEmulatorHints, wechatFeatures, type Features } from '../server/features/features.js';
 import { compileRuleSet } from '../server/rules/compile.js';
 import type { WechatSignals } from '../shared/schemas.js';
+import { quietFeatures } from './support/features.js';
 
 const DEFAULT_RULES = fileURLToPath(new URL('../server/rules/default-rules.yaml', import.meta.url));
 const rules = compileRuleSet(readFileSync(DEFAULT_RULES, 'utf8'), DEFAULT_RULES);
 
 /** A clean mini-program registration: good token, some touches, nothing else going on. */
-function features(wechat: Features['wechat']): Features {
-  const zero = <T>(names: string[]) => Object.fromEntries(names.map((n) => [n, 0])) as T;
-  return {
+const features = (wechat: Features['wechat']): Features =>
+  quietFeatures({
     event: 'register',
-    app: 'shop',
     platform: 'wechat',
-    token: { status: 'ok', failure: '', age_s: 2, degraded: false },
-    device: { id: 'device', new: true },
-    signals: {
-      webdriver: false,
-      headless_ua: false,
-      cdp: false,
-      cdp_inspector: false,
-      cdp_eval: false,
-      automation_globals: 0,
-      missing_chrome_objects: 0,
-      permissions_inconsistent: false,
-      no_plugins: false,
-      window_anomaly: false,
-      software_renderer: false,
-      lies: 0,
-      inconsistencies: 0,
-      device_key_fallback: false,
-      source_errors: 0,
-      missing_sources: 0,
-      core_source_errors: 0,
-    },
-    fingerprint: { present: false, low_entropy: false, software_renderer: false, ua_mismatches: 0, worker_mismatch: false, worker_headless: false, template_new: false },
-    behavior: { present: true, pointer_moves: 30, clicks: 3, touches: 4, key_presses: 11, pastes: 0, focus_changes: 0, dwell_ms: 20_000, untrusted_events: 0, move_interval_mean_ms: -1, move_interval_sd_ms: -1, key_interval_mean_ms: 150, key_interval_sd_ms: 60 },
-    request: { has_account: true, has_mobile: true, has_email: false, has_ip: true, has_user_agent: true, ua_mismatch: false },
-    ip: { kind: 'public' },
-    email: { domain: '', disposable: false },
+    device: { new: true },
+    fingerprint: { present: false },
+    behavior: { pointer_moves: 30, touches: 4, key_presses: 11, move_interval_mean_ms: -1, move_interval_sd_ms: -1 },
+    request: { has_mobile: true },
     mobile: { country_code: '86', virtual_operator: false },
-    velocity: zero<Features['velocity']>(VELOCITY_DIMENSIONS.flatMap((d) => WINDOW_NAMES.map((w) => `${d}_${w}`))),
-    distinct: zero<Features['distinct']>(DISTINCT_PAIRS.flatMap(([of, what]) => WINDOW_NAMES.map((w) => `${of}_${what}_${w}`))),
-    lists: { black: false, white: false },
-    challenge: { passed_1h: 0, failed_24h: 0, abandoned_24h: 0 },
     wechat,
-    enrollment: { status: 'ok', age_s: 86_400, difficulty: 48_000, prefix_match: true, prefix_enrollments_5m: 1, prefix_enrollments_1h: 1, prefix_enrollments_24h: 1 },
-  };
-}
+  });
 
 const score = (wechat: WechatSignals | undefined) => {
   const evaluation = rules.evaluate(features(wechatFeatures(wechat)));

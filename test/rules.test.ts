@@ -16,90 +16,30 @@ import {
 import { RuleBook, type RuleBookLogger } from '../server/rules/book.js';
 import { compileRuleSet } from '../server/rules/compile.js';
 import { RulesFileError, rulesVersion, type RulesFileIssue } from '../server/rules/loader.js';
+import { quietFeatures } from './support/features.js';
 import type { RuleEvaluation, RuleSet } from '../server/rules/ruleset.js';
 
 const DEFAULT_RULES = fileURLToPath(new URL('../server/rules/default-rules.yaml', import.meta.url));
 
-type Overrides = { [K in keyof Features]?: Features[K] extends object ? Partial<Features[K]> : Features[K] };
+type Overrides = Parameters<typeof quietFeatures>[0];
 
-/** A normal person's request: good token, no signals, first event of its kind. */
+/** A normal person's request: good token, no signals, one event of each kind so far. */
 function features(overrides: Overrides = {}): Features {
   const velocity = {} as Record<VelocityFeature, number>;
   for (const d of VELOCITY_DIMENSIONS) for (const w of WINDOW_NAMES) velocity[`${d}_${w}`] = 1;
   const distinct = {} as Record<DistinctFeature, number>;
   for (const [d, of] of DISTINCT_PAIRS) for (const w of WINDOW_NAMES) distinct[`${d}_${of}_${w}` as DistinctFeature] = 1;
-  const base: Features = {
+  const person = quietFeatures({
     event: 'register',
     app: 'demo',
-    platform: 'web',
-    token: { status: 'ok', failure: '', age_s: 4, degraded: false },
-    device: { id: 'dev-1', new: false },
-    signals: {
-      webdriver: false,
-      headless_ua: false,
-      cdp: false,
-      cdp_inspector: false,
-      cdp_eval: false,
-      automation_globals: 0,
-      missing_chrome_objects: 0,
-      permissions_inconsistent: false,
-      no_plugins: false,
-      window_anomaly: false,
-      software_renderer: false,
-      lies: 0,
-      inconsistencies: 0,
-      device_key_fallback: false,
-      source_errors: 0,
-      missing_sources: 0,
-      core_source_errors: 0,
-    },
-    fingerprint: { present: true, low_entropy: false, software_renderer: false, ua_mismatches: 0, worker_mismatch: false, worker_headless: false, template_new: false },
-    behavior: {
-      present: true,
-      pointer_moves: 120,
-      clicks: 4,
-      touches: 0,
-      key_presses: 35,
-      pastes: 0,
-      focus_changes: 3,
-      dwell_ms: 25_000,
-      untrusted_events: 0,
-      move_interval_mean_ms: 16,
-      move_interval_sd_ms: 9,
-      key_interval_mean_ms: 180,
-      key_interval_sd_ms: 70,
-    },
-    request: {
-      has_account: true,
-      has_mobile: true,
-      has_email: true,
-      has_ip: true,
-      has_user_agent: true,
-      ua_mismatch: false,
-    },
-    ip: { kind: 'public' },
+    request: { has_mobile: true, has_email: true },
     email: { domain: 'example.com', disposable: false },
     mobile: { country_code: '86', virtual_operator: false },
     velocity,
     distinct,
-    lists: { black: false, white: false },
-    challenge: { passed_1h: 0, failed_24h: 0, abandoned_24h: 0 },
-    wechat: {
-      devtools: false,
-      emulator: false,
-      emulator_hints: 0,
-      hooks: 0,
-      low_benchmark: false,
-      system_proxy: false,
-      debug: false,
-      env_version: '',
-      scene: 0,
-      network_type: '',
-    },
-    enrollment: { status: 'ok', age_s: 86_400, difficulty: 48_000, prefix_match: true, prefix_enrollments_5m: 1, prefix_enrollments_1h: 1, prefix_enrollments_24h: 1 },
-  };
-  const merged: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(overrides)) {
+  });
+  const merged: Record<string, unknown> = { ...person };
+  for (const [key, value] of Object.entries(overrides ?? {})) {
     const current = merged[key];
     merged[key] = typeof current === 'object' && current !== null ? { ...current, ...(value as object) } : value;
   }
