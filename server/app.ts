@@ -254,7 +254,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     // Fills components.schemas with the schemas the routes $ref (those with a zod `.meta({ id })`).
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  if (config.docs) await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   await app.register(evaluateRoutes);
   await app.register(listRoutes);

@@ -9,7 +9,7 @@ import { runKeysCommand } from '../server/cli.js';
 import { TOKEN_KEY_FILE } from '../server/config/data-dir.js';
 import type { HotState } from '../server/state/hot-state.js';
 import { MemoryHotState } from '../server/state/memory.js';
-import { APP_KEY, OTHER_APP_SECRET, testApp, type TestApp } from './support/app.js';
+import { APP_KEY, APP_SECRET, OTHER_APP_SECRET, testApp, type TestApp } from './support/app.js';
 import { enroll } from './support/enroll.js';
 import { makeToken, newDevice } from './support/tokens.js';
 
@@ -437,5 +437,23 @@ describe('operability', () => {
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/devices/puzzle', '/v1/devices/enroll']));
     const components = JSON.stringify((spec as { components?: unknown }).components);
     for (const field of ['"puzzle"', '"solution"', '"public_key"', '"proof"', '"cert"', '"difficulty"']) expect(components).toContain(field);
+    // Open by default; the metrics answer without credentials.
+    expect((await t.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
+  });
+
+  it('/metrics takes a bearer token when one is configured, and /docs can be turned off', async () => {
+    const token = 'metrics-token-0123456789';
+    const t = await start({ observability: { metrics_token: token, docs: false } });
+    for (const authorization of [undefined, 'Bearer wrong', `Bearer ${token}x`, token, `Bearer ${APP_SECRET}`]) {
+      const response = await t.app.inject({ method: 'GET', url: '/metrics', headers: authorization ? { authorization } : {} });
+      expect(response.statusCode, authorization).toBe(401);
+      expect(response.json()).toMatchObject({ code: 4010, error: 'BAD_CREDENTIALS' });
+      expect(response.body).not.toContain('riskgate_');
+    }
+    const allowed = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } });
+    expect(allowed.statusCode).toBe(200);
+    expect(allowed.body).toContain('riskgate_');
+    expect((await t.app.inject({ method: 'GET', url: '/docs' })).statusCode).toBe(404);
+    expect((await t.app.inject({ method: 'GET', url: '/docs/json' })).statusCode).toBe(404);
   });
 });

@@ -164,6 +164,15 @@ export const ConfigFile = z.object({
   challenges: ChallengeSettings.prefault({}),
   /** Trust X-Forwarded-For from these proxies (true, or their addresses/CIDRs) so rate limits see real client IPs. */
   trust_proxy: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
+  /** Who may read /metrics, and whether /docs is served. */
+  observability: z
+    .object({
+      /** When set, /metrics answers only `Authorization: Bearer <metrics_token>` (also RISKGATE_METRICS_TOKEN). */
+      metrics_token: secretText.optional(),
+      /** Serve the API docs at /docs (default true). */
+      docs: z.boolean().default(true),
+    })
+    .prefault({}),
   /** Distributed mode: shared stores instead of in-process memory and SQLite (each independently). */
   stores: z
     .object({
@@ -214,6 +223,8 @@ export interface RiskGateConfig {
   readonly stateMaxKeys: number;
   readonly challenges: ChallengeSettings;
   readonly trustProxy: boolean | string[];
+  readonly metricsToken: string | undefined;
+  readonly docs: boolean;
   /** Redis for hot state (distributed mode); in-process memory when undefined. */
   readonly redisUrl: string | undefined;
   /** PostgreSQL for records and shared secrets (distributed mode); SQLite in the data directory when undefined. */
@@ -260,6 +271,7 @@ function environmentOverrides(env: NodeJS.ProcessEnv, raw: Record<string, unknow
   if (env.RISKGATE_LOG_LEVEL) overrides.log_level = env.RISKGATE_LOG_LEVEL;
   if (env.RISKGATE_RULES) overrides.rules_file = env.RISKGATE_RULES;
   if (env.RISKGATE_IDENTIFIER_HASH_KEY) overrides.identifier_hash_key = env.RISKGATE_IDENTIFIER_HASH_KEY;
+  if (env.RISKGATE_METRICS_TOKEN) overrides.observability = { ...(raw.observability as object | undefined), metrics_token: env.RISKGATE_METRICS_TOKEN };
   if (env.RISKGATE_DECODE_THREADS) overrides.token = { ...(raw.token as object | undefined), decode_threads: env.RISKGATE_DECODE_THREADS };
   if (env.RISKGATE_SMS_WEBHOOK_URL || env.RISKGATE_SMS_WEBHOOK_SECRET) {
     overrides.challenges = {
@@ -358,6 +370,8 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cw
     stateMaxKeys: file.state.max_keys,
     challenges: file.challenges,
     trustProxy: file.trust_proxy,
+    metricsToken: file.observability.metrics_token,
+    docs: file.observability.docs,
     redisUrl: file.stores.redis_url,
     databaseUrl: file.stores.database_url,
     redisKeyPrefix: file.stores.redis_key_prefix,

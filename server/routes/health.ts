@@ -1,7 +1,13 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ApiError } from '../http/errors.js';
+
+const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
 export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   const { records, hotState, metrics } = app.riskgate;
+  const metricsToken = app.riskgate.config.metricsToken;
+  const expected = metricsToken === undefined ? undefined : digest(`Bearer ${metricsToken}`);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
@@ -12,7 +18,12 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
     return { status: ready ? 'ready' : 'not_ready', records: recordsOk, hot_state: stateOk };
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    if (expected) {
+      // Digests compare in constant time whatever the header's length.
+      const presented = digest(typeof request.headers.authorization === 'string' ? request.headers.authorization : '');
+      if (!timingSafeEqual(presented, expected)) throw new ApiError('BAD_CREDENTIALS', 'missing or wrong Authorization: Bearer <metrics token>', 'authorization');
+    }
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
