@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -204,6 +204,20 @@ describe('SqliteRecords (SQLite only)', () => {
     const store = openStore();
     expect(await store.ping()).toBe(true);
     expect(query((db) => db.pragma('journal_mode', { simple: true }))).toBe('wal');
+  });
+
+  it('keeps the database, its WAL and shared-memory files to the owner (0600), and tightens files an older version left open', async () => {
+    const store = openStore();
+    await store.addListEntry({ appId: 'shop', list: 'black', dimension: 'ip', valueKey: '6.6.6.6', displayValue: '6.6.6.6', reason: null, createdBy: 'test', expiresAt: null });
+    for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+      expect(existsSync(path), path).toBe(true);
+      expect(statSync(path).mode & 0o777, path).toBe(0o600);
+    }
+    await store.close();
+    open.splice(0);
+    for (const path of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(path)) chmodSync(path, 0o644);
+    openStore();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
   it('warns, at most once per outage, when decisions cannot be logged', async () => {

@@ -10,7 +10,7 @@
  * batch hold the event loop. Where the compiled worker is absent (tests run
  * the TypeScript sources) or for `:memory:`, batches are written inline.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -252,9 +252,18 @@ export class SqliteRecords implements Records {
   }
 }
 
-/** Opens (creating if needed) the database file with the settings every connection uses. */
+/**
+ * Opens (creating if needed) the database file with the settings every connection uses.
+ * The decision log holds IPs, account ids and user agents: the file is the owner's
+ * alone (0600), and SQLite gives its WAL and shared-memory files the same mode.
+ */
 export function openDatabase(file: string): Database.Database {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, 'a', 0o600));
+    // Files an older version created with the umask's mode are tightened too.
+    for (const path of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(path)) chmodSync(path, 0o600);
+  }
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
