@@ -199,6 +199,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
 
   const enrollment = new EnrollmentService({ hotState, secret: secrets.identifierHashKey, log: app.log, ...options.enrollment });
 
+  const ruleErrorLogged = new Map<string, number>();
   const evaluator = new Evaluator({
     openToken: (token) => tokenOpener.open(token),
     challenges,
@@ -213,6 +214,16 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     onDependencyFailure: (dependency, error) => {
       metrics.degraded.inc({ dependency });
       app.log.warn({ dependency, err: (error as Error).message }, 'dependency skipped on the evaluate path');
+    },
+    onRuleErrors: (errors) => {
+      const now = Date.now();
+      for (const { id, message } of errors) {
+        metrics.ruleErrors.inc({ rule: id });
+        // At most one line per rule a minute: a broken rule fails on every evaluation.
+        if ((ruleErrorLogged.get(id) ?? 0) + 60_000 > now) continue;
+        ruleErrorLogged.set(id, now);
+        app.log.error({ rule: id, err: message }, 'rule condition failed at run time; counted as not hit');
+      }
     },
   });
 

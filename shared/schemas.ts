@@ -168,6 +168,8 @@ export const DecisionRecord = z
     degraded: z.boolean(),
     rules_version: z.string(),
     rules_hit: z.array(z.object({ id: z.string(), state: z.enum(['online', 'shadow']), score: z.number() })),
+    /** Rules whose condition failed at run time (counted as not hit), with why. */
+    rules_errors: z.array(z.object({ id: z.string(), message: z.string() })).optional(),
     /** The request with PII masked. */
     request: z.record(z.string(), z.unknown()),
     features: z.record(z.string(), z.unknown()),

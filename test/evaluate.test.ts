@@ -332,6 +332,33 @@ rules:
     expect(other.statusCode).toBe(404);
   });
 
+  it('never lets a rule fail silently at run time: recorded in the decision, counted per rule in /metrics', async () => {
+    const rulesFile = join(mkdtempSync(join(tmpdir(), 'riskgate-rules-')), 'rules.yaml');
+    writeFileSync(
+      rulesFile,
+      `version: 1
+rules:
+  - id: divides_by_zero
+    when: velocity.ip_5m / (velocity.ip_5m - velocity.ip_5m) > 1
+    score: 50
+    reason: { en: Broken at run time, zh: 运行时出错 }
+  - id: small_online
+    when: request.has_mobile
+    score: 10
+    reason: { en: Has a mobile, zh: 有手机号 }
+`,
+    );
+    const t = await start({ rules_file: rulesFile });
+    for (let i = 0; i < 3; i++) {
+      const { body } = await evaluate(t, { event: 'login', ip: '203.0.113.91', mobile: '13800138000' });
+      expect(reasonIds(body)).toEqual(['small_online']);
+      const logged = (await t.app.inject({ method: 'GET', url: `/v1/decisions/${body.sequence_id}`, headers: t.auth })).json().decision;
+      expect(logged.rules_errors).toEqual([{ id: 'divides_by_zero', message: expect.stringMatching(/division|zero/i) }]);
+    }
+    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/riskgate_rule_errors_total\{rule="divides_by_zero"\} 3/);
+  });
+
   it('hot-reloads the rules file: new decisions carry the new version, none fail during the swap', async () => {
     const rulesFile = join(mkdtempSync(join(tmpdir(), 'riskgate-rules-')), 'live-rules.yaml');
     const rule = (score: number) =>

@@ -98,6 +98,25 @@ describe('rules file validation', () => {
     expect(issues[4]?.message).toMatch(/no such overload/);
   });
 
+  it('refuses, naming the rule, a condition whose nested comprehensions would stall every evaluation', () => {
+    const big = `[${Array.from({ length: 200 }, (_, i) => i).join(', ')}]`;
+    const { issues, message } = issuesOf(
+      rulesFile(
+        rule('fine', `when: 'event in ["register", "login"] && [1, 2, 3].exists(x, velocity.ip_5m > x)'\nscore: 10\n${REASON}`),
+        rule('nested', `when: '${big}.all(a, ${big}.all(b, ${big}.all(c, a + b + c >= 0)))'\nscore: 10\n${REASON}`),
+        rule('split', `when: 'email.domain.split("").all(a, email.domain.split("").exists(b, a == b))'\nscore: 10\n${REASON}`),
+        rule('huge_list', `when: 'velocity.ip_5m in [${Array.from({ length: 300 }, (_, i) => i).join(', ')}]'\nscore: 10\n${REASON}`),
+      ),
+    );
+    expect(issues.map((i) => [i.rule, i.field])).toEqual([
+      ['nested', 'when'],
+      ['split', 'when'],
+      ['huge_list', 'when'],
+    ]);
+    expect(message).toContain('rule "nested"');
+    expect(issues[0]?.message).toMatch(/too costly/);
+  });
+
   it('reports unknown events and tags, duplicates, missing reasons and rules that do nothing, all at once', () => {
     const { issues, message } = issuesOf(
       rulesFile(

@@ -29,7 +29,7 @@ import { emailInfo, ipKind, mobileInfo, userAgentMismatch } from '../features/id
 import type { IdentifierKeys } from '../records/identifiers.js';
 import { maskRequest } from '../records/identifiers.js';
 import type { ListLookup, ListMatch, Records } from '../records/records.js';
-import type { RuleHit, RuleSet } from '../rules/ruleset.js';
+import type { RuleError, RuleHit, RuleSet } from '../rules/ruleset.js';
 import { atLeastChallenge, listVerdict, scoreHits, type Verdict } from '../scoring/decide.js';
 import type { HotState, ObservationBatch, ObservationResult } from '../state/hot-state.js';
 import { decodeBlackBox, type DecodeResult, type OpenResult } from '../token/decode.js';
@@ -56,6 +56,8 @@ export interface EvaluatorOptions {
   /** How long a device stays "known" after it was last seen. */
   deviceMemoryMs?: number;
   onDependencyFailure?: (dependency: 'hot_state' | 'lists', error: unknown) => void;
+  /** Rules whose condition failed at run time: never silent (logged, counted, recorded). */
+  onRuleErrors?: (errors: readonly RuleError[]) => void;
 }
 
 export interface Evaluation {
@@ -256,6 +258,7 @@ export class Evaluator {
 
     // 4. Lists first, then rules.
     const evaluation = rules.evaluate(features);
+    if (evaluation.errors.length > 0) options.onRuleErrors?.(evaluation.errors);
     let verdict: Verdict;
     const reasonTexts: { id: string; text: ReasonText }[] = [];
     let tags: string[];
@@ -331,6 +334,7 @@ export class Evaluator {
       degraded,
       rules_version: evaluation.version,
       rules_hit: evaluation.hits.map((h: RuleHit) => ({ id: h.id, state: h.state, score: h.score })),
+      ...(evaluation.errors.length > 0 ? { rules_errors: evaluation.errors.map((e) => ({ id: e.id, message: e.message.slice(0, 300) })) } : {}),
       request: maskRequest(request) as Record<string, unknown>,
       features: features as unknown as Record<string, unknown>,
       latency_ms: Math.round((performance.now() - startedAt) * 1000) / 1000,

@@ -36,6 +36,12 @@ export class RiskMetrics {
     labelNames: ['dependency'] as const,
     registers: [this.registry],
   });
+  readonly ruleErrors = new Counter({
+    name: 'riskgate_rule_errors_total',
+    help: 'Rule conditions that failed at run time (counted as not hit), by rule.',
+    labelNames: ['rule'] as const,
+    registers: [this.registry],
+  });
   readonly ruleReloads = new Counter({
     name: 'riskgate_rule_reloads_total',
     help: 'Rules file reloads by result.',

@@ -172,7 +172,42 @@ function viewClass(typeName: string, fields: Record<string, CelKind>): new (sour
   return View;
 }
 
-const env = new Environment();
+/** Parse-time bounds: no condition needs more, and none may make an evaluation slow. */
+const env = new Environment({ limits: { maxAstNodes: 2000, maxDepth: 64, maxListElements: 256, maxMapEntries: 256, maxCallArguments: 16 } });
+
+/**
+ * Most work one condition may describe, in AST nodes visited, each
+ * comprehension's body counted once per element it can iterate. A condition
+ * over the features costs tens; nested `.all`/`.exists` over large lists (a
+ * slip, or a hostile rules file) cost millions and are refused at load, with
+ * the rule named, before they can stall every evaluation.
+ */
+export const MAX_CONDITION_COST = 20_000;
+const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
+/** Elements a non-literal list can have: a feature string (≤ 1,024 characters) split per character. */
+const UNKNOWN_LIST_LENGTH = 1025;
+
+interface AstNode {
+  op: string;
+  args: unknown;
+}
+const isNode = (value: unknown): value is AstNode => typeof value === 'object' && value !== null && 'op' in value && 'args' in value;
+
+function childrenCost(value: unknown): number {
+  if (isNode(value)) return conditionCost(value);
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + childrenCost(item), 0);
+  return 0;
+}
+
+/** The work bound of `node` (see MAX_CONDITION_COST). */
+export function conditionCost(node: AstNode): number {
+  if (node.op === 'rcall' && Array.isArray(node.args) && COMPREHENSIONS.has(node.args[0] as string)) {
+    const [, receiver, body] = node.args as [string, unknown, unknown];
+    const length = isNode(receiver) && (receiver.op === 'list' || receiver.op === 'map') && Array.isArray(receiver.args) ? receiver.args.length : UNKNOWN_LIST_LENGTH;
+    return 1 + childrenCost(receiver) + length * Math.max(1, childrenCost(body));
+  }
+  return 1 + childrenCost(node.args);
+}
 const GROUPS: Group[] = [];
 for (const [name, spec] of Object.entries(SCHEMA)) {
   if (typeof spec === 'string') {
@@ -213,6 +248,10 @@ export function compileCondition(source: string): Condition {
   const checked = condition.check();
   if (!checked.valid) throw new Error(celMessage(checked.error));
   if (checked.type !== 'bool') throw new Error(`must be a bool condition, but its type is ${checked.type}`);
+  const cost = conditionCost((condition as unknown as { ast: AstNode }).ast);
+  if (cost > MAX_CONDITION_COST) {
+    throw new Error(`too costly to evaluate: bounded by ${cost} steps, more than ${MAX_CONDITION_COST} (nested .all/.exists over large lists?)`);
+  }
   return condition;
 }
 
