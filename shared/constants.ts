@@ -156,7 +156,7 @@ export const DEFAULT_LEVEL_CHALLENGES: Readonly<Record<RiskLevel, ChallengeKind>
 };
 
 /** Why `POST /v1/challenges/verify` refused a session_id (like Turnstile's siteverify error codes). */
-export const VERIFY_FAILURES = ['not_found', 'expired', 'already_used', 'app_mismatch', 'account_mismatch', 'event_mismatch'] as const;
+export const VERIFY_FAILURES = ['not_found', 'expired', 'already_used', 'app_mismatch', 'account_mismatch', 'event_mismatch', 'challenge_mismatch'] as const;
 export type VerifyFailure = (typeof VERIFY_FAILURES)[number];
 
 /** Challenge kinds a client can be asked to run (`block` is not a challenge). */

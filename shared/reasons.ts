@@ -16,5 +16,6 @@ export const ENGINE_REASONS = {
   list_white: { en: 'On the whitelist', zh: '命中白名单' },
   state_unavailable: { en: 'Velocity and history data were unavailable; decided without them', zh: '频次与历史数据暂不可用,已在缺少这些数据的情况下决策' },
   lists_unavailable: { en: 'Lists were unavailable; decided without them', zh: '名单数据暂不可用,已在缺少名单的情况下决策' },
+  challenge_escalated: { en: 'An SMS check was asked for within the hour and not passed yet', zh: '一小时内已要求短信验证且尚未通过' },
 } as const satisfies Record<string, ReasonText>;
 export type EngineReasonId = keyof typeof ENGINE_REASONS;

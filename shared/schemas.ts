@@ -452,6 +452,10 @@ export const VerifyRequest = z
     account_id: field().optional(),
     /** When given, the challenge must have been passed for this event. */
     event: z.enum(EVENTS).optional(),
+    /** When given, the session must come from the challenge this evaluation advised (its `sequence_id`). */
+    sequence_id: z.string().regex(/^[0-9A-F]{32}$/, 'must be a sequence_id').optional(),
+    /** When given, the session's challenge must be at least this strong (`sms` > `slider`). */
+    min_type: z.enum(CHALLENGE_TYPES).optional(),
   })
   .meta({ id: 'VerifyRequest' });
 export type VerifyRequest = z.infer<typeof VerifyRequest>;

@@ -198,7 +198,7 @@ const sendSms = (t: TestApp, id: string, extra: { remoteAddress?: string; fields
   return call<SmsSendResponse>(t, { method: 'POST', url: `/v1/challenges/${id}/sms`, headers: sdkHeaders(ORIGIN), payload: { app_key: APP_KEY, ...fields }, ...options });
 };
 
-const verify = (t: TestApp, sessionId: string, extra: { account_id?: string; event?: string; authorization?: string } = {}) => {
+const verify = (t: TestApp, sessionId: string, extra: { account_id?: string; event?: string; sequence_id?: string; min_type?: string; authorization?: string } = {}) => {
   const { authorization = t.auth.authorization, ...body } = extra;
   return call<VerifyResponse>(t, { method: 'POST', url: '/v1/challenges/verify', headers: { authorization }, payload: { session_id: sessionId, ...body } });
 };
@@ -476,6 +476,54 @@ describe('POST /v1/challenges/verify', () => {
     expect(results.every((r) => r.status === 200)).toBe(true);
     expect(results.filter((r) => r.body.success)).toHaveLength(1);
     expect(new Set(results.filter((r) => !r.body.success).map((r) => r.body.error))).toEqual(new Set(['already_used']));
+  });
+});
+
+describe('no challenge downgrade', () => {
+  it('once an SMS is advised, asking again (no mobile, no token) advises nothing weaker until an SMS passes', async () => {
+    const h = await harness();
+    const account = 'victim';
+    const first = await evaluate(h.t, { account_id: account, mobile: MOBILE });
+    expect(first.body).toMatchObject({ level: 3, challenge: 'sms', challenge_token: expect.any(String) });
+    // The bot asks again without the number: the rules alone would advise a slider (level 1).
+    const again = await evaluate(h.t, { account_id: account });
+    expect(again.body.challenge, JSON.stringify(again.body)).toBe('sms');
+    expect(again.body.decision).not.toBe('accept');
+    expect(again.body.challenge_token).toBeUndefined();
+    expect(reasonIds(again.body)).toContain('challenge_escalated');
+    // Another account is not affected.
+    expect((await evaluate(h.t, { account_id: 'someone_else' })).body.challenge).toBe('slider');
+
+    // The person passes the SMS the first evaluation advised; then the escalation is released.
+    const started = await startFromSdk(h.t, { challenge_token: first.body.challenge_token }, ORIGIN);
+    await sendSms(h.t, started.body.challenge_id);
+    const passed = await answer(h.t, started.body.challenge_id, { code: h.sms.lastCode() }, ORIGIN);
+    expect(passed.body.success).toBe(true);
+    const after = await evaluate(h.t, { account_id: account });
+    expect(after.body.challenge).not.toBe('sms');
+    expect(reasonIds(after.body)).not.toContain('challenge_escalated');
+  });
+
+  it('verify binds a session to the evaluation that advised it (sequence_id) and to a minimum type: challenge_mismatch', async () => {
+    const h = await harness();
+    const advisedSms = await evaluate(h.t, { account_id: 'alice', mobile: MOBILE });
+    // A slider the bot passed elsewhere (a standalone captcha, or another evaluation's).
+    const sliderSession = await passedSession(h, { account_id: 'alice' });
+    expect((await verify(h.t, sliderSession, { sequence_id: advisedSms.body.sequence_id })).body).toMatchObject({ success: false, error: 'challenge_mismatch' });
+    expect((await verify(h.t, sliderSession, { min_type: 'sms' })).body).toMatchObject({ success: false, error: 'challenge_mismatch' });
+    // Refusals do not use it up: without a binding it still verifies once.
+    expect((await verify(h.t, sliderSession, { min_type: 'slider' })).body).toMatchObject({ success: true, type: 'slider' });
+
+    // The SMS that evaluation advised, passed: it verifies with its sequence_id and min_type sms.
+    const started = await startFromSdk(h.t, { challenge_token: advisedSms.body.challenge_token }, ORIGIN);
+    await sendSms(h.t, started.body.challenge_id);
+    const passed = await answer(h.t, started.body.challenge_id, { code: h.sms.lastCode() }, ORIGIN);
+    const bound = await verify(h.t, passed.body.session_id!, { account_id: 'alice', sequence_id: advisedSms.body.sequence_id, min_type: 'sms' });
+    expect(bound.body).toMatchObject({ success: true, type: 'sms' });
+    // A sequence_id that is not one is a 9002, naming the field.
+    const junk = await call<{ code: number; field?: string }>(h.t, { method: 'POST', url: '/v1/challenges/verify', headers: h.t.auth, payload: { session_id: 'x', sequence_id: 'nope' } });
+    expect(junk.status).toBe(400);
+    expect(junk.body).toMatchObject({ code: 9002, field: 'sequence_id' });
   });
 });
 

@@ -289,7 +289,9 @@ describe('RiskGateClient.verify fails closed', () => {
     expect(seen.at(-1)).toMatchObject({ authorization: `Bearer ${SECRET}`, body: { session_id: 'sess-1', account_id: 'alice' } });
     await risk.verify('sess-2');
     expect(seen.at(-1)!.body).toEqual({ session_id: 'sess-2' });
-    expect(risk.stats).toEqual({ requests: 2, timeouts: 0, errors: 0, fallbacks: 0 });
+    await risk.verify('sess-3', { sequenceId: '0000019A9F3C2B1D6E8F0A1B2C3D4E5F', minType: 'sms', event: 'register' });
+    expect(seen.at(-1)!.body).toEqual({ session_id: 'sess-3', sequence_id: '0000019A9F3C2B1D6E8F0A1B2C3D4E5F', min_type: 'sms', event: 'register' });
+    expect(risk.stats).toEqual({ requests: 3, timeouts: 0, errors: 0, fallbacks: 0 });
     expect(logger.warn).not.toHaveBeenCalled();
   });
 

@@ -46,6 +46,14 @@ export interface VerifyOptions {
   accountId?: string;
   /** When given, the challenge must have been passed for this event (else `event_mismatch`). */
   event?: RiskEvent;
+  /**
+   * The `sequence_id` of the evaluation whose challenge this session must come from
+   * (else `challenge_mismatch`): a session from another challenge (a slider instead of
+   * the SMS that was advised) does not confirm this one.
+   */
+  sequenceId?: string;
+  /** The weakest challenge type accepted (`sms` is stronger than `slider`; else `challenge_mismatch`). */
+  minType?: ChallengeType;
 }
 
 /** What to answer when RiskGate cannot. Unset fields: score 0, level 0, challenge `none`. */
@@ -224,13 +232,14 @@ export class RiskGateClient {
    *
    * @example
    * ```ts
-   * const check = await risk.verify(body.session_id, { accountId: user.id });
+   * // Bind it to the evaluation that advised the challenge, so no weaker one stands in for it.
+   * const check = await risk.verify(body.session_id, { accountId: user.id, sequenceId: verdict.sequence_id });
    * if (!check.success) return reply.code(403).send({ error: check.error });
    * ```
    */
   async verify(sessionId: string, options: VerifyOptions = {}): Promise<VerifyResult> {
     if (typeof sessionId !== 'string' || sessionId.length === 0) throw new TypeError('RiskGateClient.verify: sessionId must be a non-empty string');
-    const { accountId, event } = options;
+    const { accountId, event, sequenceId, minType } = options;
     if (accountId !== undefined && (typeof accountId !== 'string' || accountId.length === 0)) {
       throw new TypeError('RiskGateClient.verify: accountId must be a non-empty string when given');
     }
@@ -238,6 +247,8 @@ export class RiskGateClient {
       session_id: sessionId,
       ...(accountId === undefined ? {} : { account_id: accountId }),
       ...(event === undefined ? {} : { event }),
+      ...(sequenceId === undefined ? {} : { sequence_id: sequenceId }),
+      ...(minType === undefined ? {} : { min_type: minType }),
     };
     const outcome = await this.#post('v1/challenges/verify', request, isVerifyResponse);
     if (outcome.ok) return outcome.body;

@@ -14,17 +14,24 @@ import type { CounterObservation } from '../state/hot-state.js';
 
 export const OUTCOMES = ['started', 'passed', 'failed'] as const;
 export type ChallengeOutcome = (typeof OUTCOMES)[number];
+/**
+ * The escalation memory: an SMS advised by an evaluation, and an SMS challenge
+ * passed. Until the second follows the first (within the hour), later
+ * evaluations of that device or account advise nothing weaker than an SMS, so a
+ * bot cannot trade the SMS it was asked for against a slider by asking again.
+ */
+export type EscalationMark = 'sms_advised' | 'sms_passed';
 export type OutcomeEntity = 'device' | 'account';
 
 /** Passed recently (1 h); failed or abandoned today (24 h). */
 export const OUTCOME_WINDOWS_MS = [3_600_000, 86_400_000] as const;
 
-export function outcomeKey(appId: string, entity: OutcomeEntity, value: string, outcome: ChallengeOutcome): string {
+export function outcomeKey(appId: string, entity: OutcomeEntity, value: string, outcome: ChallengeOutcome | EscalationMark): string {
   return `o:{${appId}:${entity}:${value}}:${outcome}`;
 }
 
 /** Counters that record one outcome for each entity known. */
-export function recordOutcome(appId: string, entities: Partial<Record<OutcomeEntity, string>>, outcome: ChallengeOutcome): CounterObservation[] {
+export function recordOutcome(appId: string, entities: Partial<Record<OutcomeEntity, string>>, outcome: ChallengeOutcome | EscalationMark): CounterObservation[] {
   return Object.entries(entities)
     .filter(([, value]) => Boolean(value))
     .map(([entity, value]) => ({ key: outcomeKey(appId, entity as OutcomeEntity, value!, outcome), windowsMs: OUTCOME_WINDOWS_MS }));

@@ -23,12 +23,15 @@ import { mobileInfo } from '../features/identity.js';
 import { ApiError } from '../http/errors.js';
 import type { IdentifierKeys } from '../records/identifiers.js';
 import type { HotState } from '../state/hot-state.js';
-import { recordOutcome, type ChallengeOutcome, type OutcomeEntity } from './outcomes.js';
+import { recordOutcome, type ChallengeOutcome, type EscalationMark, type OutcomeEntity } from './outcomes.js';
 import { Sealer } from './sealing.js';
 import { PowIssuer } from './slider/pow.js';
 import { generateSliderPuzzle, PIECE_SIZE, PUZZLE_HEIGHT, PUZZLE_WIDTH, type SliderPuzzle } from './slider/puzzle.js';
 import { checkSliderAnswer, type SliderAnswer } from './slider/track.js';
 import { SmsSendError, type SmsProvider } from './sms/provider.js';
+
+/** Which challenge proves more: an SMS code ties the attempt to a phone. */
+const CHALLENGE_STRENGTH: Readonly<Record<ChallengeType, number>> = { slider: 1, sms: 2 };
 
 /** What evaluate (or a backend) asked for, before a challenge starts. */
 export interface ChallengeOrigin {
@@ -39,6 +42,8 @@ export interface ChallengeOrigin {
   /** Sealed (encrypted): the hot state never holds a phone number in clear. */
   mobileSealed?: string;
   deviceId?: string;
+  /** The evaluation that advised it (its sequence_id), so verify can bind a session to it. */
+  sequenceId?: string;
 }
 
 interface ChallengeRecord extends ChallengeOrigin {
@@ -55,6 +60,8 @@ interface SessionRecord {
   type: ChallengeType;
   event: RiskEvent;
   accountId: string | null;
+  /** The evaluation that advised the challenge, or null (a backend's or a standalone one). */
+  sequenceId: string | null;
   verifiedAt: number;
   expiresAt: number;
 }
@@ -341,11 +348,12 @@ export class ChallengeService {
       type: record.type,
       event: record.event,
       accountId: record.accountId ?? null,
+      sequenceId: record.sequenceId ?? null,
       verifiedAt: now,
       expiresAt: now + this.options.settings.session_ttl_seconds * 1000,
     };
     const keepFor = this.options.settings.session_ttl_seconds * 1000 + SESSION_RECORD_EXTRA_MS;
-    await this.store(() => Promise.all([this.options.hotState.put(`sess:${sessionId}`, JSON.stringify(session), keepFor), this.recordOutcome(record, 'passed')]));
+    await this.store(() => Promise.all([this.options.hotState.put(`sess:${sessionId}`, JSON.stringify(session), keepFor), this.recordOutcome(record, ...(record.type === 'sms' ? (['passed', 'sms_passed'] as const) : (['passed'] as const)))]));
     this.options.metrics.outcome(record.type, 'passed');
     return { code: 200, message: 'ok', success: true, session_id: sessionId };
   }
@@ -455,8 +463,18 @@ export class ChallengeService {
     return { code: 200, message: 'ok', sent: true, masked_mobile: this.maskedMobile(record), resend_after_seconds: sms.resend_seconds };
   }
 
-  /** The business backend's confirmation: single use, atomic, bound to the app (and the account when given). */
-  async verify(app: AppSettings, sessionId: string, accountId?: string, event?: RiskEvent): Promise<VerifyResponse> {
+  /**
+   * The business backend's confirmation: single use, atomic, bound to the app, and to
+   * the account, the event, the advising evaluation (`sequenceId`) and the weakest
+   * acceptable challenge (`minType`) when given.
+   */
+  async verify(
+    app: AppSettings,
+    sessionId: string,
+    accountId?: string,
+    event?: RiskEvent,
+    binding: { sequenceId?: string; minType?: ChallengeType } = {},
+  ): Promise<VerifyResponse> {
     const { hotState, settings } = this.options;
     const refuse = (error: VerifyFailure): VerifyResponse => ({ code: 200, message: error, success: false, error });
     const raw = await this.store(() => hotState.get(`sess:${sessionId}`));
@@ -466,6 +484,8 @@ export class ChallengeService {
     if (session.expiresAt <= this.now()) return refuse('expired');
     if (accountId !== undefined && session.accountId !== accountId) return refuse('account_mismatch');
     if (event !== undefined && session.event !== event) return refuse('event_mismatch');
+    if (binding.sequenceId !== undefined && session.sequenceId !== binding.sequenceId) return refuse('challenge_mismatch');
+    if (binding.minType !== undefined && CHALLENGE_STRENGTH[session.type] < CHALLENGE_STRENGTH[binding.minType]) return refuse('challenge_mismatch');
     const keepFor = settings.session_ttl_seconds * 1000 + SESSION_RECORD_EXTRA_MS;
     if (!(await this.store(() => hotState.claimOnce(`sessu:${sessionId}`, keepFor)))) return refuse('already_used');
     return {
@@ -518,7 +538,7 @@ export class ChallengeService {
     return this.options.hotState.put(`chal:${record.id}`, JSON.stringify(record), Math.max(1, record.expiresAt + CHALLENGE_RECORD_EXTRA_MS - this.now()));
   }
 
-  private async recordOutcome(record: ChallengeRecord, ...outcomes: ChallengeOutcome[]): Promise<void> {
+  private async recordOutcome(record: ChallengeRecord, ...outcomes: (ChallengeOutcome | EscalationMark)[]): Promise<void> {
     const entities: Partial<Record<OutcomeEntity, string>> = {
       ...(record.deviceId ? { device: record.deviceId } : {}),
       ...(record.accountId ? { account: this.options.identifiers.key('account', record.accountId) } : {}),

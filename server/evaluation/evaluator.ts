@@ -33,7 +33,7 @@ import type { RuleError, RuleHit, RuleSet } from '../rules/ruleset.js';
 import { atLeastChallenge, listVerdict, scoreHits, type Verdict } from '../scoring/decide.js';
 import type { HotState, ObservationBatch, ObservationResult } from '../state/hot-state.js';
 import { decodeBlackBox, type DecodeResult, type OpenResult } from '../token/decode.js';
-import { OUTCOME_WINDOWS_MS, outcomeKey, type ChallengeOutcome, type OutcomeEntity } from '../challenges/outcomes.js';
+import { OUTCOME_WINDOWS_MS, outcomeKey, recordOutcome, type ChallengeOutcome, type EscalationMark, type OutcomeEntity } from '../challenges/outcomes.js';
 import type { ChallengeService } from '../challenges/service.js';
 import type { EnrollmentService } from '../enrollment/service.js';
 import { NO_ENROLLMENT } from '../enrollment/service.js';
@@ -274,11 +274,15 @@ export class Evaluator {
       // device or account this hour: minting a device must cost something.
       const unenrolled = opened !== undefined && features.enrollment.status !== 'ok' && features.challenge.passed_1h === 0;
       if ((tokenFailure && tokenFailure !== 'TOKEN_REPLAYED') || unenrolled) verdict = atLeastChallenge(verdict, scoring);
+      // Sticky escalation: once an SMS was advised, asking again advises nothing weaker until one passes.
+      if (features.challenge.sms_pending && verdict.challenge !== 'sms' && verdict.challenge !== 'block') {
+        verdict = { ...atLeastChallenge(verdict, scoring), challenge: 'sms' };
+        engineReasons.push('challenge_escalated');
+      }
       const online = evaluation.hits.filter((h) => h.state === 'online').sort((a, b) => b.score - a.score);
       for (const hit of online) reasonTexts.push({ id: hit.id, text: hit.reason });
       tags = [...new Set(online.flatMap((h) => h.tags))];
     }
-    for (const id of engineReasons) reasonTexts.push({ id, text: ENGINE_REASONS[id] });
 
     // The SDK needs a challenge_token to run what is advised; an SMS needs the number from this request.
     let challengeToken: string | undefined;
@@ -292,6 +296,7 @@ export class Evaluator {
           ...(request.account_id ? { accountId: request.account_id } : {}),
           ...(request.mobile ? { mobile: request.mobile } : {}),
           ...(deviceId ? { deviceId } : {}),
+          sequenceId,
         }),
         options.dependencyTimeoutMs,
       ).catch((error: unknown) => {
@@ -302,6 +307,21 @@ export class Evaluator {
       });
     }
 
+    // Remember the SMS advised, so that asking again does not get a weaker challenge (features.challenge.sms_pending).
+    if (verdict.challenge === 'sms' && (idKeys.device || idKeys.account)) {
+      const entities = { ...(idKeys.device ? { device: idKeys.device } : {}), ...(idKeys.account ? { account: idKeys.account } : {}) };
+      await withTimeout(
+        options.hotState.observe({ at: now, counters: recordOutcome(app.id, entities, 'sms_advised'), distinct: [], firstSeen: [] }),
+        options.dependencyTimeoutMs,
+      ).catch((error: unknown) => {
+        degraded = true;
+        if (!engineReasons.includes('state_unavailable')) engineReasons.push('state_unavailable');
+        options.onDependencyFailure?.('hot_state', error);
+      });
+    }
+
+    // Engine reasons last: the steps above may add some (a store that failed while issuing or recording).
+    for (const id of engineReasons) reasonTexts.push({ id, text: ENGINE_REASONS[id] });
     const reasons: Reason[] = reasonTexts.map((r) => ({ id: r.id, reason: r.text[language] }));
     const response: EvaluateResponse = {
       code: 200,
@@ -366,11 +386,11 @@ export class Evaluator {
       distinctFeatures.push(WINDOW_NAMES.map((w) => `${of}_${what}_${w}` as DistinctFeature));
     }
     // The challenge loop: read (without counting) what this device and account did with challenges.
-    const outcomeReads: { outcome: ChallengeOutcome; index: number }[] = [];
+    const outcomeReads: { outcome: ChallengeOutcome | EscalationMark; index: number }[] = [];
     for (const entity of ['device', 'account'] as const satisfies readonly OutcomeEntity[]) {
       const value = idKeys[entity];
       if (!value) continue;
-      for (const outcome of ['started', 'passed', 'failed'] as const) {
+      for (const outcome of ['started', 'passed', 'failed', 'sms_advised', 'sms_passed'] as const) {
         outcomeReads.push({ outcome, index: counters.length });
         counters.push({ key: outcomeKey(appId, entity, value, outcome), windowsMs: OUTCOME_WINDOWS_MS, record: false });
       }
@@ -388,15 +408,21 @@ export class Evaluator {
         return out;
       },
       challenge(result: ObservationResult | undefined): Features['challenge'] {
-        const most = { started: 0, passed: 0, failed: 0, passed_1h: 0 };
+        const most = { started: 0, passed: 0, failed: 0, passed_1h: 0, sms_advised: 0, sms_passed: 0 };
         if (result) {
           for (const { outcome, index } of outcomeReads) {
             const [hour = 0, day = 0] = result.counters[index] ?? [];
-            most[outcome] = Math.max(most[outcome], day);
+            if (outcome === 'sms_advised' || outcome === 'sms_passed') most[outcome] = Math.max(most[outcome], hour);
+            else most[outcome] = Math.max(most[outcome], day);
             if (outcome === 'passed') most.passed_1h = Math.max(most.passed_1h, hour);
           }
         }
-        return { passed_1h: most.passed_1h, failed_24h: most.failed, abandoned_24h: Math.max(0, most.started - most.passed - most.failed) };
+        return {
+          passed_1h: most.passed_1h,
+          failed_24h: most.failed,
+          abandoned_24h: Math.max(0, most.started - most.passed - most.failed),
+          sms_pending: most.sms_advised > 0 && most.sms_passed === 0,
+        };
       },
       distinct(result: ObservationResult | undefined): Record<DistinctFeature, number> {
         const out = { ...NO_DISTINCT };

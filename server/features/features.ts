@@ -118,6 +118,8 @@ export interface Features {
     failed_24h: number;
     /** Challenges started but neither passed nor failed in the last 24 hours. */
     abandoned_24h: number;
+    /** An evaluation advised an SMS within the hour and no SMS challenge passed since: nothing weaker is advised. */
+    sms_pending: boolean;
   };
   /** The mini-program's environment (`platform == "wechat"` tokens; false, 0 and "" otherwise). See `wechatFeatures`. */
   wechat: {

@@ -141,6 +141,10 @@ export const challengeRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: VerifyResponse, 400: ErrorBody, 401: ErrorBody, 503: ErrorBody },
       },
     },
-    async (request) => challenges.verify(appOf(request), request.body.session_id, request.body.account_id, request.body.event),
+    async (request) =>
+      challenges.verify(appOf(request), request.body.session_id, request.body.account_id, request.body.event, {
+        ...(request.body.sequence_id ? { sequenceId: request.body.sequence_id } : {}),
+        ...(request.body.min_type ? { minType: request.body.min_type } : {}),
+      }),
   );
 };

@@ -101,7 +101,7 @@ const SCHEMA = {
     DISTINCT_PAIRS.flatMap(([d, of]) => WINDOW_NAMES.map((w) => `${d}_${of}_${w}` as DistinctFeature)),
   ),
   lists: { black: 'bool', white: 'bool' },
-  challenge: { passed_1h: 'int', failed_24h: 'int', abandoned_24h: 'int' },
+  challenge: { passed_1h: 'int', failed_24h: 'int', abandoned_24h: 'int', sms_pending: 'bool' },
   wechat: {
     devtools: 'bool',
     emulator: 'bool',

@@ -59,7 +59,7 @@ export function quietFeatures(overrides: Overrides = {}): Features {
     velocity: zero<Features['velocity']>(VELOCITY_DIMENSIONS.flatMap((d) => WINDOW_NAMES.map((w) => `${d}_${w}`))),
     distinct: zero<Features['distinct']>(DISTINCT_PAIRS.flatMap(([of, what]) => WINDOW_NAMES.map((w) => `${of}_${what}_${w}`))),
     lists: { black: false, white: false },
-    challenge: { passed_1h: 0, failed_24h: 0, abandoned_24h: 0 },
+    challenge: { passed_1h: 0, failed_24h: 0, abandoned_24h: 0, sms_pending: false },
     wechat: wechatFeatures(undefined),
     enrollment: { ...NO_ENROLLMENT, status: 'ok', age_s: 3600, difficulty: 48_000, prefix_match: true, prefix_enrollments_5m: 1, prefix_enrollments_1h: 1, prefix_enrollments_24h: 1 },
   };
