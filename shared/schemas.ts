@@ -26,6 +26,39 @@ export const MAX_FIELD_LENGTH = 1024;
 const field = () => z.string().trim().min(1).max(MAX_FIELD_LENGTH);
 
 /**
+ * Plain dotted-quad IPv4 (no leading zeros, no port) or IPv6 (no brackets):
+ * other spellings of an address (`6.6.6.006`, `6.6.6.6:443`) would key apart
+ * from it and pass its list entries. The same test as ipaddr.js's
+ * `isValidFourPartDecimal` / `IPv6.isValid`, written out so that shared/ stays
+ * free of server packages.
+ */
+const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
+function isIpv6(value: string): boolean {
+  const [address = '', zone, ...rest] = value.split('%');
+  if (rest.length > 0 || (zone !== undefined && !/^[0-9A-Za-z._-]{1,32}$/.test(zone))) return false;
+  const halves = address.split('::');
+  if (halves.length > 2) return false;
+  const groups = halves.flatMap((half) => (half === '' ? [] : half.split(':')));
+  let width = groups.length;
+  // An IPv4 address may end it (`::ffff:6.6.6.6`), standing for two groups.
+  if (groups.at(-1)?.includes('.')) {
+    if (!IPV4.test(groups.pop()!)) return false;
+    width += 1;
+  }
+  if (!groups.every((group) => HEX_GROUP.test(group))) return false;
+  return halves.length === 2 ? width <= 7 : width === 8;
+}
+const isIp = (value: string) => IPV4.test(value) || isIpv6(value);
+/** A list entry or query for the ip dimension names an address in its one spelling. */
+function strictIpValue(body: { dimension?: string; value?: string }, ctx: z.RefinementCtx): void {
+  if (body.dimension === 'ip' && body.value !== undefined && !isIp(body.value)) {
+    ctx.addIssue({ code: 'custom', path: ['value'], message: 'must be an IPv4 address in plain dotted-quad form or an IPv6 address' });
+  }
+}
+const ipField = () => field().refine((value) => IPV4.test(value) || isIpv6(value), 'must be an IPv4 address in plain dotted-quad form or an IPv6 address');
+
+/**
  * Deepest nesting accepted in the free-form objects (`ext`, `event_detail`):
  * more than any business detail needs, and shallow enough that the decision
  * log can always serialise the request (a 64 KiB body can nest 20,000 deep).
@@ -59,7 +92,7 @@ export const EvaluateRequest = z
     // A black_box longer than the token bound is not a request error: it
     // decodes to TOKEN_TOO_LARGE. The body limit bounds it in bytes.
     black_box: z.string().trim().min(1).optional(),
-    ip: field().optional(),
+    ip: ipField().optional(),
     user_agent: field().optional(),
     mobile: field().optional(),
     email: field().optional(),
@@ -119,6 +152,7 @@ export const ListEntryCreate = z
     reason: field().optional(),
     ttl_seconds: z.number().int().positive().max(10 * 365 * 24 * 3600).optional(),
   })
+  .superRefine(strictIpValue)
   .meta({ id: 'ListEntryCreate' });
 export type ListEntryCreate = z.infer<typeof ListEntryCreate>;
 
@@ -142,7 +176,7 @@ export const ListQuery = z.object({
   value: field().optional(),
   list: z.enum(LIST_KINDS).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
+}).superRefine(strictIpValue);
 export type ListQuery = z.infer<typeof ListQuery>;
 
 export const ListEntryResponse = z.object({ code: z.literal(200), message: z.string(), entry: ListEntry });

@@ -24,6 +24,7 @@ import { ApiError } from '../http/errors.js';
 import type { IdentifierKeys } from '../records/identifiers.js';
 import type { HotState } from '../state/hot-state.js';
 import { recordOutcome, type ChallengeOutcome, type EscalationMark, type OutcomeEntity } from './outcomes.js';
+import { e164 } from '../identifiers/canonical.js';
 import { Sealer } from './sealing.js';
 import { PowIssuer } from './slider/pow.js';
 import { generateSliderPuzzle, PIECE_SIZE, PUZZLE_HEIGHT, PUZZLE_WIDTH, type SliderPuzzle } from './slider/puzzle.js';
@@ -450,7 +451,7 @@ export class ChallengeService {
       metrics.smsRefused(pumpingReason);
     } else {
       try {
-        await this.options.sms.send({ to: mobile, text: `Your verification code is ${code}, valid for ${Math.round(sms.code_ttl_seconds / 60)} minutes. 您的验证码是 ${code}。`, appId: app.id, challengeId: record.id, code });
+        await this.options.sms.send({ to: e164(mobile) ?? mobile, text: `Your verification code is ${code}, valid for ${Math.round(sms.code_ttl_seconds / 60)} minutes. 您的验证码是 ${code}。`, appId: app.id, challengeId: record.id, code });
       } catch (error) {
         record.sms = state;
         await this.store(() => this.save(record));

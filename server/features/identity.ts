@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import ipaddr from 'ipaddr.js';
+import { e164, phoneCountryCode } from '../identifiers/canonical.js';
 import { disposableEmailBlocklistSet } from 'disposable-email-domains-js';
 import type { IpKind } from './features.js';
 
@@ -142,11 +143,6 @@ const CN_MVNO_PREFIXES: readonly { prefix: string; host: string }[] = [
   { prefix: '167', host: 'China Unicom' },
 ];
 
-/**
- * ITU-T E.164 country calling codes are prefix-free: these 1- and 2-digit
- * codes are assigned, and every other code is 3 digits.
- */
-const SHORT_COUNTRY_CODE = /^(?:[17]|2[07]|3[0-469]|4[013-9]|5[1-8]|6[0-6]|8[1246]|9[0-58])/;
 
 export interface MobileInfo {
   /** Calling code without `+` (`"86"`, `"852"`), or "" when unknown. */
@@ -158,29 +154,13 @@ export interface MobileInfo {
 export function mobileInfo(mobile: string | undefined): MobileInfo {
   const none = { country_code: '', virtual_operator: false };
   if (mobile === undefined || mobile.length > 64) return none;
-  // NFKC turns full-width digits and `＋` into ASCII.
-  const text = mobile.normalize('NFKC').replace(/[\s\-().]/g, '');
-  const match = /^(\+|00)?(\d{7,15})$/.exec(text);
-  if (!match) return none;
-  const international = match[1] !== undefined;
-  const digits = match[2]!;
-  let national: string;
-  if (international) {
-    const code = SHORT_COUNTRY_CODE.exec(digits)?.[0] ?? digits.slice(0, 3);
-    if (code !== '86') return { country_code: code, virtual_operator: false };
-    national = digits.slice(2);
-  } else if (/^1\d{10}$/.test(digits)) {
-    national = digits;
-  } else if (/^861\d{10}$/.test(digits)) {
-    national = digits.slice(2);
-  } else {
-    return none;
-  }
+  // One parser for every use of a phone number (server/identifiers/canonical.ts).
+  const number = e164(mobile);
+  if (!number) return none;
+  if (!number.startsWith('+86')) return { country_code: phoneCountryCode(number), virtual_operator: false };
+  const national = number.slice(3);
   const cnMobile = /^1[3-9]\d{9}$/.test(national);
-  return {
-    country_code: '86',
-    virtual_operator: cnMobile && CN_MVNO_PREFIXES.some(({ prefix }) => national.startsWith(prefix)),
-  };
+  return { country_code: '86', virtual_operator: cnMobile && CN_MVNO_PREFIXES.some(({ prefix }) => national.startsWith(prefix)) };
 }
 
 // ---------------------------------------------------------------------------

@@ -7,52 +7,29 @@
  * hence the normalisation.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import ipaddr from 'ipaddr.js';
 import type { ListDimension } from '../../shared/constants.js';
 import type { EvaluateRequest } from '../../shared/schemas.js';
+import { canonicalAccount, canonicalEmail, canonicalIp, canonicalMobile } from '../identifiers/canonical.js';
 
 const MIN_SECRET_BYTES = 32;
 /** 128 bits: collisions stay out of reach while keys stay short in Redis. */
 const KEY_HASH_BYTES = 16;
 const KEY_PREFIX: Partial<Record<ListDimension, string>> = { mobile: 'm:', email: 'e:' };
 
+/** The canonical spelling of an identifier (server/identifiers/canonical.ts). */
 export function normalizeIdentifier(dimension: ListDimension, value: string): string {
-  const trimmed = value.trim();
   switch (dimension) {
     case 'email':
-      return trimmed.toLowerCase();
+      return canonicalEmail(value);
     case 'mobile':
-      return normalizeMobile(trimmed);
+      return canonicalMobile(value);
     case 'ip':
-      return normalizeIp(trimmed);
-    case 'device':
+      return canonicalIp(value);
     case 'account':
-      return trimmed;
+      return canonicalAccount(value);
+    case 'device':
+      return value.trim();
   }
-}
-
-function normalizeMobile(value: string): string {
-  let digits = value.replace(/\D/g, '');
-  // Input without any digit is not a number; keep it rather than let all such
-  // values share the one key of the empty string.
-  if (digits === '') return value;
-  if (value.startsWith('+')) return digits;
-  if (digits.startsWith('00')) return digits.slice(2);
-  // An 11-digit number starting with 1 is a mainland China number written
-  // without its country code, the usual spelling for this system's users.
-  if (digits.length === 11 && digits.startsWith('1')) return `86${digits}`;
-  return digits;
-}
-
-function normalizeIp(value: string): string {
-  // Only the plain dotted-quad IPv4 spelling: ipaddr.js would also read "1" or
-  // "0x7f.1" as addresses, which no client sends.
-  if (ipaddr.IPv4.isValidFourPartDecimal(value)) return ipaddr.IPv4.parse(value).toString();
-  if (ipaddr.IPv6.isValid(value)) {
-    const addr = ipaddr.process(value);
-    return addr.kind() === 'ipv4' ? addr.toString() : (addr as ipaddr.IPv6).toRFC5952String();
-  }
-  return value.toLowerCase();
 }
 
 export function maskIdentifier(dimension: ListDimension, value: string): string {
