@@ -148,7 +148,8 @@ export class ChallengeService {
     const token = newId();
     const { mobile, ...rest } = origin;
     const stored: ChallengeOrigin = { ...rest, ...(mobile ? { mobileSealed: this.sealer.seal(mobile) } : {}) };
-    await this.options.hotState.put(`ctok:${token}`, JSON.stringify(stored), this.options.settings.ttl_seconds * 1000);
+    // Made by evaluation traffic: evictable in memory mode (a lost token fails closed: NOT_FOUND at start).
+    await this.options.hotState.put(`ctok:${token}`, JSON.stringify(stored), this.options.settings.ttl_seconds * 1000, { evictable: true });
     return token;
   }
 
@@ -398,6 +399,7 @@ export class ChallengeService {
         hotState.increment(`rl:sms:app:${app.id}:h`, hour),
         hotState.observe({
           at: now,
+          keep: true,
           counters: [],
           firstSeen: [],
           distinct: [
@@ -467,7 +469,7 @@ export class ChallengeService {
     if (accountId !== undefined && session.accountId !== accountId) return refuse('account_mismatch');
     if (event !== undefined && session.event !== event) return refuse('event_mismatch');
     const keepFor = settings.session_ttl_seconds * 1000 + SESSION_RECORD_EXTRA_MS;
-    if (!(await this.store(() => hotState.claimOnce(`sessu:${sessionId}`, keepFor)))) return refuse('already_used');
+    if (!(await this.store(() => hotState.claimOnce(`sessu:${sessionId}`, keepFor, `sessu:${app.id}`)))) return refuse('already_used');
     return {
       code: 200,
       message: 'ok',
