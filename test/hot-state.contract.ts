@@ -198,12 +198,17 @@ export function describeHotState(name: string, factory: () => Promise<HotStateHa
       expect(await state.claimOnce('jti:shop:t1', 10_000, 'jti:shop')).toBe(false);
     });
 
-    it('keeps evictable values and kept observations like any other (issue 13)', async () => {
+    it('keeps evictable values, scoped values and counters, and kept observations like any other (issue 13)', async () => {
       await state.put('ctok:1', 'origin', 10_000, { evictable: true });
       expect(await state.get('ctok:1')).toBe('origin');
       const taken = await Promise.all(Array.from({ length: 50 }, () => state.take('ctok:1')));
       expect(taken.filter((v) => v !== null)).toEqual(['origin']);
       expect(await state.get('ctok:1')).toBeNull();
+      await state.put('sess:1', 'session', 10_000, { scope: 'sess' });
+      expect(await state.get('sess:1')).toBe('session');
+      expect(await state.increment('rl:sms:m:1:h', 10_000, 'rl:sms')).toBe(1);
+      expect(await state.increment('rl:sms:m:1:h', 10_000, 'rl:sms')).toBe(2);
+      expect(Number(await state.get('rl:sms:m:1:h'))).toBe(2);
 
       const windowsMs = [MINUTE, HOUR];
       const kept = (record = true) =>

@@ -14,9 +14,9 @@ describeHotState('MemoryHotState', async () => {
     state,
     async keyTtls() {
       const ttls = new Map<string, number>();
-      const fields = state as unknown as { values: Bounded; cache: Bounded; evaluation: Space; kept: Space; claims: Map<string, Map<string, number>> };
+      const fields = state as unknown as { values: Map<string, Bounded>; cache: Bounded; evaluation: Space; kept: Space; claims: Map<string, Map<string, number>> };
       const caches: [string, Bounded][] = [
-        ['values', fields.values],
+        ...[...fields.values].map(([scope, b]) => [`values.${scope}`, b] as [string, Bounded]),
         ['cache', fields.cache],
         ...Object.entries(fields.evaluation).map(([name, b]) => [`evaluation.${name}`, b] as [string, Bounded]),
         ...Object.entries(fields.kept).map(([name, b]) => [`kept.${name}`, b] as [string, Bounded]),
@@ -115,6 +115,14 @@ describe('MemoryHotState bounds (issue 13)', () => {
     expect(events.get('full:kept')).toBe(3);
     // Evaluation traffic does not need kept room.
     expect((await state.observe(evaluation(1, now))).firstSeen).toEqual([true]);
+    // Each scope of kept values has its own room: a flood of one kind does not block another.
+    for (let i = 0; i < 10; i++) await state.increment(`rl:start:${i}`, MINUTE, 'rl:start');
+    await expect(state.increment('rl:start:new', MINUTE, 'rl:start')).rejects.toBeInstanceOf(HotStateFullError);
+    await state.put('sess:s1', 'session', MINUTE, { scope: 'sess' });
+    expect(await state.get('sess:s1')).toBe('session');
+    expect(await state.take('sess:s1')).toBe('session');
+    expect(await state.get('sess:s1')).toBeNull();
+    expect(events.get('full:kept')).toBe(4);
     now += MINUTE + 1;
     // lru-cache caches the clock until its next timer tick.
     await new Promise((resolve) => setTimeout(resolve, 5));

@@ -194,7 +194,7 @@ export class ChallengeService {
 
   private async admitStart(requester: Requester): Promise<void> {
     const { settings, hotState } = this.options;
-    const perMinute = await this.store(() => hotState.increment(`rl:start:${rateLimitIp(requester.ip)}`, 60_000));
+    const perMinute = await this.store(() => hotState.increment(`rl:start:${rateLimitIp(requester.ip)}`, 60_000, 'rl:start'));
     if (perMinute > settings.starts_per_ip_minute) throw new ApiError('RATE_LIMITED', 'too many challenges started from this address; retry in a minute');
     // A device or network whose slider tries are used up gets no fresh puzzles either.
     const { answers_per_device: perDevice, answers_per_network: perNetwork } = settings.slider;
@@ -223,8 +223,8 @@ export class ChallengeService {
     const deviceId = record.deviceId ?? requester?.deviceId;
     const [device, network] = await this.store(() =>
       Promise.all([
-        deviceId ? hotState.increment(this.triesKey('dev', deviceId), windowMs) : Promise.resolve(0),
-        requester ? hotState.increment(this.triesKey('net', networkPrefix(requester.ip)), windowMs) : Promise.resolve(0),
+        deviceId ? hotState.increment(this.triesKey('dev', deviceId), windowMs, 'rl:slider') : Promise.resolve(0),
+        requester ? hotState.increment(this.triesKey('net', networkPrefix(requester.ip)), windowMs, 'rl:slider') : Promise.resolve(0),
       ]),
     );
     return device <= settings.slider.answers_per_device && network <= settings.slider.answers_per_network;
@@ -346,7 +346,7 @@ export class ChallengeService {
       expiresAt: now + this.options.settings.session_ttl_seconds * 1000,
     };
     const keepFor = this.options.settings.session_ttl_seconds * 1000 + SESSION_RECORD_EXTRA_MS;
-    await this.store(() => Promise.all([this.options.hotState.put(`sess:${sessionId}`, JSON.stringify(session), keepFor), this.recordOutcome(record, 'passed')]));
+    await this.store(() => Promise.all([this.options.hotState.put(`sess:${sessionId}`, JSON.stringify(session), keepFor, { scope: 'sess' }), this.recordOutcome(record, 'passed')]));
     this.options.metrics.outcome(record.type, 'passed');
     return { code: 200, message: 'ok', success: true, session_id: sessionId };
   }
@@ -392,11 +392,11 @@ export class ChallengeService {
 
     const [perMobileHour, perMobileDay, perIp, perDevice, perApp, pumping] = await this.store(() =>
       Promise.all([
-        hotState.increment(`rl:sms:m:${mobileKey}:h`, hour),
-        hotState.increment(`rl:sms:m:${mobileKey}:d`, day),
-        hotState.increment(`rl:sms:ip:${ip}:h`, hour),
-        deviceId ? hotState.increment(`rl:sms:dev:${deviceId}:h`, hour) : Promise.resolve(0),
-        hotState.increment(`rl:sms:app:${app.id}:h`, hour),
+        hotState.increment(`rl:sms:m:${mobileKey}:h`, hour, 'rl:sms'),
+        hotState.increment(`rl:sms:m:${mobileKey}:d`, day, 'rl:sms'),
+        hotState.increment(`rl:sms:ip:${ip}:h`, hour, 'rl:sms'),
+        deviceId ? hotState.increment(`rl:sms:dev:${deviceId}:h`, hour, 'rl:sms') : Promise.resolve(0),
+        hotState.increment(`rl:sms:app:${app.id}:h`, hour, 'rl:sms'),
         hotState.observe({
           at: now,
           keep: true,
@@ -517,7 +517,7 @@ export class ChallengeService {
   }
 
   private save(record: ChallengeRecord): Promise<void> {
-    return this.options.hotState.put(`chal:${record.id}`, JSON.stringify(record), Math.max(1, record.expiresAt + CHALLENGE_RECORD_EXTRA_MS - this.now()));
+    return this.options.hotState.put(`chal:${record.id}`, JSON.stringify(record), Math.max(1, record.expiresAt + CHALLENGE_RECORD_EXTRA_MS - this.now()), { scope: 'chal' });
   }
 
   private async recordOutcome(record: ChallengeRecord, ...outcomes: ChallengeOutcome[]): Promise<void> {

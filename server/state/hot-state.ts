@@ -67,6 +67,12 @@ export interface PutOptions {
    * Default false: kept until its TTL; a full store throws `HotStateFullError`.
    */
   evictable?: boolean;
+  /**
+   * The room a bounded store counts a kept value against (challenges,
+   * sessions, …), so a flood of one kind cannot fill another's. Use the same
+   * scope for every write of a key.
+   */
+  scope?: string;
 }
 
 /**
@@ -96,8 +102,12 @@ export interface HotState {
   get(key: string): Promise<string | null>;
   /** Atomic get-and-delete: of many concurrent callers, one gets the value. */
   take(key: string): Promise<string | null>;
-  /** Increments a fixed-window counter and returns the new value (rate limits; kept, never evicted). `get(key)` reads the count without counting. */
-  increment(key: string, ttlMs: number): Promise<number>;
+  /**
+   * Increments a fixed-window counter and returns the new value (rate limits;
+   * kept, never evicted; `scope` as in `PutOptions`). `get(key)` reads the
+   * count without counting.
+   */
+  increment(key: string, ttlMs: number, scope?: string): Promise<number>;
   /** Whether the store answers (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -8,8 +8,9 @@
  *   exhausting memory. Evictions are reported (`listener`).
  * - kept entries (rate-limit counters, live challenges, sessions, batches
  *   observed with `keep`): never evicted before their TTL, at most `maxKeptKeys`
- *   keys per kind; a new key beyond that throws `HotStateFullError` (callers
- *   fail closed), never pushes another out.
+ *   keys per kind of observation and per scope of values (a flood of rate-limit
+ *   keys from many addresses cannot block sessions); a new key beyond that
+ *   throws `HotStateFullError` (callers fail closed), never pushes another out.
  * - claims (token jtis, used sessions, used puzzles): one table per scope (an
  *   app, a kind of claim) of at most `maxKeys` claims, each dropped once its TTL
  *   has passed; a full table throws `HotStateFullError`, never answers
@@ -104,8 +105,8 @@ class Bounded<V extends {}> {
 export class MemoryHotState implements HotState {
   /** Told of every eviction and every refusal for want of room (metrics). */
   listener: MemoryHotStateListener | undefined;
-  /** Values that are never evicted: rate limits, challenges, sessions. */
-  private readonly values: Bounded<{ value: string }>;
+  /** Values that are never evicted (rate limits, challenges, sessions): one room per scope, made on first use. */
+  private readonly values = new Map<string, Bounded<{ value: string }>>();
   /** Values evaluation traffic makes (challenge_tokens): evicted under pressure. */
   private readonly cache: Bounded<{ value: string }>;
   private readonly evaluation: ObservationSpace;
@@ -115,6 +116,7 @@ export class MemoryHotState implements HotState {
   private readonly maxClaims: number;
   private readonly maxMembers: number;
   private readonly now: () => number;
+  private readonly room: (scope: string) => Bounded<{ value: string }>;
 
   constructor(options: MemoryHotStateOptions = {}) {
     const max = options.maxKeys ?? 200_000;
@@ -122,7 +124,14 @@ export class MemoryHotState implements HotState {
     this.now = options.now ?? Date.now;
     const bounded = <V extends {}>(evictable: boolean) =>
       new Bounded<V>(evictable ? max : maxKept, evictable, this.now, (event) => this.listener?.(event, evictable ? 'evaluation' : 'kept'));
-    this.values = bounded(false);
+    this.room = (scope) => {
+      let room = this.values.get(scope);
+      if (!room) {
+        room = bounded(false);
+        this.values.set(scope, room);
+      }
+      return room;
+    };
     this.cache = bounded(true);
     this.evaluation = { counters: bounded(true), sets: bounded(true), seen: bounded(true) };
     this.kept = { counters: bounded(false), sets: bounded(false), seen: bounded(false) };
@@ -225,17 +234,27 @@ export class MemoryHotState implements HotState {
   }
 
   async put(key: string, value: string, ttlMs: number, options: PutOptions = {}): Promise<void> {
-    const [target, other] = options.evictable ? [this.cache, this.values] : [this.values, this.cache];
+    const target = options.evictable ? this.cache : this.room(options.scope ?? '');
     target.set(key, { value }, ttlMs);
-    other.cache.delete(key);
+    // A key lives in one place only (a handful of rooms: cheap).
+    for (const other of this.places()) if (other !== target) other.cache.delete(key);
+  }
+
+  /** The kept rooms, then the evictable values. */
+  private places(): Bounded<{ value: string }>[] {
+    return [...this.values.values(), this.cache];
   }
 
   async get(key: string): Promise<string | null> {
-    return (this.values.cache.get(key) ?? this.cache.cache.get(key))?.value ?? null;
+    for (const { cache } of this.places()) {
+      const entry = cache.get(key);
+      if (entry) return entry.value;
+    }
+    return null;
   }
 
   async take(key: string): Promise<string | null> {
-    for (const { cache } of [this.values, this.cache]) {
+    for (const { cache } of this.places()) {
       const entry = cache.get(key);
       if (entry) {
         cache.delete(key);
@@ -245,11 +264,12 @@ export class MemoryHotState implements HotState {
     return null;
   }
 
-  async increment(key: string, ttlMs: number): Promise<number> {
-    const values = this.values.cache;
+  async increment(key: string, ttlMs: number, scope = ''): Promise<number> {
+    const room = this.room(scope);
+    const values = room.cache;
     const entry = values.get(key);
     if (!entry) {
-      this.values.set(key, { value: '1' }, ttlMs);
+      room.set(key, { value: '1' }, ttlMs);
       return 1;
     }
     // Keep the window's original expiry: a fixed window, not a sliding one.
@@ -263,7 +283,7 @@ export class MemoryHotState implements HotState {
   }
 
   async close(): Promise<void> {
-    for (const bounded of [this.values, this.cache, ...Object.values(this.evaluation), ...Object.values(this.kept)]) bounded.cache.clear();
+    for (const bounded of [...this.places(), ...Object.values(this.evaluation), ...Object.values(this.kept)]) bounded.cache.clear();
     this.claims.clear();
   }
 }

@@ -399,7 +399,7 @@ export class RedisHotState implements HotState {
     return this.#client.getdel(this.#name('k', key));
   }
 
-  async increment(key: string, ttlMs: number): Promise<number> {
+  async increment(key: string, ttlMs: number, _scope?: string): Promise<number> {
     return Number(await this.#client.riskgateIncrement(this.#name('k', key), ttl(ttlMs)));
   }
 
