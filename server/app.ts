@@ -38,6 +38,7 @@ import { sdkRoutes } from './routes/sdk.js';
 import { RuleBook } from './rules/book.js';
 import type { HotState } from './state/hot-state.js';
 import { openStores } from './stores.js';
+import { MemoryHotState } from './state/memory.js';
 
 export const DEFAULT_RULES_FILE = join(dirname(fileURLToPath(import.meta.url)), 'rules', 'default-rules.yaml');
 
@@ -128,6 +129,9 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   const stores = options.hotState && options.records ? undefined : await openStores(config, { logger: app.log });
   const records = options.records ?? stores!.records;
   const hotState = options.hotState ?? stores!.hotState;
+  if (hotState instanceof MemoryHotState) {
+    hotState.listener = (event, space) => (event === 'evicted' ? metrics.hotStateEvictions : metrics.hotStateFull).inc({ space });
+  }
   const database = stores?.database;
 
   let secrets: { tokenKeys: StoredTokenKey[]; identifierHashKey: Buffer };

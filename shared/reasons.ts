@@ -15,6 +15,10 @@ export const ENGINE_REASONS = {
   list_black: { en: 'On the blacklist', zh: '命中黑名单' },
   list_white: { en: 'On the whitelist', zh: '命中白名单' },
   state_unavailable: { en: 'Velocity and history data were unavailable; decided without them', zh: '频次与历史数据暂不可用,已在缺少这些数据的情况下决策' },
+  replay_check_unavailable: {
+    en: 'The token could not be checked for reuse (the replay table is full); decided without it',
+    zh: '令牌防重放校验暂不可用(记录表已满),已在未校验重放的情况下决策',
+  },
   lists_unavailable: { en: 'Lists were unavailable; decided without them', zh: '名单数据暂不可用,已在缺少名单的情况下决策' },
   challenge_escalated: { en: 'An SMS check was asked for within the hour and not passed yet', zh: '一小时内已要求短信验证且尚未通过' },
 } as const satisfies Record<string, ReasonText>;

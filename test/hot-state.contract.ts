@@ -186,6 +186,44 @@ export function describeHotState(name: string, factory: () => Promise<HotStateHa
       expect(await state.claimOnce('jti:short', 100)).toBe(true);
     });
 
+    it('claims with a scope: once per key, until it expires, and a scope never answers for another key (issue 13)', async () => {
+      expect(await state.claimOnce('jti:shop:t1', 10_000, 'jti:shop')).toBe(true);
+      expect(await state.claimOnce('jti:shop:t1', 10_000, 'jti:shop')).toBe(false);
+      expect(await state.claimOnce('jti:other:t1', 10_000, 'jti:other')).toBe(true);
+      const parallel = await Promise.all(Array.from({ length: 50 }, () => state.claimOnce('sessu:s1', 10_000, 'sessu:shop')));
+      expect(parallel.filter(Boolean)).toHaveLength(1);
+      expect(await state.claimOnce('jti:shop:short', 100, 'jti:shop')).toBe(true);
+      await sleep(250);
+      expect(await state.claimOnce('jti:shop:short', 100, 'jti:shop')).toBe(true);
+      expect(await state.claimOnce('jti:shop:t1', 10_000, 'jti:shop')).toBe(false);
+    });
+
+    it('keeps evictable values, scoped values and counters, and kept observations like any other (issue 13)', async () => {
+      await state.put('ctok:1', 'origin', 10_000, { evictable: true });
+      expect(await state.get('ctok:1')).toBe('origin');
+      const taken = await Promise.all(Array.from({ length: 50 }, () => state.take('ctok:1')));
+      expect(taken.filter((v) => v !== null)).toEqual(['origin']);
+      expect(await state.get('ctok:1')).toBeNull();
+      await state.put('sess:1', 'session', 10_000, { scope: 'sess' });
+      expect(await state.get('sess:1')).toBe('session');
+      expect(await state.increment('rl:sms:m:1:h', 10_000, 'rl:sms')).toBe(1);
+      expect(await state.increment('rl:sms:m:1:h', 10_000, 'rl:sms')).toBe(2);
+      expect(Number(await state.get('rl:sms:m:1:h'))).toBe(2);
+
+      const windowsMs = [MINUTE, HOUR];
+      const kept = (record = true) =>
+        batch({
+          at: T,
+          keep: true,
+          counters: [{ key: 'enr:{app:net1}:puzzles', windowsMs, record }],
+          distinct: [{ key: 'p:{app:ip:192.0.2.1}:mobiles', member: 'm1', windowsMs }],
+          firstSeen: [{ key: 'enr:dev:{app:dev1}', ttlMs: DAY }],
+        });
+      expect(await state.observe(kept())).toEqual({ counters: [[1, 1]], distinct: [[1, 1]], firstSeen: [true] });
+      expect(await state.observe(kept())).toEqual({ counters: [[2, 2]], distinct: [[1, 1]], firstSeen: [false] });
+      expect((await state.observe(kept(false))).counters).toEqual([[2, 2]]);
+    });
+
     it('puts, gets and takes values; take is atomic under 200 parallel takes', async () => {
       expect(await state.get('challenge:1')).toBeNull();
       await state.put('challenge:1', 'first', 10_000);

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { LRUCache } from 'lru-cache';
-import { MemoryHotState } from '../server/state/memory.js';
+import { HotStateFullError, type ObservationBatch } from '../server/state/hot-state.js';
+import { MemoryHotState, type MemorySpace } from '../server/state/memory.js';
 import { describeHotState } from './hot-state.contract.js';
 
-/** The store's LRU caches, one per kind of entry (private fields, read here for the TTL check only). */
-const CACHES = ['values', 'counters', 'sets', 'seen'] as const;
+/** The store's bounded caches (private fields, read here for the TTL check only). */
+type Bounded = { cache: LRUCache<string, {}> };
+type Space = { counters: Bounded; sets: Bounded; seen: Bounded };
 
 describeHotState('MemoryHotState', async () => {
   const state = new MemoryHotState();
@@ -12,29 +14,119 @@ describeHotState('MemoryHotState', async () => {
     state,
     async keyTtls() {
       const ttls = new Map<string, number>();
-      const caches = state as unknown as Record<(typeof CACHES)[number], LRUCache<string, {}>>;
-      for (const name of CACHES) {
-        for (const key of caches[name].keys()) ttls.set(`${name}:${key}`, caches[name].getRemainingTTL(key));
-      }
-      for (const [key, until] of (state as unknown as { claims: Map<string, number> }).claims) ttls.set(`claims:${key}`, until - Date.now());
+      const fields = state as unknown as { values: Map<string, Bounded>; cache: Bounded; evaluation: Space; kept: Space; claims: Map<string, Map<string, number>> };
+      const caches: [string, Bounded][] = [
+        ...[...fields.values].map(([scope, b]) => [`values.${scope}`, b] as [string, Bounded]),
+        ['cache', fields.cache],
+        ...Object.entries(fields.evaluation).map(([name, b]) => [`evaluation.${name}`, b] as [string, Bounded]),
+        ...Object.entries(fields.kept).map(([name, b]) => [`kept.${name}`, b] as [string, Bounded]),
+      ];
+      for (const [name, { cache }] of caches) for (const key of cache.keys()) ttls.set(`${name}:${key}`, cache.getRemainingTTL(key));
+      for (const [scope, claims] of fields.claims) for (const [key, until] of claims) ttls.set(`claims:${scope}:${key}`, until - Date.now());
       return ttls;
     },
     dispose: () => state.close(),
   };
 });
 
-describe('MemoryHotState bounds', () => {
-  it('never evicts a live claim to make room: a full store refuses new claims instead', async () => {
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+
+/** One evaluation's worth of evaluation traffic for identifier `i`. */
+const evaluation = (i: number, at: number): ObservationBatch => ({
+  at,
+  counters: [{ key: `v:{app:ip:${i}}:login`, windowsMs: [MINUTE, HOUR] }],
+  distinct: [{ key: `d:{app:ip:${i}}:accounts`, member: `u${i}`, windowsMs: [HOUR] }],
+  firstSeen: [{ key: `s:{app:device:${i}}`, ttlMs: HOUR }],
+});
+
+function recorder(state: MemoryHotState): Map<string, number> {
+  const events = new Map<string, number>();
+  state.listener = (event: 'evicted' | 'full', space: MemorySpace) => events.set(`${event}:${space}`, (events.get(`${event}:${space}`) ?? 0) + 1);
+  return events;
+}
+
+describe('MemoryHotState bounds (issue 13)', () => {
+  it('never evicts a live claim, never answers "claimed" for want of room: a full scope throws, other scopes are untouched', async () => {
     let now = 1_000_000;
     const state = new MemoryHotState({ maxKeys: 1000, now: () => now });
-    for (let i = 0; i < 1000; i++) expect(await state.claimOnce(`sessu:${i}`, 60_000)).toBe(true);
+    const events = recorder(state);
+    for (let i = 0; i < 1000; i++) expect(await state.claimOnce(`jti:shop:${i}`, 60_000, 'jti:shop')).toBe(true);
     // Flooding other keys cannot push the old claims out.
-    for (let i = 0; i < 5000; i++) await state.put(`flood:${i}`, 'x', 60_000);
-    expect(await state.claimOnce('sessu:0', 60_000)).toBe(false);
-    expect(await state.claimOnce('sessu:new', 60_000)).toBe(false);
-    // Once claims expire, their room is reused.
+    for (let i = 0; i < 5000; i++) await state.put(`flood:${i}`, 'x', 60_000, { evictable: true });
+    for (let i = 0; i < 5000; i++) await state.observe(evaluation(i, now));
+    expect(await state.claimOnce('jti:shop:0', 60_000, 'jti:shop')).toBe(false);
+    expect(await state.claimOnce('jti:shop:999', 60_000, 'jti:shop')).toBe(false);
+    await expect(state.claimOnce('jti:shop:new', 60_000, 'jti:shop')).rejects.toBeInstanceOf(HotStateFullError);
+    expect(events.get('full:claims')).toBe(1);
+    // Another app, and sessions, have their own room.
+    expect(await state.claimOnce('jti:other:1', 60_000, 'jti:other')).toBe(true);
+    expect(await state.claimOnce('sessu:1', 60_000, 'sessu:shop')).toBe(true);
+    // Once claims pass their TTL (the token's maximum age), their room is reused.
     now += 60_001;
-    expect(await state.claimOnce('sessu:new', 60_000)).toBe(true);
-    expect(await state.claimOnce('sessu:0', 60_000)).toBe(true);
+    expect(await state.claimOnce('jti:shop:new', 60_000, 'jti:shop')).toBe(true);
+    expect(await state.claimOnce('jti:shop:0', 60_000, 'jti:shop')).toBe(true);
+    // Half expired, half live: the expired ones make room, the live ones still refuse.
+    now += 30_000;
+    for (let i = 0; i < 998; i++) expect(await state.claimOnce(`jti:shop:b${i}`, 60_000, 'jti:shop')).toBe(true);
+    now += 30_001;
+    expect(await state.claimOnce('jti:shop:c', 60_000, 'jti:shop')).toBe(true);
+    expect(await state.claimOnce('jti:shop:b0', 60_000, 'jti:shop')).toBe(false);
+  });
+
+  it('evaluation traffic never evicts rate limits, sessions or kept observations; it evicts its own kind, counted', async () => {
+    const state = new MemoryHotState({ maxKeys: 1000 });
+    const events = recorder(state);
+    for (let i = 0; i < 100; i++) expect(await state.increment(`rl:sms:m:${i}:h`, HOUR)).toBe(1);
+    await state.put('sess:s1', 'session', HOUR);
+    await state.put('chal:c1', 'challenge', HOUR);
+    await state.observe({ at: Date.now(), keep: true, counters: [], distinct: [], firstSeen: [{ key: 'enr:dev:{app:d1}', ttlMs: HOUR }] });
+
+    for (let i = 0; i < 3000; i++) {
+      await state.observe(evaluation(i, Date.now()));
+      await state.put(`ctok:${i}`, 'origin', HOUR, { evictable: true });
+    }
+    expect(events.get('evicted:evaluation')).toBeGreaterThan(0);
+    expect(events.get('evicted:kept')).toBeUndefined();
+    // The evaluation space kept its newest entries and dropped the oldest.
+    expect(await state.get('ctok:2999')).toBe('origin');
+    expect(await state.get('ctok:0')).toBeNull();
+
+    for (let i = 0; i < 100; i++) expect(await state.increment(`rl:sms:m:${i}:h`, HOUR)).toBe(2);
+    expect(await state.get('sess:s1')).toBe('session');
+    expect(await state.take('chal:c1')).toBe('challenge');
+    const mark = await state.observe({ at: Date.now(), keep: true, counters: [], distinct: [], firstSeen: [{ key: 'enr:dev:{app:d1}', ttlMs: HOUR }] });
+    expect(mark.firstSeen).toEqual([false]);
+  });
+
+  it('a full kept space fails closed (HotStateFullError) instead of evicting, and frees room as entries expire', async () => {
+    let now = 1_000_000;
+    const state = new MemoryHotState({ maxKeys: 1000, maxKeptKeys: 10, now: () => now });
+    const events = recorder(state);
+    for (let i = 0; i < 10; i++) await state.increment(`rl:${i}`, MINUTE);
+    await expect(state.increment('rl:new', MINUTE)).rejects.toBeInstanceOf(HotStateFullError);
+    await expect(state.put('sess:new', 'x', MINUTE)).rejects.toBeInstanceOf(HotStateFullError);
+    // Existing entries still count; nothing was pushed out.
+    for (let i = 0; i < 10; i++) expect(await state.increment(`rl:${i}`, MINUTE)).toBe(2);
+    // Kept observations: all or nothing.
+    for (let i = 0; i < 10; i++) await state.observe({ at: now, keep: true, counters: [], distinct: [], firstSeen: [{ key: `m:${i}`, ttlMs: MINUTE }] });
+    const two = { at: now, keep: true, counters: [], distinct: [], firstSeen: [{ key: 'm:0', ttlMs: MINUTE }, { key: 'm:new', ttlMs: MINUTE }] };
+    await expect(state.observe(two)).rejects.toBeInstanceOf(HotStateFullError);
+    expect(events.get('full:kept')).toBe(3);
+    // Evaluation traffic does not need kept room.
+    expect((await state.observe(evaluation(1, now))).firstSeen).toEqual([true]);
+    // Each scope of kept values has its own room: a flood of one kind does not block another.
+    for (let i = 0; i < 10; i++) await state.increment(`rl:start:${i}`, MINUTE, 'rl:start');
+    await expect(state.increment('rl:start:new', MINUTE, 'rl:start')).rejects.toBeInstanceOf(HotStateFullError);
+    await state.put('sess:s1', 'session', MINUTE, { scope: 'sess' });
+    expect(await state.get('sess:s1')).toBe('session');
+    expect(await state.take('sess:s1')).toBe('session');
+    expect(await state.get('sess:s1')).toBeNull();
+    expect(events.get('full:kept')).toBe(4);
+    now += MINUTE + 1;
+    // lru-cache caches the clock until its next timer tick.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await state.increment('rl:new', MINUTE)).toBe(1);
+    expect((await state.observe(two)).firstSeen).toEqual([true, true]);
   });
 });

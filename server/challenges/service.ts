@@ -156,7 +156,8 @@ export class ChallengeService {
     const token = newId();
     const { mobile, ...rest } = origin;
     const stored: ChallengeOrigin = { ...rest, ...(mobile ? { mobileSealed: this.sealer.seal(mobile) } : {}) };
-    await this.options.hotState.put(`ctok:${token}`, JSON.stringify(stored), this.options.settings.ttl_seconds * 1000);
+    // Made by evaluation traffic: evictable in memory mode (a lost token fails closed: NOT_FOUND at start).
+    await this.options.hotState.put(`ctok:${token}`, JSON.stringify(stored), this.options.settings.ttl_seconds * 1000, { evictable: true });
     return token;
   }
 
@@ -201,7 +202,7 @@ export class ChallengeService {
 
   private async admitStart(requester: Requester): Promise<void> {
     const { settings, hotState } = this.options;
-    const perMinute = await this.store(() => hotState.increment(`rl:start:${rateLimitIp(requester.ip)}`, 60_000));
+    const perMinute = await this.store(() => hotState.increment(`rl:start:${rateLimitIp(requester.ip)}`, 60_000, 'rl:start'));
     if (perMinute > settings.starts_per_ip_minute) throw new ApiError('RATE_LIMITED', 'too many challenges started from this address; retry in a minute');
     // A device or network whose slider tries are used up gets no fresh puzzles either.
     const { answers_per_device: perDevice, answers_per_network: perNetwork } = settings.slider;
@@ -230,8 +231,8 @@ export class ChallengeService {
     const deviceId = record.deviceId ?? requester?.deviceId;
     const [device, network] = await this.store(() =>
       Promise.all([
-        deviceId ? hotState.increment(this.triesKey('dev', deviceId), windowMs) : Promise.resolve(0),
-        requester ? hotState.increment(this.triesKey('net', networkPrefix(requester.ip)), windowMs) : Promise.resolve(0),
+        deviceId ? hotState.increment(this.triesKey('dev', deviceId), windowMs, 'rl:slider') : Promise.resolve(0),
+        requester ? hotState.increment(this.triesKey('net', networkPrefix(requester.ip)), windowMs, 'rl:slider') : Promise.resolve(0),
       ]),
     );
     return device <= settings.slider.answers_per_device && network <= settings.slider.answers_per_network;
@@ -354,7 +355,12 @@ export class ChallengeService {
       expiresAt: now + this.options.settings.session_ttl_seconds * 1000,
     };
     const keepFor = this.options.settings.session_ttl_seconds * 1000 + SESSION_RECORD_EXTRA_MS;
-    await this.store(() => Promise.all([this.options.hotState.put(`sess:${sessionId}`, JSON.stringify(session), keepFor), this.recordOutcome(record, ...(record.type === 'sms' ? (['passed', 'sms_passed'] as const) : (['passed'] as const)))]));
+    await this.store(() =>
+      Promise.all([
+        this.options.hotState.put(`sess:${sessionId}`, JSON.stringify(session), keepFor, { scope: 'sess' }),
+        this.recordOutcome(record, ...(record.type === 'sms' ? (['passed', 'sms_passed'] as const) : (['passed'] as const))),
+      ]),
+    );
     this.options.metrics.outcome(record.type, 'passed');
     return { code: 200, message: 'ok', success: true, session_id: sessionId };
   }
@@ -400,13 +406,14 @@ export class ChallengeService {
 
     const [perMobileHour, perMobileDay, perIp, perDevice, perApp, pumping] = await this.store(() =>
       Promise.all([
-        hotState.increment(`rl:sms:m:${mobileKey}:h`, hour),
-        hotState.increment(`rl:sms:m:${mobileKey}:d`, day),
-        hotState.increment(`rl:sms:ip:${ip}:h`, hour),
-        deviceId ? hotState.increment(`rl:sms:dev:${deviceId}:h`, hour) : Promise.resolve(0),
-        hotState.increment(`rl:sms:app:${app.id}:h`, hour),
+        hotState.increment(`rl:sms:m:${mobileKey}:h`, hour, 'rl:sms'),
+        hotState.increment(`rl:sms:m:${mobileKey}:d`, day, 'rl:sms'),
+        hotState.increment(`rl:sms:ip:${ip}:h`, hour, 'rl:sms'),
+        deviceId ? hotState.increment(`rl:sms:dev:${deviceId}:h`, hour, 'rl:sms') : Promise.resolve(0),
+        hotState.increment(`rl:sms:app:${app.id}:h`, hour, 'rl:sms'),
         hotState.observe({
           at: now,
+          keep: true,
           counters: [],
           firstSeen: [],
           distinct: [
@@ -488,7 +495,7 @@ export class ChallengeService {
     if (binding.sequenceId !== undefined && session.sequenceId !== binding.sequenceId) return refuse('challenge_mismatch');
     if (binding.minType !== undefined && CHALLENGE_STRENGTH[session.type] < CHALLENGE_STRENGTH[binding.minType]) return refuse('challenge_mismatch');
     const keepFor = settings.session_ttl_seconds * 1000 + SESSION_RECORD_EXTRA_MS;
-    if (!(await this.store(() => hotState.claimOnce(`sessu:${sessionId}`, keepFor)))) return refuse('already_used');
+    if (!(await this.store(() => hotState.claimOnce(`sessu:${sessionId}`, keepFor, `sessu:${app.id}`)))) return refuse('already_used');
     return {
       code: 200,
       message: 'ok',
@@ -536,7 +543,7 @@ export class ChallengeService {
   }
 
   private save(record: ChallengeRecord): Promise<void> {
-    return this.options.hotState.put(`chal:${record.id}`, JSON.stringify(record), Math.max(1, record.expiresAt + CHALLENGE_RECORD_EXTRA_MS - this.now()));
+    return this.options.hotState.put(`chal:${record.id}`, JSON.stringify(record), Math.max(1, record.expiresAt + CHALLENGE_RECORD_EXTRA_MS - this.now()), { scope: 'chal' });
   }
 
   private async recordOutcome(record: ChallengeRecord, ...outcomes: (ChallengeOutcome | EscalationMark)[]): Promise<void> {

@@ -160,6 +160,11 @@ export const ConfigFile = z.object({
     .object({ default: ScoringSettings.default({}), events: eventMap(ScoringSettings).default({}) })
     .default({ default: {}, events: {} }),
   apps: z.array(AppConfig).default([]),
+  /**
+   * Memory mode's hot state bounds: keys per kind of evaluation entry (evicted
+   * oldest first), per room of kept entries (full: STORE_UNAVAILABLE) and
+   * replay claims per app (full: degraded). Ignored with Redis.
+   */
   state: z.object({ max_keys: z.number().int().min(1000).default(200_000) }).default({ max_keys: 200_000 }),
   challenges: ChallengeSettings.prefault({}),
   /** Trust X-Forwarded-For from these proxies (true, or their addresses/CIDRs) so rate limits see real client IPs. */

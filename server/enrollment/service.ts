@@ -149,7 +149,7 @@ export class EnrollmentService {
     const net = this.prefixHash(ip) || 'none';
     const now = this.now();
     const observed = await this.store(() =>
-      this.options.hotState.observe({ at: now, counters: [{ key: this.counterKey(app.id, net, 'puzzles'), windowsMs: WINDOWS_MS }], distinct: [], firstSeen: [] }),
+      this.options.hotState.observe({ at: now, keep: true, counters: [{ key: this.counterKey(app.id, net, 'puzzles'), windowsMs: WINDOWS_MS }], distinct: [], firstSeen: [] }),
     );
     const [c5m = 1, c1h = 1, c24h = 1] = observed.counters[0] ?? [];
     const counts: PrefixCounts = { '5m': c5m, '1h': c1h, '24h': c24h };
@@ -202,19 +202,18 @@ export class EnrollmentService {
 
     const { hotState } = this.options;
     const ttl = Math.max(1000, params.expiresAt * 1000 - this.now() + 60_000);
-    if (!(await this.store(() => hotState.claimOnce(`enr:used:${params.nonce}`, ttl)))) {
+    if (!(await this.store(() => hotState.claimOnce(`enr:used:${params.nonce}`, ttl, `enr:${app.id}`)))) {
       throw new ApiError('PUZZLE_USED', 'the puzzle was already used; ask for a new one', 'puzzle');
     }
-    // A first-seen mark, not a claim: claims are never evicted before they expire (MemoryHotState
-    // keeps a bounded number, shared with token replay claims), and a year of devices would fill them.
-    // An evicted mark lets a key enroll again, which costs it the work again.
+    // A first-seen mark, not a claim: a year of devices would fill a claim table. Kept (never
+    // evicted by evaluation traffic in memory mode); a full kept space fails closed (STORE_UNAVAILABLE).
     const now = this.now();
     const marked = await this.store(() =>
-      hotState.observe({ at: now, counters: [], distinct: [], firstSeen: [{ key: `enr:dev:{${app.id}:${device}}`, ttlMs: ENROLLED_TTL_MS }] }),
+      hotState.observe({ at: now, keep: true, counters: [], distinct: [], firstSeen: [{ key: `enr:dev:{${app.id}:${device}}`, ttlMs: ENROLLED_TTL_MS }] }),
     );
     if (!marked.firstSeen[0]) throw new ApiError('DEVICE_ENROLLED', 'this device key is already enrolled for this app', 'public_key');
     await this.store(() =>
-      hotState.observe({ at: now, counters: [{ key: this.counterKey(app.id, params.data.net, 'enrolled'), windowsMs: WINDOWS_MS }], distinct: [], firstSeen: [] }),
+      hotState.observe({ at: now, keep: true, counters: [{ key: this.counterKey(app.id, params.data.net, 'enrolled'), windowsMs: WINDOWS_MS }], distinct: [], firstSeen: [] }),
     );
     const cert: Certificate = { device, app: app.id, issuedAt: Math.floor(now / 1000), prefix: params.data.net, difficulty: params.data.d };
     return {
@@ -307,7 +306,7 @@ export class EnrollmentService {
       const timeout = new Promise<undefined>((resolve) => (expire = resolve));
       const timer = setTimeout(() => expire(undefined), timeoutMs);
       const counts = await Promise.race([
-        this.options.hotState.observe({ at, counters: [{ key: this.counterKey(appId, net, 'enrolled'), windowsMs: WINDOWS_MS, record: false }], distinct: [], firstSeen: [] }),
+        this.options.hotState.observe({ at, keep: true, counters: [{ key: this.counterKey(appId, net, 'enrolled'), windowsMs: WINDOWS_MS, record: false }], distinct: [], firstSeen: [] }),
         timeout,
       ])
         .catch(() => undefined)

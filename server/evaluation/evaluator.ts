@@ -31,7 +31,7 @@ import { maskRequest } from '../records/identifiers.js';
 import type { ListLookup, ListMatch, Records } from '../records/records.js';
 import type { RuleError, RuleHit, RuleSet } from '../rules/ruleset.js';
 import { atLeastChallenge, listVerdict, scoreHits, type Verdict } from '../scoring/decide.js';
-import type { HotState, ObservationBatch, ObservationResult } from '../state/hot-state.js';
+import { HotStateFullError, type HotState, type ObservationBatch, type ObservationResult } from '../state/hot-state.js';
 import { decodeBlackBox, type DecodeResult, type OpenResult } from '../token/decode.js';
 import { OUTCOME_WINDOWS_MS, outcomeKey, recordOutcome, type ChallengeOutcome, type EscalationMark, type OutcomeEntity } from '../challenges/outcomes.js';
 import type { ChallengeService } from '../challenges/service.js';
@@ -127,7 +127,8 @@ export class Evaluator {
     let degraded = false;
     const engineReasons: (keyof typeof ENGINE_REASONS)[] = [];
 
-    // 1. The token. A claim failure (store down) lets the token through as not replayed, marked degraded.
+    // 1. The token. A claim failure (store down, or a memory-mode claim table full) lets the token
+    //    through as not replayed, marked degraded: never a fresh token declined as a replay.
     let decoded: DecodeResult | { ok: false; failure: 'TOKEN_MISSING' } = { ok: false, failure: 'TOKEN_MISSING' };
     if (request.black_box) {
       decoded = await decodeBlackBox(request.black_box, {
@@ -137,8 +138,13 @@ export class Evaluator {
         maxAgeSeconds: options.maxTokenAgeSeconds,
         clockSkewSeconds: options.clockSkewSeconds,
         claimJti: (jti, ttlMs) =>
-          withTimeout(options.hotState.claimOnce(`jti:${jti}`, ttlMs), options.dependencyTimeoutMs).catch((error: unknown) => {
+          withTimeout(options.hotState.claimOnce(`jti:${jti}`, ttlMs, `jti:${app.id}`), options.dependencyTimeoutMs).catch((error: unknown) => {
             degraded = true;
+            // Counted by the store (riskgate_hot_state_full_total); not an outage to log on every request.
+            if (error instanceof HotStateFullError) {
+              engineReasons.push('replay_check_unavailable');
+              return true;
+            }
             if (!engineReasons.includes('state_unavailable')) engineReasons.push('state_unavailable');
             options.onDependencyFailure?.('hot_state', error);
             return true;

@@ -42,6 +42,18 @@ export class RiskMetrics {
     labelNames: ['rule'] as const,
     registers: [this.registry],
   });
+  readonly hotStateEvictions = new Counter({
+    name: 'riskgate_hot_state_evictions_total',
+    help: 'Memory mode: entries evicted before their TTL to make room, by space (only evaluation traffic is ever evicted).',
+    labelNames: ['space'] as const,
+    registers: [this.registry],
+  });
+  readonly hotStateFull = new Counter({
+    name: 'riskgate_hot_state_full_total',
+    help: 'Memory mode: new entries refused for want of room, by space (claims: answered degraded; kept: STORE_UNAVAILABLE).',
+    labelNames: ['space'] as const,
+    registers: [this.registry],
+  });
   readonly ruleReloads = new Counter({
     name: 'riskgate_rule_reloads_total',
     help: 'Rules file reloads by result.',

@@ -18,10 +18,13 @@
  * background with capped backoff, `ping()` answers false, and connection
  * errors are logged once per outage instead of crashing the process.
  *
- * Needs Redis ≥ 6.2 (ZADD GT, GETDEL).
+ * Needs Redis ≥ 6.2 (ZADD GT, GETDEL). Run it with `maxmemory-policy
+ * noeviction`: every key has a TTL, so any other policy may evict claims and
+ * rate limits under memory pressure; with noeviction a full Redis fails writes,
+ * which callers treat as an outage (degraded evaluation, STORE_UNAVAILABLE).
  */
 import { Redis, type Cluster } from 'ioredis';
-import type { HotState, ObservationBatch, ObservationResult } from './hot-state.js';
+import type { HotState, ObservationBatch, ObservationResult, PutOptions } from './hot-state.js';
 
 /** Same as `MemoryHotState`: a count is exact to within one twelfth of its window. */
 const BUCKETS_PER_WINDOW = 12;
@@ -378,11 +381,13 @@ export class RedisHotState implements HotState {
     });
   }
 
-  async claimOnce(key: string, ttlMs: number): Promise<boolean> {
+  /** SET NX PX: a claim lives until its TTL, whatever else is stored; `scope` needs no room of its own here. */
+  async claimOnce(key: string, ttlMs: number, _scope?: string): Promise<boolean> {
     return (await this.#client.set(this.#name('k', key), '1', 'PX', ttl(ttlMs), 'NX')) === 'OK';
   }
 
-  async put(key: string, value: string, ttlMs: number): Promise<void> {
+  /** Every key expires by its TTL; `evictable` matters to bounded stores only. */
+  async put(key: string, value: string, ttlMs: number, _options?: PutOptions): Promise<void> {
     await this.#client.set(this.#name('k', key), value, 'PX', ttl(ttlMs));
   }
 
@@ -394,7 +399,7 @@ export class RedisHotState implements HotState {
     return this.#client.getdel(this.#name('k', key));
   }
 
-  async increment(key: string, ttlMs: number): Promise<number> {
+  async increment(key: string, ttlMs: number, _scope?: string): Promise<number> {
     return Number(await this.#client.riskgateIncrement(this.#name('k', key), ttl(ttlMs)));
   }
 
