@@ -41,7 +41,7 @@ const field = () =>
     .trim()
     .min(1)
     .max(MAX_FIELD_LENGTH)
-    .refine((value) => !NOT_IDENTIFIER_TEXT.test(value), 'contains a control character');
+    .refine((value) => !NOT_IDENTIFIER_TEXT.test(value), 'contains a control character or a lone surrogate');
 /** Free text: like `field`, but a tab is allowed. */
 const freeText = () =>
   z
@@ -49,14 +49,14 @@ const freeText = () =>
     .trim()
     .min(1)
     .max(MAX_FIELD_LENGTH)
-    .refine((value) => !NOT_FREE_TEXT.test(value), 'contains a control character');
+    .refine((value) => !NOT_FREE_TEXT.test(value), 'contains a control character or a lone surrogate');
 /** A short token or key from a client (app_key, challenge_token, session_id): no control character. */
 const opaque = (min: number, max: number) =>
   z
     .string()
     .min(min)
     .max(max)
-    .refine((value) => !NOT_IDENTIFIER_TEXT.test(value), 'contains a control character');
+    .refine((value) => !NOT_IDENTIFIER_TEXT.test(value), 'contains a control character or a lone surrogate');
 export const controlFree = { field, freeText, opaque };
 
 /**
