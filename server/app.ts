@@ -106,6 +106,16 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
       },
     },
     bodyLimit: config.bodyLimitBytes,
+    // Slow clients (a body dripped byte by byte) must not hold connections open: Node answers 408
+    // and closes once a request outlives these. Fastify's own default turns requestTimeout off.
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    http: {
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: config.http.headersTimeoutMs,
+      keepAliveTimeout: config.http.keepAliveTimeoutMs,
+      connectionsCheckingInterval: config.http.checkIntervalMs,
+    },
     // Router-level failures (bad percent-encoding, over-long path parameters)
     // happen before the error handler; answer them from the same table.
     frameworkErrors: (error, _request, reply: FastifyReply) => {

@@ -4,8 +4,9 @@
  * file; the SDKs import only its types.
  */
 import { z } from 'zod';
+import { controlFree } from './schemas.js';
 
-const appKeyField = z.string().min(1).max(128);
+const appKeyField = controlFree.opaque(1, 128);
 const b64url = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]+$/, 'is not base64url');
 
 export const PuzzleRequest = z.object({ app_key: appKeyField }).meta({ id: 'DevicePuzzleRequest' });
@@ -46,7 +47,7 @@ export const DevicePublicKey = z.object({
 export const EnrollRequest = z
   .object({
     app_key: appKeyField,
-    puzzle: z.string().min(1).max(2048),
+    puzzle: controlFree.opaque(1, 2048),
     solution: z.object({
       counter: z.number().int().min(0).max(0xffffffff),
       /** Hex of the derived key. */

@@ -23,7 +23,41 @@ import {
 /** Longest accepted value of a plain string field (TongDun's 9003 bound). */
 export const MAX_FIELD_LENGTH = 1024;
 
-const field = () => z.string().trim().min(1).max(MAX_FIELD_LENGTH);
+/**
+ * Characters no identifier may hold: C0 controls (NUL included), DEL, C1
+ * controls, and lone UTF-16 surrogates (no UTF-8 spelling). PostgreSQL's text
+ * refuses NUL outright, so one in a list lookup would fail it (issue 13).
+ */
+const NOT_IDENTIFIER_TEXT = /[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u;
+/** In free text (user agent, nickname, referer, reasons): C0 controls but the tab, DEL and lone surrogates. */
+const NOT_FREE_TEXT = /[\u0000-\u0008\u000a-\u001f\u007f]|\p{Cs}/u;
+/** In the free-form details' keys and strings: NUL (jsonb refuses it) and lone surrogates. */
+const NOT_DETAIL_TEXT = /\u0000|\p{Cs}/u;
+
+/** An identifier (account, session, ip, mobile, email, list value …): trimmed, 1–1024 characters, no control character. */
+const field = () =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(MAX_FIELD_LENGTH)
+    .refine((value) => !NOT_IDENTIFIER_TEXT.test(value), 'contains a control character or a lone surrogate');
+/** Free text: like `field`, but a tab is allowed. */
+const freeText = () =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(MAX_FIELD_LENGTH)
+    .refine((value) => !NOT_FREE_TEXT.test(value), 'contains a control character or a lone surrogate');
+/** A short token or key from a client (app_key, challenge_token, session_id): no control character. */
+const opaque = (min: number, max: number) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((value) => !NOT_IDENTIFIER_TEXT.test(value), 'contains a control character or a lone surrogate');
+export const controlFree = { field, freeText, opaque };
 
 /**
  * Plain dotted-quad IPv4 (no leading zeros, no port) or IPv6 (no brackets):
@@ -65,20 +99,39 @@ const ipField = () => field().refine((value) => IPV4.test(value) || isIpv6(value
  */
 export const MAX_DETAIL_DEPTH = 32;
 
-function nestedWithin(value: unknown, maxDepth: number): boolean {
+/**
+ * The first problem of a free-form object: nested too deep, or a key or string
+ * holding a NUL or a lone surrogate; with the path to it (for a bad key, the
+ * object that holds it).
+ */
+function detailProblem(value: unknown, maxDepth: number): { path: (string | number)[]; message: string } | undefined {
   // Iterative, so depth itself cannot exhaust the stack.
-  const stack: [unknown, number][] = [[value, 1]];
+  const stack: [unknown, (string | number)[]][] = [[value, []]];
   while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+    const [node, path] = stack.pop()!;
+    if (typeof node === 'string') {
+      if (NOT_DETAIL_TEXT.test(node)) return { path, message: 'contains a NUL character or a lone surrogate' };
+      continue;
+    }
     if (node === null || typeof node !== 'object') continue;
-    if (depth > maxDepth) return false;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+    if (path.length + 1 > maxDepth) return { path: [], message: `nested deeper than ${maxDepth} levels` };
+    if (Array.isArray(node)) {
+      node.forEach((child, i) => stack.push([child, [...path, i]]));
+      continue;
+    }
+    for (const [key, child] of Object.entries(node)) {
+      if (NOT_DETAIL_TEXT.test(key)) return { path, message: 'has a key with a NUL character or a lone surrogate' };
+      stack.push([child, [...path, key]]);
+    }
   }
-  return true;
+  return undefined;
 }
 
 const freeForm = () =>
-  z.record(z.string(), z.unknown()).refine((value) => nestedWithin(value, MAX_DETAIL_DEPTH), `nested deeper than ${MAX_DETAIL_DEPTH} levels`);
+  z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+    const problem = detailProblem(value, MAX_DETAIL_DEPTH);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path, input: value });
+  });
 
 // ---------------------------------------------------------------------------
 // POST /v1/risk/evaluate
@@ -93,11 +146,11 @@ export const EvaluateRequest = z
     // decodes to TOKEN_TOO_LARGE. The body limit bounds it in bytes.
     black_box: z.string().trim().min(1).optional(),
     ip: ipField().optional(),
-    user_agent: field().optional(),
+    user_agent: freeText().optional(),
     mobile: field().optional(),
     email: field().optional(),
-    nickname: field().optional(),
-    referer: field().optional(),
+    nickname: freeText().optional(),
+    referer: freeText().optional(),
     ext: freeForm().optional(),
     event_detail: freeForm().optional(),
   })
@@ -149,7 +202,7 @@ export const ListEntryCreate = z
     list: z.enum(LIST_KINDS),
     dimension: z.enum(LIST_DIMENSIONS),
     value: field(),
-    reason: field().optional(),
+    reason: freeText().optional(),
     ttl_seconds: z.number().int().positive().max(10 * 365 * 24 * 3600).optional(),
   })
   .superRefine(strictIpValue)
@@ -391,11 +444,11 @@ export type BlackBoxPayloadInput = z.input<typeof BlackBoxPayload>;
 // ---------------------------------------------------------------------------
 // Challenges
 
-const appKeyField = z.string().min(1).max(128);
+const appKeyField = opaque(1, 128);
 
 /** From the SDK: start the challenge an evaluation advised, or a standalone slider (a plain captcha). */
 export const ChallengeStartFromClient = z.union([
-  z.object({ app_key: appKeyField, challenge_token: z.string().min(16).max(128) }),
+  z.object({ app_key: appKeyField, challenge_token: opaque(16, 128) }),
   z.object({ app_key: appKeyField, type: z.literal('slider'), event: z.enum(EVENTS).default('login') }),
 ]);
 /** From a backend (app secret): any challenge, with the account and the number to text. */
@@ -452,7 +505,7 @@ export const ChallengeAnswerRequest = z
       x: z.number(),
       track: z.array(TrackPoint).max(1000),
       /** The solution of the puzzle's `pow`; missing or wrong, the answer fails (`failed`). */
-      pow: z.object({ counter: z.number(), derived_key: z.string().max(256) }).partial().optional(),
+      pow: z.object({ counter: z.number(), derived_key: opaque(0, 256) }).partial().optional(),
     }),
     z.object({ app_key: appKeyField.optional(), code: z.string().regex(/^\d{6}$/, 'must be 6 digits') }),
   ])
@@ -481,7 +534,7 @@ export type SmsSendResponse = z.infer<typeof SmsSendResponse>;
 
 export const VerifyRequest = z
   .object({
-    session_id: z.string().min(1).max(128),
+    session_id: opaque(1, 128),
     /** When given, the session must belong to this account. */
     account_id: field().optional(),
     /** When given, the challenge must have been passed for this event. */

@@ -10,6 +10,7 @@ import { TOKEN_KEY_FILE } from '../server/config/data-dir.js';
 import type { HotState } from '../server/state/hot-state.js';
 import { MemoryHotState } from '../server/state/memory.js';
 import { APP_KEY, APP_SECRET, OTHER_APP_SECRET, testApp, type TestApp } from './support/app.js';
+import { nulAccountOutcomes } from './support/control-chars.js';
 import { enroll } from './support/enroll.js';
 import { makeToken, newDevice } from './support/tokens.js';
 
@@ -290,6 +291,64 @@ describe('lists apply first', () => {
     expect((await addEntry(t, { list: 'black', dimension: 'ip', value: '1.2.3.4', ttl_seconds: -5 })).json()).toMatchObject({ code: 9002, field: 'ttl_seconds' });
     const query = await t.app.inject({ method: 'GET', url: '/v1/lists?value=1.2.3.4', headers: t.auth });
     expect(query.json()).toMatchObject({ code: 9001, field: 'dimension' });
+  });
+});
+
+describe('control characters (issue 13, item 2)', () => {
+  it('a black-listed IP and device stay declined when the account id carries a NUL', async () => {
+    const t = await start();
+    const outcome = await nulAccountOutcomes(t.app, t.auth, APP_KEY);
+    expect(outcome.api).toMatchObject({ status: 400, body: { code: 9002, field: 'account_id' } });
+    for (const response of [outcome.blackIp, outcome.blackDevice, outcome.blackIpNulEmail]) {
+      expect(response).toMatchObject({ decision: 'decline', tags: ['blacklist'] });
+    }
+  });
+
+  it('a list lookup failing for one dimension still applies the others, degraded and counted', async () => {
+    const t = await start();
+    expect((await t.app.inject({ method: 'POST', url: '/v1/lists', headers: t.auth, payload: { list: 'black', dimension: 'ip', value: '203.0.113.77' } })).statusCode).toBe(200);
+    const records = t.app.riskgate.records;
+    const real = records.matchLists.bind(records);
+    records.matchLists = async (appId, lookups, now) => {
+      if (lookups.some((l) => l.dimension === 'account')) throw new Error('invalid byte sequence for encoding "UTF8": 0x00');
+      return real(appId, lookups, now);
+    };
+    const { status, body } = await evaluate(t, { event: 'login', ip: '203.0.113.77', account_id: 'u-77' });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ decision: 'decline', tags: ['blacklist'], degraded: true });
+    expect(reasonIds(body)).toEqual(['list_black', 'lists_unavailable']);
+    const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/riskgate_dependency_failures_total\{dependency="lists"\} 1\b/);
+  });
+
+  it('refuses control characters in identifiers, and NUL in free text and details, with 9002 naming the field', async () => {
+    const t = await start();
+    const cases: [Record<string, unknown>, string][] = [
+      [{ account_id: 'x\u0000y' }, 'account_id'],
+      [{ account_id: 'x\ty' }, 'account_id'],
+      [{ ip: '203.0.113.1\u0000' }, 'ip'],
+      [{ mobile: '138\u007f00138000' }, 'mobile'],
+      [{ email: 'a\u0085@example.com' }, 'email'],
+      [{ session_id: 's\u001b1' }, 'session_id'],
+      [{ nickname: 'n\u0000' }, 'nickname'],
+      [{ user_agent: 'Mozilla/5.0\u0007' }, 'user_agent'],
+      [{ referer: 'https://a.example/\u0000' }, 'referer'],
+      [{ ext: { 'k\u0000': 1 } }, 'ext'],
+      [{ ext: { a: ['ok', 'b\u0000'] } }, 'ext.a.1'],
+      [{ event_detail: { amount: 5, note: { text: '\u0000' } } }, 'event_detail.note.text'],
+    ];
+    for (const [fields, field] of cases) {
+      const { status, body } = await evaluate(t, { event: 'login', ip: '203.0.113.1', ...fields });
+      expect({ fields, status, code: body.code, field: body.field }).toEqual({ fields, status: 400, code: 9002, field });
+    }
+    // A tab in free text is fine, and so is ordinary Unicode everywhere.
+    expect((await evaluate(t, { event: 'login', ip: '203.0.113.1', user_agent: 'Mozilla/5.0\t(X11)', nickname: '小明 😀', account_id: '用户-1', ext: { '备注': 'ok\tfine' } })).status).toBe(200);
+
+    const list = (payload: Record<string, unknown>) => t.app.inject({ method: 'POST', url: '/v1/lists', headers: t.auth, payload });
+    expect((await list({ list: 'black', dimension: 'account', value: 'x\u0000y' })).json()).toMatchObject({ code: 9002, field: 'value' });
+    expect((await list({ list: 'black', dimension: 'ip', value: '203.0.113.2', reason: 'r\u0000' })).json()).toMatchObject({ code: 9002, field: 'reason' });
+    const query = await t.app.inject({ method: 'GET', url: '/v1/lists?dimension=account&value=x%00y', headers: t.auth });
+    expect(query.json()).toMatchObject({ code: 9002, field: 'value' });
   });
 });
 

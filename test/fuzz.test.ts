@@ -24,6 +24,7 @@ import {
   ListEntryResponse,
 } from '../shared/schemas.js';
 import { APP_KEY, APP_SECRET, OTHER_APP_KEY, OTHER_APP_SECRET, testApp, type TestApp } from './support/app.js';
+import { controlCharacterProblems } from './support/control-chars.js';
 import { makeToken, newDevice, tokenCrypto } from './support/tokens.js';
 
 const SEED = parseSeed(process.env.RISKGATE_FUZZ_SEED) ?? 0x5eed_2026;
@@ -1417,6 +1418,10 @@ describe(`fuzzing every route (seed ${SEED_TEXT}, ${CASES} cases)`, () => {
     expect(found.json()).toMatchObject({ code: 200, entries: [{ value: '192.0.2.103', list: 'black' }] });
     const declined = await validEvaluate('192.0.2.103');
     expect(declined.json()).toMatchObject({ decision: 'decline', reasons: [{ id: 'list_black' }] });
+  });
+
+  it('answers control characters in every string field of every route without a 5xx, a NUL with 9002 naming the field', async () => {
+    expect(await controlCharacterProblems(t.app, t.auth, APP_KEY)).toEqual([]);
   });
 
   it('refuses a body that is not application/json with 415 / 9202', async () => {

@@ -24,7 +24,10 @@ import { TokenKeyRing, generateTokenKey } from '../server/keys/token-keys.js';
 import { IdentifierKeys } from '../server/records/identifiers.js';
 import { MIGRATIONS } from '../server/records/migrations.js';
 import { PostgresRecords } from '../server/records/postgres.js';
+import { MemoryHotState } from '../server/state/memory.js';
 import { openStores } from '../server/stores.js';
+import { testApp, APP_KEY } from './support/app.js';
+import { controlCharacterProblems, nulAccountOutcomes } from './support/control-chars.js';
 import { describeRecords, type AuditRow, type RecordsHarness } from './records.contract.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -369,6 +372,38 @@ setInterval(() => {}, 60_000);
       expect(fromConfig.identifierHashKey?.toString()).toBe('h'.repeat(40));
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.skipIf(skip)('the API on PostgreSQL: control characters (issue 13, item 2)', () => {
+  beforeEach(() => postgres.setup());
+  afterEach(() => postgres.teardown());
+  const start = async () => testApp({}, { records: await PostgresRecords.open(URL_, { schema }), hotState: new MemoryHotState() });
+
+  it('a black-listed IP and device stay declined when the account id carries a NUL', async () => {
+    const t = await start();
+    try {
+      const outcome = await nulAccountOutcomes(t.app, t.auth, APP_KEY);
+      expect(outcome.api).toMatchObject({ status: 400, body: { code: 9002, field: 'account_id' } });
+      for (const response of [outcome.blackIp, outcome.blackDevice, outcome.blackIpNulEmail]) {
+        expect(response).toMatchObject({ decision: 'decline', tags: ['blacklist'] });
+      }
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('refuses a NUL in a list add or query with 9002, and no route answers a 5xx for a control character', async () => {
+    const t = await start();
+    try {
+      const added = await t.app.inject({ method: 'POST', url: '/v1/lists', headers: t.auth, payload: { list: 'black', dimension: 'account', value: 'x\u0000y' } });
+      expect({ status: added.statusCode, body: added.json() }).toMatchObject({ status: 400, body: { code: 9002, field: 'value' } });
+      const query = await t.app.inject({ method: 'GET', url: '/v1/lists?dimension=ip&value=1.2.3.4%00', headers: t.auth });
+      expect({ status: query.statusCode, body: query.json() }).toMatchObject({ status: 400, body: { code: 9002, field: 'value' } });
+      expect(await controlCharacterProblems(t.app, t.auth, APP_KEY)).toEqual([]);
+    } finally {
+      await t.close();
     }
   });
 });

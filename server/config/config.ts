@@ -142,6 +142,24 @@ export const ConfigFile = z.object({
   /** Language of reason texts in responses when the request does not ask (Accept-Language). */
   reason_language: z.enum(REASON_LANGUAGES).default('en'),
   body_limit_bytes: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
+  /**
+   * HTTP timeouts, against clients that hold connections open (a body dripped
+   * one byte at a time, headers that never end). Checked every
+   * `check_interval_ms`, so a bound holds within that much.
+   */
+  http: z
+    .object({
+      /** Whole request (headers and body) must arrive within this; past it: 408 and the connection closes. */
+      request_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(30_000),
+      /** Headers must arrive within this (≤ request_timeout_ms). */
+      headers_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(10_000),
+      /** An idle kept-alive connection closes after this. */
+      keep_alive_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(5_000),
+      /** How often open connections are checked against the request and headers timeouts. */
+      check_interval_ms: z.coerce.number().int().min(50).max(30_000).default(1_000),
+    })
+    .refine((h) => h.headers_timeout_ms <= h.request_timeout_ms, { message: 'must not exceed http.request_timeout_ms', path: ['headers_timeout_ms'] })
+    .prefault({}),
   /** Rules file; the default rule pack when absent. */
   rules_file: z.string().min(1).optional(),
   token: z
@@ -222,6 +240,12 @@ export interface RiskGateConfig {
   readonly logLevel: ConfigFile['log_level'];
   readonly reasonLanguage: ConfigFile['reason_language'];
   readonly bodyLimitBytes: number;
+  readonly http: {
+    readonly requestTimeoutMs: number;
+    readonly headersTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+    readonly checkIntervalMs: number;
+  };
   readonly rulesFile: string | undefined;
   readonly token: ConfigFile['token'];
   readonly identifierHashKey: string | undefined;
@@ -277,6 +301,12 @@ function environmentOverrides(env: NodeJS.ProcessEnv, raw: Record<string, unknow
   if (env.RISKGATE_RULES) overrides.rules_file = env.RISKGATE_RULES;
   if (env.RISKGATE_IDENTIFIER_HASH_KEY) overrides.identifier_hash_key = env.RISKGATE_IDENTIFIER_HASH_KEY;
   if (env.RISKGATE_METRICS_TOKEN) overrides.observability = { ...(raw.observability as object | undefined), metrics_token: env.RISKGATE_METRICS_TOKEN };
+  const http = {
+    ...(env.RISKGATE_REQUEST_TIMEOUT_MS ? { request_timeout_ms: env.RISKGATE_REQUEST_TIMEOUT_MS } : {}),
+    ...(env.RISKGATE_HEADERS_TIMEOUT_MS ? { headers_timeout_ms: env.RISKGATE_HEADERS_TIMEOUT_MS } : {}),
+    ...(env.RISKGATE_KEEP_ALIVE_TIMEOUT_MS ? { keep_alive_timeout_ms: env.RISKGATE_KEEP_ALIVE_TIMEOUT_MS } : {}),
+  };
+  if (Object.keys(http).length > 0) overrides.http = { ...(raw.http as object | undefined), ...http };
   if (env.RISKGATE_DECODE_THREADS) overrides.token = { ...(raw.token as object | undefined), decode_threads: env.RISKGATE_DECODE_THREADS };
   if (env.RISKGATE_SMS_WEBHOOK_URL || env.RISKGATE_SMS_WEBHOOK_SECRET) {
     overrides.challenges = {
@@ -369,6 +399,12 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cw
     logLevel: file.log_level,
     reasonLanguage: file.reason_language,
     bodyLimitBytes: file.body_limit_bytes,
+    http: Object.freeze({
+      requestTimeoutMs: file.http.request_timeout_ms,
+      headersTimeoutMs: file.http.headers_timeout_ms,
+      keepAliveTimeoutMs: file.http.keep_alive_timeout_ms,
+      checkIntervalMs: file.http.check_interval_ms,
+    }),
     rulesFile: file.rules_file ? resolve(env.RISKGATE_RULES ? cwd : baseDir, file.rules_file) : undefined,
     token: file.token,
     identifierHashKey: file.identifier_hash_key,

@@ -172,11 +172,13 @@ export class Evaluator {
       ? options.enrollment.features(app.id, opened?.payload.enrollment, deviceId, request.ip, eventTime, options.dependencyTimeoutMs)
       : Promise.resolve({ ...NO_ENROLLMENT });
     const [listResult, observed] = await Promise.all([
-      withTimeout(options.records.matchLists(app.id, lookups, now), options.dependencyTimeoutMs).catch((error: unknown) => {
-        degraded = true;
-        engineReasons.push('lists_unavailable');
-        options.onDependencyFailure?.('lists', error);
-        return { black: [], white: [] } satisfies ListMatch;
+      this.matchLists(app.id, lookups, now).then(({ match, error }) => {
+        if (error !== undefined) {
+          degraded = true;
+          engineReasons.push('lists_unavailable');
+          options.onDependencyFailure?.('lists', error);
+        }
+        return match;
       }),
       withTimeout(options.hotState.observe(batch.batch), options.dependencyTimeoutMs).catch((error: unknown) => {
         degraded = true;
@@ -367,6 +369,33 @@ export class Evaluator {
     };
     options.records.logDecision(record);
     return { response, record, features, tokenFailure };
+  }
+
+  /**
+   * The lists of every identifier in one batched lookup. When that fails (not
+   * when it times out: the store is slow, and the budget is spent), each
+   * dimension is looked up on its own, so one identifier the store cannot take
+   * does not skip the lists of the others (issue 13). `error` is set when any
+   * lookup failed: the answer is then degraded.
+   */
+  private async matchLists(appId: string, lookups: readonly ListLookup[], now: number): Promise<{ match: ListMatch; error?: unknown }> {
+    const { records, dependencyTimeoutMs } = this.options;
+    try {
+      return { match: await withTimeout(records.matchLists(appId, lookups, now), dependencyTimeoutMs) };
+    } catch (error) {
+      if (error instanceof DependencyTimeout || lookups.length < 2) return { match: { black: [], white: [] }, error: error ?? new Error('list lookup failed') };
+      const settled = await Promise.allSettled(lookups.map((lookup) => withTimeout(records.matchLists(appId, [lookup], now), dependencyTimeoutMs)));
+      const match: ListMatch = { black: [], white: [] };
+      let failure: unknown;
+      for (const result of settled) {
+        if (result.status === 'rejected') failure ??= result.reason ?? new Error('list lookup failed');
+        else {
+          match.black.push(...result.value.black);
+          match.white.push(...result.value.white);
+        }
+      }
+      return failure === undefined ? { match } : { match, error: failure };
+    }
   }
 
   /** What one evaluation counts, as one batch, with readers for its results. */

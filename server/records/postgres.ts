@@ -188,6 +188,8 @@ export class PostgresRecords implements Records {
   }
 
   async findListEntries(filter: ListFilter): Promise<ListEntry[]> {
+    // No entry holds a NUL (see matchLists); the API refuses one before this.
+    if (filter.valueKey?.includes('\0')) return [];
     const params: unknown[] = [filter.appId, Date.now()];
     const conditions = ['app_id = $1', LIVE('$2')];
     const add = (column: string, value: unknown) => {
@@ -213,6 +215,8 @@ export class PostgresRecords implements Records {
   }
 
   async matchLists(appId: string, lookups: readonly ListLookup[], now: number): Promise<ListMatch> {
+    // PostgreSQL's text cannot hold a NUL, so no entry has one, and a NUL would fail the whole query.
+    if (lookups.some((l) => l.valueKey.includes('\0'))) lookups = lookups.filter((l) => !l.valueKey.includes('\0'));
     if (lookups.length === 0) return { black: [], white: [] };
     const { rows } = await this.#pool.query<{ list: ListKind; dimension: ListDimension }>({
       name: 'riskgate_match_lists',
