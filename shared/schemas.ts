@@ -76,7 +76,7 @@ function isIpv6(value: string): boolean {
   const groups = halves.flatMap((half) => (half === '' ? [] : half.split(':')));
   let width = groups.length;
   // An IPv4 address may end it (`::ffff:6.6.6.6`), standing for two groups.
-  if (groups.at(-1)?.includes('.')) {
+  if (groups[groups.length - 1]?.includes('.')) {
     if (!IPV4.test(groups.pop()!)) return false;
     width += 1;
   }
