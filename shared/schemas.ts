@@ -461,6 +461,21 @@ export const ChallengeStartFromBackend = z.object({
 export const ChallengeStartRequest = z.union([ChallengeStartFromClient, ChallengeStartFromBackend]).meta({ id: 'ChallengeStartRequest' });
 export type ChallengeStartRequest = z.infer<typeof ChallengeStartRequest>;
 
+/**
+ * A slider puzzle's proof of work (ALTCHA v2, SHA-256): find the counter whose
+ * key, SHA-256^cost(salt ‖ nonce ‖ uint32be(counter)) cut to key_length bytes,
+ * starts with key_prefix. Hex strings.
+ */
+export const SliderPow = z.object({
+  algorithm: z.string(),
+  nonce: z.string(),
+  salt: z.string(),
+  cost: z.number().int(),
+  key_length: z.number().int(),
+  key_prefix: z.string(),
+});
+export type SliderPow = z.infer<typeof SliderPow>;
+
 export const SliderPuzzleView = z.object({
   /** PNG data URLs. */
   background: z.string(),
@@ -469,17 +484,8 @@ export const SliderPuzzleView = z.object({
   height: z.number().int(),
   piece_size: z.number().int(),
   piece_y: z.number().int(),
-  /** The proof of work this puzzle's answer must carry (ALTCHA v2, SHA-256): find the counter whose key starts with key_prefix. */
-  pow: z
-    .object({
-      algorithm: z.string(),
-      nonce: z.string(),
-      salt: z.string(),
-      cost: z.number().int(),
-      key_length: z.number().int(),
-      key_prefix: z.string(),
-    })
-    .optional(),
+  /** The proof of work this puzzle's answer must carry. */
+  pow: SliderPow.optional(),
 });
 export type SliderPuzzleView = z.infer<typeof SliderPuzzleView>;
 

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { WebSignals } from '../../shared/schemas.js';
-import { uaInfo } from './identity.js';
+import { uaInfo, type UaInfo } from './identity.js';
 
 export interface FingerprintReading {
   /** The token carried a FingerprintJS visitor id. */
@@ -91,23 +91,21 @@ function expectedVendor(os: string, family: string): string | undefined {
   return undefined;
 }
 
-/** The names of the UA checks that fail (exported for the tests and the decision log). */
-export function uaMismatches(signals: WebSignals): string[] {
-  const ua = signals.user_agent;
-  if (!ua) return [];
-  const os = uaInfo(ua).os as Os;
+/** The names of the UA checks that fail; `page` is what the token's user agent claims. */
+export function uaMismatches(signals: WebSignals, page: UaInfo | undefined = signals.user_agent ? uaInfo(signals.user_agent) : undefined): string[] {
+  if (!page) return [];
+  const os = page.os as Os;
   const failed: string[] = [];
   if (signals.platform !== undefined && !compatible(os, osFromPlatform(signals.platform))) failed.push('platform');
   const renderers = [signals.webgl_renderer, signals.worker?.webgl_renderer].filter((r): r is string => r !== undefined);
   if (renderers.some((renderer) => !compatible(os, rendererOs(renderer)))) failed.push('gpu');
   const vendor = signals.components?.vendor;
-  const expected = expectedVendor(os, uaInfo(ua).family);
+  const expected = expectedVendor(os, page.family);
   if (typeof vendor === 'string' && expected !== undefined && vendor !== expected) failed.push('browser');
-  // FingerprintJS's architecture probe: 255 on x86 CPUs. Phones and tablets are ARM; x86 is an emulator or a desktop.
-  const mobileCpu = os === 'ios' || os === 'android' || os === 'harmonyos';
-  if (mobileCpu && signals.components?.architecture === 255) failed.push('cpu');
-  const screen = signals.screen;
   const mobileOs = os === 'ios' || os === 'android' || os === 'harmonyos';
+  // FingerprintJS's architecture probe: 255 on x86 CPUs. Phones and tablets are ARM; x86 is an emulator or a desktop.
+  if (mobileOs && signals.components?.architecture === 255) failed.push('cpu');
+  const screen = signals.screen;
   // A phone or tablet browser reports touch points; a mobile UA on a machine without touch is an emulated device.
   if (mobileOs && screen?.touch_points === 0) failed.push('touch');
   // No iPhone or iPad has a screen wider than 1366 CSS pixels.
@@ -115,12 +113,11 @@ export function uaMismatches(signals: WebSignals): string[] {
   return failed;
 }
 
-function workerDisagrees(signals: WebSignals): boolean {
+function workerDisagrees(signals: WebSignals, page: UaInfo | undefined): boolean {
   const worker = signals.worker;
   if (!worker) return false;
   const differs = (a: unknown, b: unknown) => a !== undefined && b !== undefined && a !== b;
-  if (worker.user_agent !== undefined && signals.user_agent !== undefined) {
-    const page = uaInfo(signals.user_agent);
+  if (worker.user_agent !== undefined && page) {
     const seen = uaInfo(worker.user_agent);
     if (page.os !== seen.os || page.family !== seen.family || page.major !== seen.major) return true;
   }
@@ -134,14 +131,15 @@ function workerDisagrees(signals: WebSignals): boolean {
 }
 
 export function readFingerprint(signals: WebSignals): FingerprintReading {
-  const os = signals.user_agent ? uaInfo(signals.user_agent).os : '';
+  const page = signals.user_agent ? uaInfo(signals.user_agent) : undefined;
+  const os = page?.os ?? '';
   const renderers = [signals.webgl_renderer, signals.worker?.webgl_renderer];
   return {
     present: typeof signals.visitor_id === 'string' && signals.visitor_id.length > 0,
     low_entropy: os === 'ios' || osFromPlatform(signals.platform ?? '') === 'ios',
     software_renderer: renderers.some(isSoftwareRenderer),
-    ua_mismatches: uaMismatches(signals).length,
-    worker_mismatch: workerDisagrees(signals),
+    ua_mismatches: uaMismatches(signals, page).length,
+    worker_mismatch: workerDisagrees(signals, page),
     worker_headless: /Headless/i.test(signals.worker?.user_agent ?? ''),
   };
 }

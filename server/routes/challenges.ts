@@ -21,7 +21,7 @@ import {
 } from '../../shared/schemas.js';
 import type { AppSettings } from '../config/config.js';
 import { mobileInfo } from '../features/identity.js';
-import { authenticateSecret } from '../http/apps.js';
+import { authenticateAppKey, authenticateSecret, sdkPreflight } from '../http/apps.js';
 import { ApiError } from '../http/errors.js';
 import type { ChallengeOrigin } from '../challenges/service.js';
 import { appOf, requireAppSecret } from './auth.js';
@@ -30,35 +30,15 @@ const ChallengeParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/,
 
 export const challengeRoutes: FastifyPluginAsyncZod = async (app) => {
   const { challenges, apps } = app.riskgate;
-  const knownOrigins = new Set(apps.apps.flatMap((a) => a.origins));
 
   /** The app a browser-facing call is for: by secret when one is sent, else by app_key and Origin. */
   function callerApp(request: FastifyRequest, reply: FastifyReply, appKey: string | undefined): AppSettings {
     if (request.headers.authorization) return authenticateSecret(apps, request);
     if (!appKey) throw new ApiError('FIELD_EMPTY', 'app_key is empty', 'app_key');
-    const target = apps.byPublicKey(appKey);
-    if (!target) throw new ApiError('BAD_CREDENTIALS', 'unknown app_key', 'app_key');
-    const origin = request.headers.origin;
-    if (origin !== undefined) {
-      if (!target.origins.includes(origin)) throw new ApiError('NOT_ALLOWED', `origin ${origin.slice(0, 200)} is not allowed for this app`, 'origin');
-      reply.header('access-control-allow-origin', origin).header('vary', 'origin');
-    }
-    return target;
+    return authenticateAppKey(apps, request, reply, appKey);
   }
 
-  // Preflight: the body (and so the app) is unknown yet; any origin some app allows may proceed.
-  app.options('/v1/challenges*', { schema: { hide: true } }, async (request, reply) => {
-    const origin = request.headers.origin;
-    if (!origin || !knownOrigins.has(origin)) return reply.status(403).send(new ApiError('NOT_ALLOWED', 'origin not allowed').toBody());
-    return reply
-      .status(204)
-      .header('access-control-allow-origin', origin)
-      .header('access-control-allow-methods', 'POST')
-      .header('access-control-allow-headers', 'content-type')
-      .header('access-control-max-age', '600')
-      .header('vary', 'origin')
-      .send();
-  });
+  app.options('/v1/challenges*', { schema: { hide: true } }, sdkPreflight(apps));
 
   app.post(
     '/v1/challenges',

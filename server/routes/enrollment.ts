@@ -6,39 +6,14 @@
  * (`request.ip`, behind `trust_proxy` when configured).
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EnrollRequest, EnrollResponse, PuzzleRequest, PuzzleResponse } from '../../shared/enrollment.js';
 import { ErrorBody } from '../../shared/schemas.js';
-import type { AppSettings } from '../config/config.js';
-import { ApiError } from '../http/errors.js';
+import { authenticateAppKey, sdkPreflight } from '../http/apps.js';
 
 export const enrollmentRoutes: FastifyPluginAsyncZod = async (app) => {
   const { enrollment, apps } = app.riskgate;
-  const knownOrigins = new Set(apps.apps.flatMap((a) => a.origins));
 
-  function callerApp(request: FastifyRequest, reply: FastifyReply, appKey: string): AppSettings {
-    const target = apps.byPublicKey(appKey);
-    if (!target) throw new ApiError('BAD_CREDENTIALS', 'unknown app_key', 'app_key');
-    const origin = request.headers.origin;
-    if (origin !== undefined) {
-      if (!target.origins.includes(origin)) throw new ApiError('NOT_ALLOWED', `origin ${origin.slice(0, 200)} is not allowed for this app`, 'origin');
-      reply.header('access-control-allow-origin', origin).header('vary', 'origin');
-    }
-    return target;
-  }
-
-  app.options('/v1/devices/*', { schema: { hide: true } }, async (request, reply) => {
-    const origin = request.headers.origin;
-    if (!origin || !knownOrigins.has(origin)) return reply.status(403).send(new ApiError('NOT_ALLOWED', 'origin not allowed').toBody());
-    return reply
-      .status(204)
-      .header('access-control-allow-origin', origin)
-      .header('access-control-allow-methods', 'POST')
-      .header('access-control-allow-headers', 'content-type')
-      .header('access-control-max-age', '600')
-      .header('vary', 'origin')
-      .send();
-  });
+  app.options('/v1/devices/*', { schema: { hide: true } }, sdkPreflight(apps));
 
   app.post(
     '/v1/devices/puzzle',
@@ -51,7 +26,7 @@ export const enrollmentRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: PuzzleResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 503: ErrorBody },
       },
     },
-    async (request, reply) => enrollment.puzzle(callerApp(request, reply, request.body.app_key), request.ip),
+    async (request, reply) => enrollment.puzzle(authenticateAppKey(apps, request, reply, request.body.app_key), request.ip),
   );
 
   app.post(
@@ -65,6 +40,6 @@ export const enrollmentRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: EnrollResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 410: ErrorBody, 503: ErrorBody },
       },
     },
-    async (request, reply) => enrollment.enroll(callerApp(request, reply, request.body.app_key), request.ip, request.body),
+    async (request, reply) => enrollment.enroll(authenticateAppKey(apps, request, reply, request.body.app_key), request.ip, request.body),
   );
 };

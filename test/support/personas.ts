@@ -31,14 +31,13 @@ import { cleanEnv, freePort } from './processes.js';
 import { fetchServerKey } from './forger.js';
 import { startForwardingProxy, type ForwardingProxy } from './reverse-proxy.js';
 import { makeToken } from './tokens.js';
+import { HAS_X11_TOOLS, XDOTOOL, XVFB } from './x11.js';
 
+export { HAS_X11_TOOLS, XDOTOOL, XVFB };
 export const MAIN = join(ROOT, 'dist', 'server', 'main.js');
 export const SDK_BUNDLE = join(ROOT, 'dist', 'sdk', 'riskgate.min.js');
-export const XVFB = '/usr/bin/Xvfb';
-export const XDOTOOL = '/usr/bin/xdotool';
 export const HAS_DIST = existsSync(MAIN) && existsSync(SDK_BUNDLE);
 export const HAS_CHROMIUM = existsSync(CHROMIUM);
-export const HAS_X11_TOOLS = existsSync(XVFB) && existsSync(XDOTOOL);
 
 const START_TIMEOUT_MS = 30_000;
 const execFileAsync = promisify(execFile);

@@ -28,6 +28,7 @@
 import { createHash } from 'node:crypto';
 import { PNG } from 'pngjs';
 import type { RiskGateApp } from '../../server/app.js';
+import type { SliderPow } from '../../shared/schemas.js';
 import { humanTrack, seeded, type Rand } from './tracks.js';
 
 export const FINDERS = ['edge', 'canny', 'template', 'darkness', 'best', 'continuity', 'faintest'] as const;
@@ -306,14 +307,7 @@ export function locateGap(backgroundPng: string | Buffer, piecePng: string | Buf
 
 // ---------------------------------------------------------------- proof of work
 
-export interface PowView {
-  algorithm: string;
-  nonce: string;
-  salt: string;
-  cost: number;
-  key_length: number;
-  key_prefix: string;
-}
+export type PowView = SliderPow;
 
 /** ALTCHA v2 SHA-256 solving, in Node (an attacker solves the work too). */
 export function solvePow(pow: PowView): { counter: number; derived_key: string } {

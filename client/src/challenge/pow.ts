@@ -9,18 +9,13 @@
  * The server sets the work (about 5,000–20,000 hashes by default: ~10 ms on a
  * desktop browser). Start it when the puzzle is shown; the drag takes longer.
  */
+import type { SliderPow } from '../../../shared/schemas.js';
+
 /** SHA-256 of the bytes. */
 export type Sha256 = (data: Uint8Array) => Uint8Array;
 
 /** The `pow` of a slider puzzle, as the server sends it. */
-export interface PowView {
-  algorithm: string;
-  nonce: string;
-  salt: string;
-  cost: number;
-  key_length: number;
-  key_prefix: string;
-}
+export type PowView = SliderPow;
 
 export interface PowSolution {
   counter: number;

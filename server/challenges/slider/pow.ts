@@ -18,21 +18,12 @@
 import { createHmac, randomInt } from 'node:crypto';
 import { createChallenge, verifySolution, type Challenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
+import type { SliderPow } from '../../../shared/schemas.js';
 
 export const POW_ALGORITHM = 'SHA-256';
 
-/** What the client needs to search; the `pow` of a slider puzzle. */
-export interface PowView {
-  algorithm: typeof POW_ALGORITHM;
-  /** Hex. The password is nonce ‖ uint32 big-endian counter. */
-  nonce: string;
-  /** Hex. The key is SHA-256^cost(salt ‖ password), its first key_length bytes. */
-  salt: string;
-  cost: number;
-  key_length: number;
-  /** Hex: the key that solves it starts with this. */
-  key_prefix: string;
-}
+/** What the client needs to search: the `pow` of a slider puzzle (shared/schemas.ts). */
+export type PowView = SliderPow;
 
 export interface PowSolution {
   counter: number;
