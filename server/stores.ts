@@ -6,11 +6,12 @@
 import { join } from 'node:path';
 import type { Pool } from 'pg';
 import type { RiskGateConfig } from './config/config.js';
-import { DATABASE_FILE } from './config/data-dir.js';
+import { CLAIMS_DIR, DATABASE_FILE } from './config/data-dir.js';
 import { PostgresRecords, type PostgresRecordsOptions } from './records/postgres.js';
 import type { Records } from './records/records.js';
 import { SqliteRecords } from './records/sqlite.js';
 import type { HotState } from './state/hot-state.js';
+import { FileClaimJournal } from './state/claim-journal.js';
 import { MemoryHotState } from './state/memory.js';
 import { RedisHotState } from './state/redis.js';
 
@@ -37,7 +38,7 @@ export async function openStores(config: RiskGateConfig, options: OpenStoresOpti
   const { logger } = options;
   const hotState: HotState = config.redisUrl
     ? await RedisHotState.open({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, ...(logger ? { logger } : {}) })
-    : new MemoryHotState({ maxKeys: config.stateMaxKeys });
+    : new MemoryHotState({ maxKeys: config.stateMaxKeys, journal: new FileClaimJournal(join(config.dataDir, CLAIMS_DIR)) });
   try {
     if (config.databaseUrl) {
       const records = await PostgresRecords.open(config.databaseUrl, { schema: config.databaseSchema, ...options.postgres, ...(logger ? { logger } : {}) });

@@ -3,15 +3,18 @@
  * is killed with SIGKILL the moment it acknowledges a list entry, restarted on
  * the same data directory, and must still know the entry (DESIGN.md: "an
  * acknowledged entry survives a crash"). Also: the data directory's secret
- * files are 0600, the token key survives restarts, and an invalid config file
+ * files are 0600, the token key survives restarts, a token used before a
+ * SIGKILL is still a replay after the restart, and an invalid config file
  * stops start-up with a message naming the field.
  *
  * `npm test` builds first. Run alone: `npm run build && npx vitest run test/durability.test.ts`.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerTokenKey } from '../client/src/token/build.js';
 import { Processes, SERVER_MAIN, type ServerProc } from './support/processes.js';
+import { makeToken } from './support/tokens.js';
 
 const HAS_DIST = existsSync(SERVER_MAIN);
 const MISSING = `dist/server/main.js is missing: run \`npm run build\` first (\`npm test\` does) — durability tests skipped`;
@@ -181,6 +184,40 @@ describe.skipIf(!HAS_DIST)(HAS_DIST ? 'list durability across kill -9 (built ser
     expect(mode(tokenKeyFile).toString(8)).toBe('600');
     expect(mode(hashKeyFile).toString(8)).toBe('600');
     expect(mode(dataDir).toString(8)).toBe('700');
+  });
+});
+
+describe.skipIf(!HAS_DIST)(HAS_DIST ? 'replay claims across kill -9 (built server, memory mode)' : `SKIPPED: ${MISSING}`, () => {
+  it('a token evaluated just before a SIGKILL is a replay after the restart; a fresh one is not (issue 13, item 9)', { timeout: 90_000 }, async () => {
+    const root = tempDir('riskgate-claims-');
+    const dataDir = join(root, 'data');
+    const configFile = writeConfig(root, VALID_CONFIG);
+    const first = await startServer(dataDir, configFile);
+    const [serverKey] = (await call(first, 'GET', '/v1/keys')).json.keys as ServerTokenKey[];
+    const used = await makeToken({ serverKey: serverKey!, appKey: APP.key });
+    const fresh = await makeToken({ serverKey: serverKey!, appKey: APP.key });
+    const firstUse = await call(first, 'POST', '/v1/risk/evaluate', { event: 'login', ip: '203.0.113.90', black_box: used });
+    // The answer is in: no grace period, no clean shutdown.
+    await kill9(first);
+    expect(firstUse.status).toBe(200);
+    const reasons = (json: Record<string, unknown>) => (json.reasons as { id: string }[]).map((r) => r.id);
+    expect(firstUse.json.degraded, JSON.stringify(firstUse.json)).toBe(false);
+    expect(reasons(firstUse.json)).not.toContain('token_replayed');
+
+    const second = await startServer(dataDir, configFile);
+    try {
+      const replay = await call(second, 'POST', '/v1/risk/evaluate', { event: 'login', ip: '203.0.113.90', black_box: used });
+      expect(replay.status).toBe(200);
+      expect(reasons(replay.json)).toContain('token_replayed');
+      expect(replay.json).toMatchObject({ decision: 'decline' });
+      const other = await call(second, 'POST', '/v1/risk/evaluate', { event: 'login', ip: '203.0.113.91', black_box: fresh });
+      expect(reasons(other.json)).not.toContain('token_replayed');
+    } finally {
+      await kill9(second);
+    }
+    const claims = join(dataDir, 'claims');
+    expect(mode(claims).toString(8)).toBe('700');
+    for (const name of readdirSync(claims)) expect(mode(join(claims, name)).toString(8)).toBe('600');
   });
 });
 

@@ -1,4 +1,8 @@
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FileClaimJournal, type ClaimJournal } from '../server/state/claim-journal.js';
 import type { LRUCache } from 'lru-cache';
 import { HotStateFullError, type ObservationBatch } from '../server/state/hot-state.js';
 import { MemoryHotState, type MemorySpace } from '../server/state/memory.js';
@@ -128,5 +132,108 @@ describe('MemoryHotState bounds (issue 13)', () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(await state.increment('rl:new', MINUTE)).toBe(1);
     expect((await state.observe(two)).firstSeen).toEqual([true, true]);
+  });
+
+  it('a busy key keeps counting as long as it is busy: each write renews its TTL (a counter no longer resets a day after its first event)', async () => {
+    let now = 1_000_000;
+    const state = new MemoryHotState({ maxKeys: 1000, now: () => now });
+    const DAY = 24 * HOUR;
+    let last: { counters: number[][]; distinct: number[][] } | undefined;
+    for (let hour = 0; hour < 30; hour++) {
+      last = await state.observe({ at: now, counters: [{ key: 'v:ip', windowsMs: [HOUR, DAY] }], distinct: [{ key: 'd:ip', member: `u${hour % 3}`, windowsMs: [DAY] }], firstSeen: [] });
+      now += HOUR;
+      // lru-cache caches the clock until its next timer tick.
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    // 30 hourly events: the day window holds the last 24 (give or take its twelfth-of-a-day buckets), the hour window one.
+    expect(last!.counters[0]![1]).toBeGreaterThanOrEqual(24);
+    expect(last!.counters[0]![1]).toBeLessThanOrEqual(26);
+    expect(last!.counters[0]![0]).toBe(1);
+    expect(last!.distinct[0]).toEqual([3]);
+  });
+
+  it('counts a late event (re-scoring by event time) in its own bucket, and drops buckets no window can reach', async () => {
+    const state = new MemoryHotState({ maxKeys: 1000 });
+    const at = 100 * HOUR;
+    const observe = (when: number, record = true) => state.observe({ at: when, counters: [{ key: 'v:x', windowsMs: [HOUR], record }], distinct: [], firstSeen: [] });
+    await observe(at);
+    await observe(at + 30 * MINUTE);
+    // The hour ending at the late event holds only itself; the hour ending at the last event, all three.
+    expect((await observe(at - 10 * MINUTE)).counters[0]).toEqual([1]);
+    expect((await observe(at + 30 * MINUTE, false)).counters[0]).toEqual([3]);
+    expect((await observe(at + 10 * HOUR, false)).counters[0]).toEqual([0]);
+    expect((await observe(at + 10 * HOUR)).counters[0]).toEqual([1]);
+    expect((await observe(at + 30 * MINUTE, false)).counters[0]).toEqual([0]);
+  });
+
+  it('bounds the distinct sets by their members in all: big sets push out the least recent ones (counted), a kept space refuses', async () => {
+    const state = new MemoryHotState({ maxKeys: 1000, maxMembersPerSet: 100, maxMembersPerSpace: 500 });
+    const events = recorder(state);
+    const fields = state as unknown as { evaluation: Space; kept: Space };
+    for (let set = 0; set < 20; set++) {
+      for (let member = 0; member < 100; member++) {
+        const result = await state.observe({ at: Date.now(), counters: [], distinct: [{ key: `d:${set}`, member: `m${member}`, windowsMs: [HOUR] }], firstSeen: [] });
+        expect(result.distinct[0]).toEqual([member + 1]);
+      }
+    }
+    const sets = fields.evaluation.sets.cache;
+    expect(sets.calculatedSize).toBeLessThanOrEqual(500);
+    expect(sets.has('d:19')).toBe(true);
+    expect(sets.has('d:0')).toBe(false);
+    expect(events.get('evicted:evaluation')).toBeGreaterThanOrEqual(15);
+    // Kept sets (security checks) are never pushed out: the space refuses once its members are spent.
+    const keep = (member: string) => state.observe({ at: Date.now(), keep: true, counters: [], distinct: [{ key: 'd:kept', member, windowsMs: [HOUR] }], firstSeen: [] });
+    for (let member = 0; member < 100; member++) await keep(`m${member}`);
+    for (let set = 0; set < 3; set++) for (let member = 0; member < 100; member++) await state.observe({ at: Date.now(), keep: true, counters: [], distinct: [{ key: `d:k${set}`, member: `m${member}`, windowsMs: [HOUR] }], firstSeen: [] });
+    expect(fields.kept.sets.cache.calculatedSize).toBe(404);
+    for (let member = 0; member < 95; member++) await state.observe({ at: Date.now(), keep: true, counters: [], distinct: [{ key: 'd:k3', member: `m${member}`, windowsMs: [HOUR] }], firstSeen: [] });
+    expect(fields.kept.sets.cache.calculatedSize).toBe(500);
+    await expect(keep('one-more-set-member')).resolves.toBeDefined(); // a full set drops its oldest member: no new unit
+    await expect(state.observe({ at: Date.now(), keep: true, counters: [], distinct: [{ key: 'd:k3', member: 'new', windowsMs: [HOUR] }], firstSeen: [] })).rejects.toBeInstanceOf(HotStateFullError);
+    expect(fields.kept.sets.cache.has('d:kept')).toBe(true);
+  });
+
+  it('claims written to a journal hold after a restart until they expire; a journal that cannot write fails the claim loudly (issue 13, item 9)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riskgate-claims-'));
+    try {
+      let now = 1_000_000;
+      const file = join(dir, 'claims');
+      const before = new MemoryHotState({ now: () => now, journal: new FileClaimJournal(file) });
+      expect(await before.claimOnce('jti:a', MINUTE, 'jti:shop')).toBe(true);
+      expect(await before.claimOnce('jti:b', HOUR, 'jti:shop')).toBe(true);
+      expect(await before.claimOnce('sessu:s', HOUR, 'sessu:shop')).toBe(true);
+      // No close: the process dies here. A new store on the same journal still knows the claims.
+      now += 30_000;
+      const after = new MemoryHotState({ now: () => now, journal: new FileClaimJournal(file) });
+      expect(await after.claimOnce('jti:a', MINUTE, 'jti:shop')).toBe(false);
+      expect(await after.claimOnce('sessu:s', HOUR, 'sessu:shop')).toBe(false);
+      expect(await after.claimOnce('jti:c', MINUTE, 'jti:shop')).toBe(true);
+      // Past its TTL a claim is gone after a restart, as it would be without one.
+      now += MINUTE;
+      const later = new MemoryHotState({ now: () => now, journal: new FileClaimJournal(file) });
+      expect(await later.claimOnce('jti:a', MINUTE, 'jti:shop')).toBe(true);
+      expect(await later.claimOnce('jti:b', HOUR, 'jti:shop')).toBe(false);
+      await Promise.all([before.close(), after.close(), later.close()]);
+
+      // Segments roll over and go once all their claims have expired; a line torn by a crash is skipped.
+      const rolling = join(dir, 'rolling');
+      const journal = new FileClaimJournal(rolling, { segmentMs: 1000 });
+      for (let i = 0; i < 5; i++) journal.record({ scope: 's', key: `k${i}`, expiresAt: now + 1000 * i + 1500 }, now + 1000 * i);
+      expect(readdirSync(rolling)).toHaveLength(2);
+      journal.close();
+      appendFileSync(join(rolling, readdirSync(rolling).sort().at(-1)!), '[99999999999999,"s","torn');
+      const reopened = new FileClaimJournal(rolling, { segmentMs: 1000 });
+      expect(reopened.live(now + 4000).map((c) => c.key)).toEqual(['k3', 'k4']);
+      expect(readdirSync(rolling)).toHaveLength(2);
+      reopened.close();
+
+      const broken: ClaimJournal = { live: () => [], record: () => { throw new Error('disk full'); }, close() {} };
+      const state = new MemoryHotState({ journal: broken });
+      await expect(state.claimOnce('jti:x', MINUTE, 'jti:shop')).rejects.toThrow('disk full');
+      // The claim still holds in this process.
+      expect(await state.claimOnce('jti:x', MINUTE, 'jti:shop')).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

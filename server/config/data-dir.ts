@@ -18,6 +18,8 @@ export const TOKEN_KEY_FILE = 'token-keys.json';
 export const HASH_KEY_FILE = 'identifier-hash-key';
 export const DEMO_APP_FILE = 'demo-app.json';
 export const DATABASE_FILE = 'riskgate.sqlite';
+/** Memory mode's replay claims, kept across restarts (state/claim-journal.ts). */
+export const CLAIMS_DIR = 'claims';
 
 const DemoAppFile = z.object({
   id: z.string(),

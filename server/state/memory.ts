@@ -18,23 +18,38 @@
  *
  * Velocity windows are sliding, made of 12 buckets each, so a count is exact
  * to within one twelfth of its window.
+ *
+ * Memory: every identifier an attacker sprays costs heap, so the entries are
+ * compact (a counter is one small array of integers, see `observeCounter`) and
+ * the distinct sets are bounded by their members too, not only by their
+ * number: `maxMembersPerSpace` units in all per space (a set costs one unit
+ * plus one per member), at most `maxMembersPerSet` members in one set. `npm run bench` measures
+ * the bytes per tracked identifier; the README states the caps.
  */
 import { LRUCache } from 'lru-cache';
+import type { ClaimJournal } from './claim-journal.js';
 import { HotStateFullError, type HotState, type ObservationBatch, type ObservationResult, type PutOptions } from './hot-state.js';
 
 const BUCKETS_PER_WINDOW = 12;
 /** A full kept cache looks for expired entries to drop at most this often (a scan of the cache). */
 const PURGE_INTERVAL_MS = 1000;
 
-/** Bucket counts of one window: parallel arrays of bucket index and count, oldest first. */
-interface WindowBuckets {
-  index: number[];
-  count: number[];
+/**
+ * A sliding-window counter as one flat array of small integers: for each of
+ * its windows (in the order the caller names them) the number of live
+ * buckets, then each window's (bucket index, count) pairs, oldest first. One
+ * event costs a 9-element array for three windows, where maps of bucket arrays
+ * cost about 1.4 KB.
+ */
+type Counter = number[];
+/**
+ * Member → last time seen (ms); insertion order ≈ recency, for dropping the
+ * oldest. Boxed so that a set that grows is stored anew: lru-cache updates an
+ * entry's size only when its value changes.
+ */
+interface DistinctSet {
+  members: Map<string, number>;
 }
-
-type Counter = Map<number, WindowBuckets>;
-/** Member → last time seen (ms). Insertion order ≈ recency, for eviction. */
-type DistinctSet = Map<string, number>;
 
 /** The spaces a bounded store reports on: what it evicted, or had no room for. */
 export type MemorySpace = 'evaluation' | 'kept' | 'claims';
@@ -47,6 +62,13 @@ export interface MemoryHotStateOptions {
   maxKeptKeys?: number;
   /** Most members kept per distinct set; the oldest are dropped beyond it. */
   maxMembersPerSet?: number;
+  /** Most members in all the distinct sets of one space (a set counts one more for itself). Default 2 × `maxKeys`. */
+  maxMembersPerSpace?: number;
+  /**
+   * Where claims are written so that they survive a restart (claim-journal.ts);
+   * its live claims are loaded now. Without one, a restart forgets them.
+   */
+  journal?: ClaimJournal;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -59,22 +81,26 @@ interface ObservationSpace {
 }
 
 /**
- * An LRU with TTLs. Evictable: the least recently used entry makes room
- * (reported). Kept: a new key beyond `max` throws `HotStateFullError`, after
- * dropping expired entries (at most once a second: it is a scan).
+ * An LRU with TTLs, bounded in units: an entry is one unit unless `set` says
+ * otherwise (a distinct set: one plus its members). Evictable: the least
+ * recently used entries make room (reported). Kept: what would not fit throws
+ * `HotStateFullError`, after dropping expired entries (at most once a second:
+ * it is a scan).
  */
 class Bounded<V extends {}> {
   readonly cache: LRUCache<string, V>;
   private lastPurge = -Infinity;
 
   constructor(
-    private readonly max: number,
+    private readonly maxUnits: number,
     private readonly evictable: boolean,
     private readonly now: () => number,
     private readonly report: (event: 'evicted' | 'full') => void,
   ) {
     this.cache = new LRUCache<string, V>({
-      max,
+      max: maxUnits,
+      maxSize: maxUnits,
+      sizeCalculation: () => 1,
       ttlAutopurge: false,
       perf: { now },
       dispose: (_value, _key, reason) => {
@@ -83,22 +109,26 @@ class Bounded<V extends {}> {
     });
   }
 
-  /** Throws when `count` new keys would not fit in a kept cache. */
-  makeRoom(count: number): void {
-    if (this.evictable || count === 0 || this.cache.size + count <= this.max) return;
+  /** Throws when `units` more would not fit in a kept cache. */
+  makeRoom(units: number): void {
+    if (this.evictable || units === 0 || this.cache.calculatedSize + units <= this.maxUnits) return;
     const now = this.now();
     if (now - this.lastPurge >= PURGE_INTERVAL_MS) {
       this.lastPurge = now;
       this.cache.purgeStale();
     }
-    if (this.cache.size + count <= this.max) return;
+    if (this.cache.calculatedSize + units <= this.maxUnits) return;
     this.report('full');
     throw new HotStateFullError('kept');
   }
 
-  set(key: string, value: V, ttl: number): void {
-    if (!this.cache.has(key)) this.makeRoom(1);
-    this.cache.set(key, value, { ttl });
+  /**
+   * Stores `value` for `ttl` ms; a write renews the TTL. A new key must fit
+   * (kept caches); an entry that grows is checked by its caller (`makeRoom`).
+   */
+  set(key: string, value: V, ttl: number, size = 1): void {
+    if (!this.cache.has(key)) this.makeRoom(size);
+    this.cache.set(key, value, { ttl, size });
   }
 }
 
@@ -114,6 +144,7 @@ export class MemoryHotState implements HotState {
   /** Scope → key → expiry (ms). Insertion order ≈ expiry order within a scope, for dropping expired claims from the front. */
   private readonly claims = new Map<string, Map<string, number>>();
   private readonly maxClaims: number;
+  private readonly journal: ClaimJournal | undefined;
   private readonly maxMembers: number;
   private readonly now: () => number;
   private readonly room: (scope: string) => Bounded<{ value: string }>;
@@ -122,8 +153,9 @@ export class MemoryHotState implements HotState {
     const max = options.maxKeys ?? 200_000;
     const maxKept = options.maxKeptKeys ?? max;
     this.now = options.now ?? Date.now;
-    const bounded = <V extends {}>(evictable: boolean) =>
-      new Bounded<V>(evictable ? max : maxKept, evictable, this.now, (event) => this.listener?.(event, evictable ? 'evaluation' : 'kept'));
+    const bounded = <V extends {}>(evictable: boolean, units = evictable ? max : maxKept) =>
+      new Bounded<V>(units, evictable, this.now, (event) => this.listener?.(event, evictable ? 'evaluation' : 'kept'));
+    const maxMembersPerSpace = options.maxMembersPerSpace ?? 2 * max;
     this.room = (scope) => {
       let room = this.values.get(scope);
       if (!room) {
@@ -133,10 +165,22 @@ export class MemoryHotState implements HotState {
       return room;
     };
     this.cache = bounded(true);
-    this.evaluation = { counters: bounded(true), sets: bounded(true), seen: bounded(true) };
-    this.kept = { counters: bounded(false), sets: bounded(false), seen: bounded(false) };
+    this.evaluation = { counters: bounded(true), sets: bounded(true, maxMembersPerSpace), seen: bounded(true) };
+    this.kept = { counters: bounded(false), sets: bounded(false, maxMembersPerSpace), seen: bounded(false) };
     this.maxMembers = options.maxMembersPerSet ?? 1000;
     this.maxClaims = max;
+    this.journal = options.journal;
+    // Oldest expiry first, so each scope's map keeps its expiry order.
+    for (const { scope, key, expiresAt } of this.journal?.live(this.now()) ?? []) this.claimsOf(scope).set(key, expiresAt);
+  }
+
+  private claimsOf(scope: string): Map<string, number> {
+    let claims = this.claims.get(scope);
+    if (!claims) {
+      claims = new Map();
+      this.claims.set(scope, claims);
+    }
+    return claims;
   }
 
   async observe(batch: ObservationBatch): Promise<ObservationResult> {
@@ -144,7 +188,13 @@ export class MemoryHotState implements HotState {
     if (batch.keep) {
       // All or nothing: make sure every new kept key fits before changing any.
       space.counters.makeRoom(new Set(batch.counters.filter((c) => c.record !== false && !space.counters.cache.has(c.key)).map((c) => c.key)).size);
-      space.sets.makeRoom(new Set(batch.distinct.filter((d) => !space.sets.cache.has(d.key)).map((d) => d.key)).size);
+      // A new set takes a unit for itself and one for its member; a new member of a set, one.
+      space.sets.makeRoom(
+        batch.distinct.reduce((units, d) => {
+          const members = space.sets.cache.peek(d.key)?.members;
+          return units + (!members ? 2 : members.has(d.member) || members.size >= this.maxMembers ? 0 : 1);
+        }, 0),
+      );
       space.seen.makeRoom(new Set(batch.firstSeen.filter((f) => !space.seen.cache.has(f.key)).map((f) => f.key)).size);
     }
     return {
@@ -159,50 +209,33 @@ export class MemoryHotState implements HotState {
   }
 
   private count(space: ObservationSpace, key: string, windowsMs: readonly number[], at: number, record: boolean): number[] {
-    let counter = space.counters.cache.get(key);
-    if (!counter && !record) return windowsMs.map(() => 0);
-    if (!counter) {
-      counter = new Map();
-      space.counters.set(key, counter, Math.max(...windowsMs));
-    }
-    return windowsMs.map((windowMs) => {
-      let buckets = counter.get(windowMs);
-      if (!buckets) {
-        buckets = { index: [], count: [] };
-        counter.set(windowMs, buckets);
-      }
-      const size = windowMs / BUCKETS_PER_WINDOW;
-      const current = Math.floor(at / size);
-      if (record) addToBucket(buckets, current);
-      const oldest = current - BUCKETS_PER_WINDOW + 1;
-      // Drop buckets that no window ending now or later can reach.
-      while (buckets.index.length > 0 && buckets.index[0]! < oldest) {
-        buckets.index.shift();
-        buckets.count.shift();
-      }
-      let total = 0;
-      for (let i = 0; i < buckets.index.length; i++) {
-        const index = buckets.index[i]!;
-        if (index >= oldest && index <= current) total += buckets.count[i]!;
-      }
-      return total;
-    });
+    const counter = space.counters.cache.get(key);
+    if (!record) return counter ? counterTotals(counter, windowsMs, at) : windowsMs.map(() => 0);
+    const next = recordInCounter(counter, windowsMs, at);
+    // Written back (renewing the TTL): a busy key lives as long as its longest window after its last event.
+    space.counters.set(key, next, Math.max(...windowsMs));
+    return counterTotals(next, windowsMs, at);
   }
 
   private addMember(space: ObservationSpace, key: string, member: string, windowsMs: readonly number[], at: number): number[] {
+    const ttl = Math.max(...windowsMs);
     let set = space.sets.cache.get(key);
     if (!set) {
-      set = new Map();
-      space.sets.set(key, set, Math.max(...windowsMs));
+      set = { members: new Map() };
+      space.sets.set(key, set, ttl, 1);
     }
-    const previous = set.get(member);
-    set.delete(member);
-    set.set(member, Math.max(previous ?? 0, at));
-    if (set.size > this.maxMembers) set.delete(set.keys().next().value!);
+    const members = set.members;
+    const before = members.size;
+    const previous = members.get(member);
+    members.delete(member);
+    members.set(member, Math.max(previous ?? 0, at));
+    if (members.size > this.maxMembers) members.delete(members.keys().next().value!);
+    // Written back with a renewed TTL; grown, as a new box with its new size (one unit for the set, one per member).
+    space.sets.cache.set(key, members.size === before ? set : { members }, { ttl, size: members.size + 1 });
     // One pass over the members for every window: a busy IP's set holds hundreds.
     const since = windowsMs.map((windowMs) => at - windowMs);
     const counts = since.map(() => 0);
-    for (const seenAt of set.values()) {
+    for (const seenAt of members.values()) {
       for (let w = 0; w < since.length; w++) if (seenAt > since[w]!) counts[w]!++;
     }
     return counts;
@@ -210,11 +243,7 @@ export class MemoryHotState implements HotState {
 
   async claimOnce(key: string, ttlMs: number, scope = ''): Promise<boolean> {
     const now = this.now();
-    let claims = this.claims.get(scope);
-    if (!claims) {
-      claims = new Map();
-      this.claims.set(scope, claims);
-    }
+    const claims = this.claimsOf(scope);
     // Drop expired claims from the front (a scope's claims share one TTL, so they expire in order): amortised O(1).
     for (const [claimed, until] of claims) {
       if (until > now) break;
@@ -230,6 +259,8 @@ export class MemoryHotState implements HotState {
     // Re-inserting keeps the map roughly in expiry order.
     claims.delete(key);
     claims.set(key, now + ttlMs);
+    // Durable before the answer; if it cannot be written the claim still holds in this process, and the caller hears of it.
+    this.journal?.record({ scope, key, expiresAt: now + ttlMs }, now);
     return true;
   }
 
@@ -285,23 +316,84 @@ export class MemoryHotState implements HotState {
   async close(): Promise<void> {
     for (const bounded of [...this.places(), ...Object.values(this.evaluation), ...Object.values(this.kept)]) bounded.cache.clear();
     this.claims.clear();
+    this.journal?.close();
   }
 }
 
-function addToBucket(buckets: WindowBuckets, index: number): void {
-  const { index: indexes, count } = buckets;
-  // Events mostly arrive in time order: the newest bucket is the usual target.
-  for (let i = indexes.length - 1; i >= 0; i--) {
-    if (indexes[i] === index) {
-      count[i]!++;
-      return;
+/** Bucket length of a window: a twelfth of it. */
+const bucketOf = (at: number, windowMs: number): number => Math.floor(at / (windowMs / BUCKETS_PER_WINDOW));
+
+/** Events in each window ending at `at`. */
+function counterTotals(counter: Counter, windowsMs: readonly number[], at: number): number[] {
+  const totals: number[] = [];
+  let offset = windowsMs.length;
+  for (let w = 0; w < windowsMs.length; w++) {
+    const current = bucketOf(at, windowsMs[w]!);
+    const oldest = current - BUCKETS_PER_WINDOW + 1;
+    const end = offset + 2 * (counter[w] ?? 0);
+    let total = 0;
+    for (let i = offset; i < end; i += 2) {
+      const index = counter[i]!;
+      if (index >= oldest && index <= current) total += counter[i + 1]!;
     }
-    if (indexes[i]! < index) {
-      indexes.splice(i + 1, 0, index);
-      count.splice(i + 1, 0, 1);
-      return;
-    }
+    totals.push(total);
+    offset = end;
   }
-  indexes.unshift(index);
-  count.unshift(1);
+  return totals;
+}
+
+/**
+ * A new counter with one more event at `at`, without the buckets no window
+ * ending now or later can reach. Built at its exact length (no spare capacity).
+ */
+function recordInCounter(counter: Counter | undefined, windowsMs: readonly number[], at: number): Counter {
+  const windows = windowsMs.length;
+  // A counter written with other windows (not done by callers) starts afresh.
+  const old = counter && counter.length >= windows ? counter : undefined;
+  const live = new Array<number>(windows).fill(0);
+  let offset = windows;
+  let length = windows;
+  for (let w = 0; w < windows; w++) {
+    const current = bucketOf(at, windowsMs[w]!);
+    const oldest = current - BUCKETS_PER_WINDOW + 1;
+    const end = offset + 2 * (old?.[w] ?? 0);
+    let hasCurrent = false;
+    for (let i = offset; i < end; i += 2) {
+      if (old![i]! < oldest) continue;
+      live[w]!++;
+      if (old![i] === current) hasCurrent = true;
+    }
+    if (!hasCurrent) live[w]!++;
+    length += 2 * live[w]!;
+    offset = end;
+  }
+  const next = new Array<number>(length);
+  offset = windows;
+  let out = windows;
+  for (let w = 0; w < windows; w++) {
+    next[w] = live[w]!;
+    const current = bucketOf(at, windowsMs[w]!);
+    const oldest = current - BUCKETS_PER_WINDOW + 1;
+    const end = offset + 2 * (old?.[w] ?? 0);
+    let placed = false;
+    for (let i = offset; i < end; i += 2) {
+      const index = old![i]!;
+      if (index < oldest) continue;
+      // Events mostly arrive in time order; a late one (re-scoring by event time) goes in its place.
+      if (!placed && index > current) {
+        next[out++] = current;
+        next[out++] = 1;
+        placed = true;
+      }
+      next[out++] = index;
+      next[out++] = old![i + 1]! + (index === current ? 1 : 0);
+      if (index === current) placed = true;
+    }
+    if (!placed) {
+      next[out++] = current;
+      next[out++] = 1;
+    }
+    offset = end;
+  }
+  return next;
 }
