@@ -20,9 +20,8 @@ import { Evaluator } from './evaluation/evaluator.js';
 import { AppRegistry } from './http/apps.js';
 import { ApiError, installErrorHandling } from './http/errors.js';
 import { zodValidatorCompiler } from './http/validation.js';
-import { readSharedTokenKeys } from './keys/shared-secrets.js';
 import { readKeyFile, TokenKeyRing, type StoredTokenKey } from './keys/token-keys.js';
-import { resolveSecrets } from './keys/secrets.js';
+import { resolveSecrets, type InstanceSecrets } from './keys/secrets.js';
 import { RiskMetrics } from './observability/metrics.js';
 import { createTokenOpener } from './token/openers.js';
 import { IdentifierKeys } from './records/identifiers.js';
@@ -144,7 +143,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   }
   const database = stores?.database;
 
-  let secrets: { tokenKeys: StoredTokenKey[]; identifierHashKey: Buffer };
+  let secrets: InstanceSecrets;
   let readTokenKeys: (() => Promise<StoredTokenKey[]>) | undefined;
   try {
     secrets = await resolveSecrets(dataDirectory, config, database, app.log);
@@ -155,8 +154,8 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   if (dataDirectory.tokenKeyFile) {
     const file = dataDirectory.tokenKeyFile;
     readTokenKeys = async () => readKeyFile(file);
-  } else if (database && !config.token.keys) {
-    readTokenKeys = () => readSharedTokenKeys(database);
+  } else {
+    readTokenKeys = secrets.readSharedTokenKeys;
   }
   const identifiers = new IdentifierKeys(secrets.identifierHashKey);
   const rules = await RuleBook.open(config.rulesFile ?? DEFAULT_RULES_FILE, app.log);
