@@ -20,10 +20,10 @@ import { Evaluator } from './evaluation/evaluator.js';
 import { AppRegistry } from './http/apps.js';
 import { ApiError, installErrorHandling } from './http/errors.js';
 import { zodValidatorCompiler } from './http/validation.js';
-import { readSharedTokenKeys } from './keys/shared-secrets.js';
 import { readKeyFile, TokenKeyRing, type StoredTokenKey } from './keys/token-keys.js';
-import { resolveSecrets } from './keys/secrets.js';
+import { resolveSecrets, type InstanceSecrets } from './keys/secrets.js';
 import { RiskMetrics } from './observability/metrics.js';
+import type { OpenResult } from './token/decode.js';
 import { createTokenOpener } from './token/openers.js';
 import { IdentifierKeys } from './records/identifiers.js';
 import type { Records } from './records/records.js';
@@ -144,7 +144,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   }
   const database = stores?.database;
 
-  let secrets: { tokenKeys: StoredTokenKey[]; identifierHashKey: Buffer };
+  let secrets: InstanceSecrets;
   let readTokenKeys: (() => Promise<StoredTokenKey[]>) | undefined;
   try {
     secrets = await resolveSecrets(dataDirectory, config, database, app.log);
@@ -155,8 +155,8 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   if (dataDirectory.tokenKeyFile) {
     const file = dataDirectory.tokenKeyFile;
     readTokenKeys = async () => readKeyFile(file);
-  } else if (database && !config.token.keys) {
-    readTokenKeys = () => readSharedTokenKeys(database);
+  } else {
+    readTokenKeys = secrets.readSharedTokenKeys;
   }
   const identifiers = new IdentifierKeys(secrets.identifierHashKey);
   const rules = await RuleBook.open(config.rulesFile ?? DEFAULT_RULES_FILE, app.log);
@@ -165,17 +165,23 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   const tokenOpener = createTokenOpener(config.token.decode_threads, secrets.tokenKeys, (error) =>
     app.log.error({ err: error.message }, 'token decode worker failed; replaced'),
   );
-  const reloadTokenKeys = async () => {
-    if (!readTokenKeys) return;
+  /** Re-reads the keys; true when the set of kids or the primary changed. */
+  const reload = async (): Promise<boolean> => {
+    if (!readTokenKeys) return false;
     try {
       const next = new TokenKeyRing(await readTokenKeys());
       const changed = next.keys.map((k) => k.kid).join() !== tokenKeys.keys.map((k) => k.kid).join() || next.jwks.keys[0]?.kid !== tokenKeys.jwks.keys[0]?.kid;
       tokenKeys = next;
       tokenOpener.setKeys(next.keys);
       if (changed) app.log.info({ kids: tokenKeys.keys.map((k) => k.kid) }, 'token keys reloaded');
+      return changed;
     } catch (error) {
       app.log.error({ err: (error as Error).message }, 'token keys not reloaded; the previous keys stay in force');
+      return false;
     }
+  };
+  const reloadTokenKeys = async () => {
+    await reload();
   };
   // A rotation by the CLI shows as a change of the key file; one by another
   // instance (keys shared through PostgreSQL) is picked up by polling.
@@ -194,6 +200,25 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     keyPoller = setInterval(() => void reloadTokenKeys(), 30_000);
     keyPoller.unref();
   }
+
+  // Each instance polls the shared keys on its own schedule, so another one may
+  // already offer SDKs a key this one has not read: a token for a kid it does
+  // not know re-reads the keys before it counts as TOKEN_UNKNOWN_KEY. At most
+  // one re-read a second (forged kids must not become database load), within
+  // the store budget of the evaluate path.
+  let unknownKidReload: { at: number; changed: Promise<boolean> } | undefined;
+  const openToken = async (token: string): Promise<OpenResult> => {
+    const opened = await tokenOpener.open(token);
+    if (opened.ok || opened.failure !== 'TOKEN_UNKNOWN_KEY' || !keyPoller) return opened;
+    if (!unknownKidReload || Date.now() - unknownKidReload.at >= 1000) unknownKidReload = { at: Date.now(), changed: reload() };
+    let budget: NodeJS.Timeout | undefined;
+    const changed = await Promise.race([
+      unknownKidReload.changed,
+      new Promise<false>((resolve) => (budget = setTimeout(resolve, options.dependencyTimeoutMs ?? config.dependencyTimeoutMs, false))),
+    ]);
+    clearTimeout(budget);
+    return changed ? tokenOpener.open(token) : opened;
+  };
 
   const smsProvider = options.smsProvider ?? smsProviderFor(config.challenges, app.log);
   const challenges = new ChallengeService({
@@ -215,7 +240,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
 
   const ruleErrorLogged = new Map<string, number>();
   const evaluator = new Evaluator({
-    openToken: (token) => tokenOpener.open(token),
+    openToken,
     challenges,
     enrollment,
     rules: () => rules.current(),

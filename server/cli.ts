@@ -6,17 +6,36 @@
  *   keys rotate          add a new primary key (older ones stay live)
  *   keys retire <kid>    stop advertising a key; it still decrypts tokens in flight
  *   keys remove <kid>    delete a key; its tokens then fail as TOKEN_UNKNOWN_KEY
+ *   keys new-kek         print a fresh key-encryption key (for the secrets kept in PostgreSQL)
+ *
+ * With `database_url` set, the same commands change the key set shared through
+ * PostgreSQL; they need the key-encryption key the servers use.
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/config.js';
 import { TOKEN_KEY_FILE } from './config/data-dir.js';
-import { readSharedTokenKeys, retireSharedTokenKey, rotateSharedTokenKeys } from './keys/shared-secrets.js';
+import { generateKeyEncryptionKey, keyEncryptionKeyId, SealedSecretError, type KeyEncryptionKeys } from './keys/key-encryption.js';
+import { requireKeyEncryptionKeys } from './keys/secrets.js';
+import { readSharedTokenKeys, removeSharedTokenKey, retireSharedTokenKey, rotateSharedTokenKeys } from './keys/shared-secrets.js';
 import { loadOrCreateKeyFile, removeKey, retireKey, rotateKeyFile } from './keys/token-keys.js';
 import { PostgresRecords } from './records/postgres.js';
 
-const USAGE = 'usage: riskgate keys <list | rotate | retire <kid> | remove <kid>>';
+const USAGE = 'usage: riskgate keys <list | rotate | retire <kid> | remove <kid> | new-kek>';
+
+/**
+ * `keys new-kek`: the key alone on `out` (so it can go straight to a file),
+ * what to do with it on `note`.
+ */
+export function printNewKek(out: (line: string) => void, note: (line: string) => void): void {
+  const kek = generateKeyEncryptionKey();
+  out(kek);
+  note(
+    `key-encryption key ${keyEncryptionKeyId(Buffer.from(kek, 'base64url'))}: give it as RISKGATE_SECRETS_KEK or in the file secrets.kek_file names ` +
+      '(to rotate: new key first, the old one after it, until every instance has restarted); keep it out of the database',
+  );
+}
 
 export function runKeysCommand(args: string[], dataDir: string, out: (line: string) => void): number {
   const file = join(dataDir, TOKEN_KEY_FILE);
@@ -53,20 +72,20 @@ export function runKeysCommand(args: string[], dataDir: string, out: (line: stri
   }
 }
 
-/** Distributed mode: the key set lives in PostgreSQL, shared by every instance. */
-async function runSharedKeysCommand(args: string[], databaseUrl: string, schema: string, out: (line: string) => void): Promise<number> {
+/** Distributed mode: the key set lives in PostgreSQL, shared by every instance, sealed with `keks`. */
+async function runSharedKeysCommand(args: string[], databaseUrl: string, schema: string, keks: KeyEncryptionKeys, out: (line: string) => void): Promise<number> {
   const records = await PostgresRecords.open(databaseUrl, { schema });
   try {
     const [command, kid] = args;
     if (command === 'rotate') {
-      out(`new primary key ${(await rotateSharedTokenKeys(records.pool)).kid}; instances pick it up within 30 s, or at once on SIGHUP`);
-    } else if (command === 'retire' && kid) {
-      await retireSharedTokenKey(records.pool, kid);
-      out(`retired ${kid}`);
+      out(`new primary key ${(await rotateSharedTokenKeys(records.pool, keks)).kid}; instances pick it up within 30 s, or at once on SIGHUP`);
+    } else if ((command === 'retire' || command === 'remove') && kid) {
+      await (command === 'retire' ? retireSharedTokenKey : removeSharedTokenKey)(records.pool, keks, kid);
+      out(`${command === 'retire' ? 'retired' : 'removed'} ${kid}`);
     } else if (command === 'list' || command === undefined) {
-      for (const key of await readSharedTokenKeys(records.pool)) out(`${key.kid}\t${key.created_at}\t${key.retired_at ? `retired ${key.retired_at}` : 'live'}`);
+      for (const key of await readSharedTokenKeys(records.pool, keks)) out(`${key.kid}\t${key.created_at}\t${key.retired_at ? `retired ${key.retired_at}` : 'live'}`);
     } else {
-      out('usage: riskgate keys <list | rotate | retire <kid>> (shared keys)');
+      out('usage: riskgate keys <list | rotate | retire <kid> | remove <kid>> (shared keys)');
       return 2;
     }
     return 0;
@@ -82,17 +101,21 @@ async function main(): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  if (rest[0] === 'new-kek') {
+    printNewKek(out, (line) => process.stderr.write(`${line}\n`));
+    return 0;
+  }
   try {
     const config = loadConfig();
-    const out = (line: string) => process.stdout.write(`${line}\n`);
     if (config.token.keys) {
       process.stderr.write('riskgate: token keys come from the configuration file; rotate them there\n');
       return 2;
     }
-    if (config.databaseUrl) return await runSharedKeysCommand(rest, config.databaseUrl, config.databaseSchema, out);
+    if (config.databaseUrl) return await runSharedKeysCommand(rest, config.databaseUrl, config.databaseSchema, requireKeyEncryptionKeys(config), out);
     return runKeysCommand(rest, config.dataDir, out);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof TypeError) {
+    if (error instanceof ConfigError || error instanceof TypeError || error instanceof SealedSecretError) {
       process.stderr.write(`riskgate: ${error.message}\n`);
       return 1;
     }

@@ -5,6 +5,7 @@
 import { demoBackend } from '../demo/backend.js';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config/config.js';
+import { SealedSecretError } from './keys/key-encryption.js';
 import { DEMO_WEB_DIR } from './paths.js';
 import { RulesFileError } from './rules/loader.js';
 
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof RulesFileError) {
+  if (error instanceof ConfigError || error instanceof RulesFileError || error instanceof SealedSecretError) {
     process.stderr.write(`riskgate: ${error.message}\n`);
   } else {
     process.stderr.write(`riskgate: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -39,6 +39,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceSigner, ServerTokenKey } from '../client/src/token/build.js';
+import { generateKeyEncryptionKey } from '../server/keys/key-encryption.js';
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from '../server/challenges/sms/webhook.js';
 import { ROOT } from './support/build.js';
 import { cleanEnv, freePort, Processes, SERVER_CLI, SERVER_MAIN, stop, type Proc, type ServerProc } from './support/processes.js';
@@ -54,6 +55,8 @@ const AUTH = { authorization: `Bearer ${APP.secret}` };
 const BROWSER = { origin: ORIGIN };
 const SMS_SECRET = `whsec_${randomBytes(16).toString('hex')}`;
 const RUN = randomBytes(4).toString('hex');
+/** Seals the secrets the instances share through PostgreSQL; the CLI needs it too. */
+const SECRETS_KEK = generateKeyEncryptionKey();
 
 // ---------------------------------------------------------------- probes
 
@@ -326,6 +329,7 @@ const sharedEnv = (name: string, redis = redisUrl): Record<string, string> => ({
   RISKGATE_DATA_DIR: join(tempDir(`riskgate-distributed-${name}-`), 'data'),
   RISKGATE_REDIS_URL: redis,
   RISKGATE_DATABASE_URL: databaseUrl,
+  RISKGATE_SECRETS_KEK: SECRETS_KEK,
 });
 
 afterAll(async () => {
@@ -523,7 +527,7 @@ describe.skipIf(SKIP_REASON !== undefined)(SKIP_REASON ? `SKIPPED distributed mo
 
     it('picks up a key rotation by the CLI (shared keys) on both instances', { timeout: 60_000 }, async () => {
       const [oldKey] = await jwks(A);
-      const cliEnv = cleanEnv({ RISKGATE_CONFIG: configFile, RISKGATE_DATABASE_URL: databaseUrl, RISKGATE_DATA_DIR: join(tempDir('riskgate-distributed-cli-'), 'data') });
+      const cliEnv = cleanEnv({ RISKGATE_CONFIG: configFile, RISKGATE_DATABASE_URL: databaseUrl, RISKGATE_SECRETS_KEK: SECRETS_KEK, RISKGATE_DATA_DIR: join(tempDir('riskgate-distributed-cli-'), 'data') });
       const output = await new Promise<string>((resolve, reject) => {
         execFile(process.execPath, [SERVER_CLI, 'keys', 'rotate'], { cwd: ROOT, env: cliEnv, timeout: 30_000 }, (error, stdout, stderr) =>
           error ? reject(new Error(`keys rotate failed: ${error.message}\n${stdout}\n${stderr}`)) : resolve(stdout),

@@ -19,6 +19,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../server/config/config.js';
 import { prepareDataDirectory } from '../server/config/data-dir.js';
+import { generateKeyEncryptionKey, KeyEncryptionKeys } from '../server/keys/key-encryption.js';
 import { loadSharedSecrets, readSharedTokenKeys, retireSharedTokenKey, rotateSharedTokenKeys } from '../server/keys/shared-secrets.js';
 import { TokenKeyRing, generateTokenKey } from '../server/keys/token-keys.js';
 import { IdentifierKeys } from '../server/records/identifiers.js';
@@ -65,6 +66,8 @@ const skip = probe.url === undefined;
 const RUN = `rgtest_${process.pid}_${randomBytes(3).toString('hex')}`;
 let schemaCount = 0;
 const newSchema = () => `${RUN}_${schemaCount++}`;
+/** Seals the shared secrets of these tests (test/shared-secrets.test.ts tests the sealing). */
+const KEKS = KeyEncryptionKeys.parse([generateKeyEncryptionKey()], 'test');
 
 let adminPool: pg.Pool | undefined;
 const admin = (): pg.Pool => {
@@ -276,7 +279,7 @@ setInterval(() => {}, 60_000);
   describe('shared secrets', () => {
     it('creates them once, whichever instance starts first, and every instance reads the same', async () => {
       const stores = await Promise.all(Array.from({ length: 5 }, () => openStore({ poolSize: 2 })));
-      const loaded = await Promise.all(stores.map((s) => loadSharedSecrets(s.pool)));
+      const loaded = await Promise.all(stores.map((s) => loadSharedSecrets(s.pool, KEKS)));
       const first = loaded[0]!;
       for (const secrets of loaded) {
         expect(secrets.tokenKeys).toEqual(first.tokenKeys);
@@ -291,7 +294,7 @@ setInterval(() => {}, 60_000);
         new IdentifierKeys(loaded[4]!.identifierHashKey).key('mobile', '13800138000'),
       );
       // A later start reads them, creating nothing.
-      const later = await loadSharedSecrets(stores[2]!.pool);
+      const later = await loadSharedSecrets(stores[2]!.pool, KEKS);
       expect(later.created).toEqual([]);
       expect(later.tokenKeys).toEqual(first.tokenKeys);
     });
@@ -299,10 +302,10 @@ setInterval(() => {}, 60_000);
     it('prefers secrets the configuration gives, storing only what is missing', async () => {
       const store = await openStore();
       const configured = [generateTokenKey()];
-      const secrets = await loadSharedSecrets(store.pool, { tokenKeys: configured });
+      const secrets = await loadSharedSecrets(store.pool, KEKS, { tokenKeys: configured });
       expect(secrets.tokenKeys).toEqual(configured);
       expect(secrets.created).toEqual(['identifier_hash_key']);
-      const both = await loadSharedSecrets(store.pool, { tokenKeys: configured, identifierHashKey: 'k'.repeat(40) });
+      const both = await loadSharedSecrets(store.pool, KEKS, { tokenKeys: configured, identifierHashKey: 'k'.repeat(40) });
       expect(both.identifierHashKey.toString()).toBe('k'.repeat(40));
       const { rows } = await admin().query<{ name: string }>(`SELECT name FROM "${schema}".shared_secrets ORDER BY name`);
       expect(rows.map((r) => r.name)).toEqual(['identifier_hash_key']);
@@ -310,22 +313,22 @@ setInterval(() => {}, 60_000);
 
     it('rotates and retires shared token keys', async () => {
       const store = await openStore();
-      const { tokenKeys } = await loadSharedSecrets(store.pool);
-      const added = await rotateSharedTokenKeys(store.pool, new Date(Date.now() + 86_400_000));
-      const after = await readSharedTokenKeys(store.pool);
+      const { tokenKeys } = await loadSharedSecrets(store.pool, KEKS);
+      const added = await rotateSharedTokenKeys(store.pool, KEKS, new Date(Date.now() + 86_400_000));
+      const after = await readSharedTokenKeys(store.pool, KEKS);
       expect(after.map((k) => k.kid)).toEqual([tokenKeys[0]!.kid, added.kid]);
       expect(new TokenKeyRing(after).primary.kid).toBe(added.kid);
-      await retireSharedTokenKey(store.pool, tokenKeys[0]!.kid);
-      expect(new TokenKeyRing(await readSharedTokenKeys(store.pool)).jwks.keys.map((k) => k.kid)).toEqual([added.kid]);
+      await retireSharedTokenKey(store.pool, KEKS, tokenKeys[0]!.kid);
+      expect(new TokenKeyRing(await readSharedTokenKeys(store.pool, KEKS)).jwks.keys.map((k) => k.kid)).toEqual([added.kid]);
       // The last live key cannot be retired.
-      await expect(retireSharedTokenKey(store.pool, added.kid)).rejects.toThrow(/live/);
-      await expect(retireSharedTokenKey(store.pool, 'nope')).rejects.toThrow(/no shared token key/);
+      await expect(retireSharedTokenKey(store.pool, KEKS, added.kid)).rejects.toThrow(/live/);
+      await expect(retireSharedTokenKey(store.pool, KEKS, 'nope')).rejects.toThrow(/no shared token key/);
     });
 
     it('says what is wrong when the table is missing', async () => {
       const pool = new pg.Pool({ connectionString: URL_, options: `-c search_path=${schema}_none` });
       try {
-        await expect(loadSharedSecrets(pool)).rejects.toThrow(/shared_secrets is missing/);
+        await expect(loadSharedSecrets(pool, KEKS)).rejects.toThrow(/shared_secrets is missing/);
       } finally {
         await pool.end();
       }
@@ -348,7 +351,7 @@ setInterval(() => {}, 60_000);
       try {
         expect(stores.records).toBeInstanceOf(PostgresRecords);
         expect(stores.database).toBe((stores.records as PostgresRecords).pool);
-        const secrets = await loadSharedSecrets(stores.database!);
+        const secrets = await loadSharedSecrets(stores.database!, KEKS);
         expect(secrets.tokenKeys).toHaveLength(1);
       } finally {
         await stores.records.close();

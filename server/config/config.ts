@@ -22,6 +22,7 @@ import {
   type RiskEvent,
 } from '../../shared/constants.js';
 import { REASON_LANGUAGES } from '../../shared/reasons.js';
+import { KeyEncryptionKeys } from '../keys/key-encryption.js';
 import { StoredTokenKeys } from '../keys/token-keys.js';
 
 const byLevel = <T extends z.ZodType>(value: T) =>
@@ -174,6 +175,13 @@ export const ConfigFile = z.object({
     .prefault({}),
   /** Secret for keyed hashes of identifiers (≥ 32 chars); else generated into the data directory. */
   identifier_hash_key: z.string().min(32).optional(),
+  /** How the secrets kept in PostgreSQL (`shared_secrets`) are sealed. */
+  secrets: z
+    .object({
+      /** File holding the key-encryption keys, one a line, current first (or RISKGATE_SECRETS_KEK, comma-separated). */
+      kek_file: z.string().min(1).optional(),
+    })
+    .prefault({}),
   scoring: z
     .object({ default: ScoringSettings.default({}), events: eventMap(ScoringSettings).default({}) })
     .default({ default: {}, events: {} }),
@@ -249,6 +257,8 @@ export interface RiskGateConfig {
   readonly rulesFile: string | undefined;
   readonly token: ConfigFile['token'];
   readonly identifierHashKey: string | undefined;
+  /** Keys that seal the rows of `shared_secrets`, current first; undefined when none is given. */
+  readonly secretsKeks: KeyEncryptionKeys | undefined;
   readonly stateMaxKeys: number;
   readonly challenges: ChallengeSettings;
   readonly trustProxy: boolean | string[];
@@ -300,6 +310,7 @@ function environmentOverrides(env: NodeJS.ProcessEnv, raw: Record<string, unknow
   if (env.RISKGATE_LOG_LEVEL) overrides.log_level = env.RISKGATE_LOG_LEVEL;
   if (env.RISKGATE_RULES) overrides.rules_file = env.RISKGATE_RULES;
   if (env.RISKGATE_IDENTIFIER_HASH_KEY) overrides.identifier_hash_key = env.RISKGATE_IDENTIFIER_HASH_KEY;
+  if (env.RISKGATE_SECRETS_KEK_FILE) overrides.secrets = { ...(raw.secrets as object | undefined), kek_file: env.RISKGATE_SECRETS_KEK_FILE };
   if (env.RISKGATE_METRICS_TOKEN) overrides.observability = { ...(raw.observability as object | undefined), metrics_token: env.RISKGATE_METRICS_TOKEN };
   const http = {
     ...(env.RISKGATE_REQUEST_TIMEOUT_MS ? { request_timeout_ms: env.RISKGATE_REQUEST_TIMEOUT_MS } : {}),
@@ -330,6 +341,40 @@ function storeOverrides(env: NodeJS.ProcessEnv): Record<string, string> {
   if (env.RISKGATE_DATABASE_SCHEMA) overrides.database_schema = env.RISKGATE_DATABASE_SCHEMA;
   if (env.RISKGATE_DEPENDENCY_TIMEOUT_MS) overrides.dependency_timeout_ms = env.RISKGATE_DEPENDENCY_TIMEOUT_MS;
   return overrides;
+}
+
+/**
+ * The key-encryption keys from RISKGATE_SECRETS_KEK (comma-separated) or from
+ * the file `secrets.kek_file` names (one a line; blank lines and `#` comments
+ * skipped), current first. Both at once is refused: which one rotates would be
+ * unclear. Errors name the source, never a key.
+ */
+function readKeyEncryptionKeys(fromEnv: string | undefined, file: string | undefined, source: string): KeyEncryptionKeys | undefined {
+  if (fromEnv !== undefined && file !== undefined) {
+    throw new ConfigError(`invalid configuration (${source}): give the key-encryption keys once: RISKGATE_SECRETS_KEK or secrets.kek_file, not both`);
+  }
+  let texts: string[];
+  let where: string;
+  if (fromEnv !== undefined) {
+    texts = fromEnv.split(',').map((t) => t.trim()).filter((t) => t !== '');
+    where = 'RISKGATE_SECRETS_KEK';
+  } else if (file !== undefined) {
+    let content: string;
+    try {
+      content = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`cannot read secrets.kek_file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    texts = content.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+    where = `secrets.kek_file ${file}`;
+  } else {
+    return undefined;
+  }
+  try {
+    return KeyEncryptionKeys.parse(texts, where);
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
+  }
 }
 
 /** Reads and validates configuration; `raw` (already-parsed file content) is for tests and embedding. */
@@ -408,6 +453,7 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cw
     rulesFile: file.rules_file ? resolve(env.RISKGATE_RULES ? cwd : baseDir, file.rules_file) : undefined,
     token: file.token,
     identifierHashKey: file.identifier_hash_key,
+    secretsKeks: readKeyEncryptionKeys(env.RISKGATE_SECRETS_KEK || undefined, file.secrets.kek_file && resolve(env.RISKGATE_SECRETS_KEK_FILE ? cwd : baseDir, file.secrets.kek_file), source),
     stateMaxKeys: file.state.max_keys,
     challenges: file.challenges,
     trustProxy: file.trust_proxy,

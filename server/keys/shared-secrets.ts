@@ -9,12 +9,19 @@
  * them inside an advisory-locked transaction; the others, waiting on the lock
  * or starting later, read the same rows.
  *
+ * Every row is sealed with a key-encryption key that is never stored in the
+ * database (key-encryption.ts). At start, under the same lock, rows written in
+ * clear (before KEKs) or sealed with a KEK that is no longer the current one
+ * are sealed again with the current one. A row that does not open stops the
+ * start with an error naming it: never a new secret in its place.
+ *
  * `pool` is the records pool (`PostgresRecords#pool`), whose connections use
  * the records' schema.
  */
 import { randomBytes } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { withAdvisoryLock } from '../records/postgres.js';
+import { SealedSecretError, type KeyEncryptionKeys } from './key-encryption.js';
 import { generateTokenKey, StoredTokenKeys, TokenKeyRing, type StoredTokenKey } from './token-keys.js';
 
 const TOKEN_KEYS = 'token_keys';
@@ -28,6 +35,8 @@ export interface SharedSecrets {
   identifierHashKey: Buffer;
   /** Which secrets this call created (for the first-start log line); empty when they existed. */
   created: string[];
+  /** Which existing rows this call sealed with the current KEK (they were in clear, or under an older KEK). */
+  sealed: string[];
 }
 
 /** Secrets from the configuration, which take precedence over the database's. */
@@ -74,53 +83,84 @@ function parseHashKey(text: string): Buffer {
   return key;
 }
 
+/** Opens a row and checks its content, so that a bad row fails before anything is written. */
+function openRow(keks: KeyEncryptionKeys, name: string, stored: string): { clear: string; sealedBy: string | undefined } {
+  const row = keks.open(name, stored);
+  if (name === TOKEN_KEYS) parseTokenKeys(row.clear);
+  else parseHashKey(row.clear);
+  return row;
+}
+
+async function writeRow(db: PoolClient, keks: KeyEncryptionKeys, name: string, clear: string): Promise<void> {
+  const now = Date.now();
+  await db.query(
+    `INSERT INTO shared_secrets (name, value, created_at, updated_at) VALUES ($1, $2, $3, $3)
+     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
+    [name, keks.seal(name, clear), now],
+  );
+}
+
 /**
  * The token keys and identifier hash key for this instance: the configured
  * ones where given, else the database's, created on first use.
  */
-export async function loadSharedSecrets(pool: Pool, given: GivenSecrets = {}): Promise<SharedSecrets> {
+export async function loadSharedSecrets(pool: Pool, keks: KeyEncryptionKeys, given: GivenSecrets = {}): Promise<SharedSecrets> {
   const needed = [...(given.tokenKeys ? [] : [TOKEN_KEYS]), ...(given.identifierHashKey ? [] : [IDENTIFIER_HASH_KEY])];
   const created: string[] = [];
-  let rows: Rows = needed.length > 0 ? await readRows(pool, needed) : new Map();
-  if (needed.some((name) => !rows.has(name))) {
-    // First start: create what is missing once, whoever gets the lock first.
+  const sealed: string[] = [];
+  const openAll = (rows: Rows) => new Map([...rows].map(([name, stored]) => [name, openRow(keks, name, stored)]));
+  let rows = openAll(needed.length > 0 ? await readRows(pool, needed) : new Map());
+  if (needed.some((name) => rows.get(name)?.sealedBy !== keks.currentId)) {
+    // First start, first start with a KEK, or a new current KEK: create what is
+    // missing and seal what is not sealed with the current KEK, once, whoever gets the lock first.
     rows = await withAdvisoryLock(pool, SECRETS_LOCK, async (client) => {
-      const current = await readRows(client, needed);
-      const now = Date.now();
+      const current = openAll(await readRows(client, needed));
       for (const name of needed) {
-        if (current.has(name)) continue;
-        const value = name === TOKEN_KEYS ? JSON.stringify([generateTokenKey()]) : randomBytes(32).toString('base64url');
-        await client.query('INSERT INTO shared_secrets (name, value, created_at, updated_at) VALUES ($1, $2, $3, $3)', [name, value, now]);
-        current.set(name, value);
-        created.push(name);
+        const row = current.get(name);
+        if (row?.sealedBy === keks.currentId) continue;
+        const clear = row?.clear ?? (name === TOKEN_KEYS ? JSON.stringify([generateTokenKey()]) : randomBytes(32).toString('base64url'));
+        await writeRow(client, keks, name, clear);
+        current.set(name, { clear, sealedBy: keks.currentId });
+        (row ? sealed : created).push(name);
       }
       return current;
     });
   }
-  const tokenKeys = given.tokenKeys ? [...given.tokenKeys] : parseTokenKeys(rows.get(TOKEN_KEYS)!);
-  const identifierHashKey = given.identifierHashKey ? Buffer.from(given.identifierHashKey, 'utf8') : parseHashKey(rows.get(IDENTIFIER_HASH_KEY)!);
-  return { tokenKeys, identifierHashKey, created };
+  const tokenKeys = given.tokenKeys ? [...given.tokenKeys] : parseTokenKeys(rows.get(TOKEN_KEYS)!.clear);
+  const identifierHashKey = given.identifierHashKey ? Buffer.from(given.identifierHashKey, 'utf8') : parseHashKey(rows.get(IDENTIFIER_HASH_KEY)!.clear);
+  return { tokenKeys, identifierHashKey, created, sealed };
+}
+
+/**
+ * The stored token key set, opened. Only a start seals rows written in clear;
+ * later reads refuse them (a clear row now is an older version's write, or a forgery).
+ */
+function openTokenKeys(keks: KeyEncryptionKeys, stored: string): StoredTokenKey[] {
+  const row = openRow(keks, TOKEN_KEYS, stored);
+  if (row.sealedBy === undefined) {
+    throw new SealedSecretError(`shared secrets: row "${TOKEN_KEYS}" is in clear; start an instance with a key-encryption key to seal it`);
+  }
+  return parseTokenKeys(row.clear);
 }
 
 /** The shared token key set as stored now (to reload after a rotation by another instance or the CLI). */
-export async function readSharedTokenKeys(pool: Pool): Promise<StoredTokenKey[]> {
-  const text = (await readRows(pool, [TOKEN_KEYS])).get(TOKEN_KEYS);
-  if (text === undefined) throw new Error('shared secrets: no token keys stored yet (they are created when the first server starts)');
-  return parseTokenKeys(text);
+export async function readSharedTokenKeys(pool: Pool, keks: KeyEncryptionKeys): Promise<StoredTokenKey[]> {
+  const stored = (await readRows(pool, [TOKEN_KEYS])).get(TOKEN_KEYS);
+  if (stored === undefined) throw new Error('shared secrets: no token keys stored yet (they are created when the first server starts)');
+  return openTokenKeys(keks, stored);
 }
 
 /** Changes the stored key set under the lock; `change` returns the new set and a result. */
-async function updateTokenKeys<T>(pool: Pool, change: (keys: StoredTokenKey[]) => { keys: StoredTokenKey[]; result: T }): Promise<T> {
+async function updateTokenKeys<T>(
+  pool: Pool,
+  keks: KeyEncryptionKeys,
+  change: (keys: StoredTokenKey[]) => { keys: StoredTokenKey[]; result: T },
+): Promise<T> {
   return withAdvisoryLock(pool, SECRETS_LOCK, async (client) => {
     const current = (await readRows(client, [TOKEN_KEYS], true)).get(TOKEN_KEYS);
-    const { keys, result } = change(current === undefined ? [] : parseTokenKeys(current));
+    const { keys, result } = change(current === undefined ? [] : openTokenKeys(keks, current));
     new TokenKeyRing(keys); // refuses a set without a live key, duplicate kids or corrupt keys
-    const now = Date.now();
-    await client.query(
-      `INSERT INTO shared_secrets (name, value, created_at, updated_at) VALUES ($1, $2, $3, $3)
-       ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
-      [TOKEN_KEYS, JSON.stringify(keys), now],
-    );
+    await writeRow(client, keks, TOKEN_KEYS, JSON.stringify(keys));
     return result;
   });
 }
@@ -129,8 +169,8 @@ async function updateTokenKeys<T>(pool: Pool, change: (keys: StoredTokenKey[]) =
  * Adds a new primary token key to the shared set; older keys stay live until
  * retired. Instances pick it up when they reload (`readSharedTokenKeys`).
  */
-export async function rotateSharedTokenKeys(pool: Pool, now = new Date()): Promise<StoredTokenKey> {
-  return updateTokenKeys(pool, (keys) => {
+export async function rotateSharedTokenKeys(pool: Pool, keks: KeyEncryptionKeys, now = new Date()): Promise<StoredTokenKey> {
+  return updateTokenKeys(pool, keks, (keys) => {
     const key = generateTokenKey(now);
     if (keys.some((k) => k.kid === key.kid)) throw new Error(`token key id "${key.kid}" already exists`);
     return { keys: [...keys, key], result: key };
@@ -138,11 +178,20 @@ export async function rotateSharedTokenKeys(pool: Pool, now = new Date()): Promi
 }
 
 /** Stops advertising a shared key; it still decrypts tokens already made for it. */
-export async function retireSharedTokenKey(pool: Pool, kid: string, now = new Date()): Promise<void> {
-  await updateTokenKeys(pool, (keys) => {
+export async function retireSharedTokenKey(pool: Pool, keks: KeyEncryptionKeys, kid: string, now = new Date()): Promise<void> {
+  await updateTokenKeys(pool, keks, (keys) => {
     const key = keys.find((k) => k.kid === kid);
     if (!key) throw new Error(`no shared token key "${kid}"`);
     key.retired_at ??= now.toISOString();
     return { keys, result: undefined };
+  });
+}
+
+/** Deletes a shared key for good: tokens made for it then decode as TOKEN_UNKNOWN_KEY. */
+export async function removeSharedTokenKey(pool: Pool, keks: KeyEncryptionKeys, kid: string): Promise<void> {
+  await updateTokenKeys(pool, keks, (keys) => {
+    const rest = keys.filter((k) => k.kid !== kid);
+    if (rest.length === keys.length) throw new Error(`no shared token key "${kid}"`);
+    return { keys: rest, result: undefined };
   });
 }

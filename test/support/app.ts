@@ -31,7 +31,14 @@ export async function testApp(raw: Record<string, unknown> = {}, options: Partia
       ...raw,
     },
   });
-  const app = await buildApp({ config, logger: false, ...options });
+  let app: RiskGateApp;
+  try {
+    app = await buildApp({ config, logger: false, ...options });
+  } catch (error) {
+    // Tests of refused start-ups (bad secrets, no key-encryption key) leave no directory behind.
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     app,
     dataDir,
