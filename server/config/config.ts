@@ -22,8 +22,9 @@ import {
   type RiskEvent,
 } from '../../shared/constants.js';
 import { REASON_LANGUAGES } from '../../shared/reasons.js';
-import { networkProblem, webhookUrlProblem, WebhookTargetPolicy } from '../challenges/sms/webhook-target.js';
+import { webhookUrlProblem, WebhookTargetPolicy } from '../challenges/sms/webhook-target.js';
 import { StoredTokenKeys } from '../keys/token-keys.js';
+import { networkProblem } from './networks.js';
 
 const byLevel = <T extends z.ZodType>(value: T) =>
   z.object({ 0: value, 1: value, 2: value, 3: value, 4: value });
@@ -39,6 +40,9 @@ const ScoringSettings = z.object({
   challenges: byLevel(z.enum(CHALLENGES)).partial().optional(),
 });
 type ScoringSettingsInput = z.infer<typeof ScoringSettings>;
+
+/** Names Fastify's trustProxy (proxy-addr) accepts for well-known ranges. */
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 const eventMap = <T extends z.ZodType>(value: T) => z.partialRecord(z.enum(EVENTS), value);
 
@@ -83,7 +87,9 @@ const SmsWebhookSettings = z
      * the private network, e.g. 10.20.0.0/16); every other target must be a
      * public address, checked on each connection's DNS answer.
      */
-    allowed_networks: z.array(z.string().refine((entry) => networkProblem(entry) === undefined, { error: (issue) => networkProblem(String(issue.input)) })).default([]),
+    allowed_networks: z
+      .array(z.string().refine((entry) => networkProblem(entry) === undefined, { error: (issue) => `${networkProblem(String(issue.input))} (names are not accepted: their answer can change)` }))
+      .default([]),
     /** Per attempt, until the response's status (ms); one retry after a timeout, network error or 5xx. */
     timeout_ms: z.number().int().min(100).max(30_000).default(3000),
     /** Per attempt, to have a connection ready: DNS, TCP, TLS (ms); at most timeout_ms. Default: 1000, or timeout_ms when shorter. */
@@ -212,8 +218,26 @@ export const ConfigFile = z.object({
    */
   state: z.object({ max_keys: z.number().int().min(1000).default(200_000) }).default({ max_keys: 200_000 }),
   challenges: ChallengeSettings.prefault({}),
-  /** Trust X-Forwarded-For from these proxies (true, or their addresses/CIDRs) so rate limits see real client IPs. */
-  trust_proxy: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
+  /**
+   * Whose X-Forwarded-For to believe, so that the browser-facing routes' rate
+   * limits and enrollment prefixes see client IPs behind a proxy: your proxies'
+   * addresses or CIDRs (or Fastify's names `loopback`, `linklocal`,
+   * `uniquelocal`). `true` believes every client (anyone can pick their IP):
+   * start-up warns. Evaluate never reads it: it takes the body's `ip`.
+   */
+  trust_proxy: z
+    .union(
+      [
+        z.boolean(),
+        z.array(
+          z.string().refine((entry) => TRUST_PROXY_NAMES.has(entry) || networkProblem(entry) === undefined, {
+            error: (issue) => `${networkProblem(String(issue.input))}; give addresses, CIDRs or ${[...TRUST_PROXY_NAMES].join(', ')}`,
+          }),
+        ),
+      ],
+      { error: 'must be true, false or a list of proxy addresses and CIDRs' },
+    )
+    .default(false),
   /** Who may read /metrics, and whether /docs is served. */
   observability: z
     .object({

@@ -14,6 +14,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { networkProblem } from '../../config/networks.js';
 import { ipKind } from '../../features/identity.js';
 
 /** A connection the policy refused: the target is not public and not in the allowed networks. */
@@ -26,20 +27,9 @@ export class BlockedTargetError extends Error {
 
 type Network = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
-/** Why an `allowed_networks` entry is not an address or CIDR, or undefined when it is. */
-export function networkProblem(entry: string): string | undefined {
-  const slash = entry.indexOf('/');
-  const address = slash === -1 ? entry : entry.slice(0, slash);
-  const family = isIP(address);
-  if (family === 0) return `"${entry}" is not an IP address or CIDR (names are not accepted: their answer can change)`;
-  if (slash === -1) return undefined;
-  const bits = entry.slice(slash + 1);
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128) ? undefined : `"${entry}" has an invalid prefix length`;
-}
-
 function parseNetwork(entry: string): Network {
   const problem = networkProblem(entry);
-  if (problem) throw new TypeError(`allowed_networks: ${problem}`);
+  if (problem) throw new TypeError(`allowed_networks: ${problem} (names are not accepted: their answer can change)`);
   if (entry.includes('/')) return ipaddr.parseCIDR(entry);
   const address = ipaddr.process(entry);
   return [address, address.kind() === 'ipv4' ? 32 : 128];
