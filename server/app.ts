@@ -128,6 +128,12 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     return503OnClosing: true,
   }).withTypeProvider<ZodTypeProvider>();
 
+  if (config.trustProxy === true) {
+    app.log.warn(
+      'trust_proxy is true: X-Forwarded-For is believed from every client, so anyone can choose the IP that rate limits and enrollment see; list your proxies\' addresses instead',
+    );
+  }
+
   // The API speaks JSON only: without this, text/plain bodies would reach validation as strings.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(zodValidatorCompiler);

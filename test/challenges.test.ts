@@ -798,6 +798,8 @@ describe('SMS challenges', () => {
 
 describe('the webhook SMS provider, end to end', () => {
   const SECRET = 'webhook-secret-0123456789abcdef';
+  /** A receiver in this process: plain http on loopback, which the configuration must allow. */
+  const LOCAL_RECEIVER = { allow_insecure_http: true, allowed_networks: ['127.0.0.1'] };
   let server: Server;
   let url: string;
   const received: { headers: IncomingHttpHeaders; body: Buffer }[] = [];
@@ -816,7 +818,7 @@ describe('the webhook SMS provider, end to end', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it('POSTs a signed message the receiver can verify; the code in it passes the challenge', async () => {
-    const t = await testApp({ rules_file: rulesFile, challenges: { sms: { provider: 'webhook', webhook: { url, secret: SECRET } } } });
+    const t = await testApp({ rules_file: rulesFile, challenges: { sms: { provider: 'webhook', webhook: { url, secret: SECRET, ...LOCAL_RECEIVER } } } });
     current.push(t);
     const started = await startFromBackend(t, { type: 'sms', mobile: MOBILE });
     expect((await sendSms(t, started.body.challenge_id)).body.sent).toBe(true);
@@ -831,6 +833,29 @@ describe('the webhook SMS provider, end to end', () => {
     const code = /\b(\d{6})\b/.exec(payload.text)![1]!;
     const passed = await answer(t, started.body.challenge_id, { code });
     expect(passed.body).toMatchObject({ success: true, session_id: expect.any(String) });
+  });
+
+  it('a receiver that never answers: the send answers 5020 within the configured bound, not a hang or a 500', async () => {
+    const silent = createServer(() => {
+      // Takes the request, never answers.
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/sms`;
+      const webhook = { url: silentUrl, secret: SECRET, timeout_ms: 200, connect_timeout_ms: 100, ...LOCAL_RECEIVER };
+      const t = await testApp({ rules_file: rulesFile, challenges: { sms: { provider: 'webhook', webhook } } });
+      current.push(t);
+      const started = await startFromBackend(t, { type: 'sms', mobile: MOBILE });
+      const before = Date.now();
+      const failed = await sendSms(t, started.body.challenge_id);
+      // Two attempts of 200 ms and the 200 ms pause between them.
+      expect(Date.now() - before).toBeLessThan(2 * 200 + 200 + 500);
+      expect(failed.status).toBe(502);
+      expect(failed.body).toMatchObject({ code: 5020, error: 'SMS_FAILED' });
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
 

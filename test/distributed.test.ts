@@ -317,6 +317,8 @@ function writeConfig(smsUrl: string): string {
       '    webhook:',
       `      url: "${smsUrl}"`,
       `      secret: "${SMS_SECRET}"`,
+      '      allow_insecure_http: true        # the receiver is this test, on loopback',
+      '      allowed_networks: ["127.0.0.1"]',
       '',
     ].join('\n'),
   );

@@ -22,8 +22,10 @@ import {
   type RiskEvent,
 } from '../../shared/constants.js';
 import { REASON_LANGUAGES } from '../../shared/reasons.js';
+import { webhookUrlProblem, WebhookTargetPolicy } from '../challenges/sms/webhook-target.js';
 import { KeyEncryptionKeys } from '../keys/key-encryption.js';
 import { StoredTokenKeys } from '../keys/token-keys.js';
+import { networkProblem } from './networks.js';
 
 const byLevel = <T extends z.ZodType>(value: T) =>
   z.object({ 0: value, 1: value, 2: value, 3: value, 4: value });
@@ -39,6 +41,9 @@ const ScoringSettings = z.object({
   challenges: byLevel(z.enum(CHALLENGES)).partial().optional(),
 });
 type ScoringSettingsInput = z.infer<typeof ScoringSettings>;
+
+/** Names Fastify's trustProxy (proxy-addr) accepts for well-known ranges. */
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 const eventMap = <T extends z.ZodType>(value: T) => z.partialRecord(z.enum(EVENTS), value);
 
@@ -71,11 +76,39 @@ const AppConfig = z
   })
   .refine((a) => Boolean(a.secret) !== Boolean(a.secret_sha256), { message: 'give exactly one of secret and secret_sha256', path: ['secret'] });
 
+/** Where SMS codes are POSTed, signed; see server/challenges/sms/webhook.ts for the contract. */
+const SmsWebhookSettings = z
+  .object({
+    url: z.url(),
+    secret: secretText,
+    /** Plain http: URLs are refused unless this is true (development only: codes would cross the network in clear). */
+    allow_insecure_http: z.boolean().default(false),
+    /**
+     * Non-public addresses or CIDRs the webhook may connect to (a gateway on
+     * the private network, e.g. 10.20.0.0/16); every other target must be a
+     * public address, checked on each connection's DNS answer.
+     */
+    allowed_networks: z
+      .array(z.string().refine((entry) => networkProblem(entry) === undefined, { error: (issue) => `${networkProblem(String(issue.input))} (names are not accepted: their answer can change)` }))
+      .default([]),
+    /** Per attempt, until the response's status (ms); one retry after a timeout, network error or 5xx. */
+    timeout_ms: z.number().int().min(100).max(30_000).default(3000),
+    /** Per attempt, to have a connection ready: DNS, TCP, TLS (ms); at most timeout_ms. Default: 1000, or timeout_ms when shorter. */
+    connect_timeout_ms: z.number().int().min(50).max(30_000).optional(),
+  })
+  .superRefine((webhook, ctx) => {
+    if (webhook.connect_timeout_ms !== undefined && webhook.connect_timeout_ms > webhook.timeout_ms) ctx.addIssue({ code: 'custom', path: ['connect_timeout_ms'], message: 'must not exceed timeout_ms' });
+    // allowed_networks has its own issues when invalid; the URL is judged with a valid list only.
+    if (webhook.allowed_networks.some((entry) => networkProblem(entry) !== undefined)) return;
+    const problem = webhookUrlProblem(webhook.url, { allowInsecureHttp: webhook.allow_insecure_http, policy: new WebhookTargetPolicy(webhook.allowed_networks) });
+    if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: problem });
+  });
+
 const SmsSettings = z
   .object({
     /** `log` writes codes to the server log (development, demo); `webhook` POSTs them, signed, to your SMS gateway. */
     provider: z.enum(['log', 'webhook']).default('log'),
-    webhook: z.object({ url: z.url(), secret: secretText, timeout_ms: z.number().int().min(100).max(30_000).default(3000) }).optional(),
+    webhook: SmsWebhookSettings.optional(),
     /** Country calling codes numbers may belong to (SMS pumping targets premium destinations). */
     allowed_countries: z.array(z.string().regex(/^\d{1,4}$/)).min(1).default(['86']),
     code_ttl_seconds: z.number().int().min(60).max(3600).default(300),
@@ -193,8 +226,26 @@ export const ConfigFile = z.object({
    */
   state: z.object({ max_keys: z.number().int().min(1000).default(200_000) }).default({ max_keys: 200_000 }),
   challenges: ChallengeSettings.prefault({}),
-  /** Trust X-Forwarded-For from these proxies (true, or their addresses/CIDRs) so rate limits see real client IPs. */
-  trust_proxy: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
+  /**
+   * Whose X-Forwarded-For to believe, so that the browser-facing routes' rate
+   * limits and enrollment prefixes see client IPs behind a proxy: your proxies'
+   * addresses or CIDRs (or Fastify's names `loopback`, `linklocal`,
+   * `uniquelocal`). `true` believes every client (anyone can pick their IP):
+   * start-up warns. Evaluate never reads it: it takes the body's `ip`.
+   */
+  trust_proxy: z
+    .union(
+      [
+        z.boolean(),
+        z.array(
+          z.string().refine((entry) => TRUST_PROXY_NAMES.has(entry) || networkProblem(entry) === undefined, {
+            error: (issue) => `${networkProblem(String(issue.input))}; give addresses, CIDRs or ${[...TRUST_PROXY_NAMES].join(', ')}`,
+          }),
+        ),
+      ],
+      { error: 'must be true, false or a list of proxy addresses and CIDRs' },
+    )
+    .default(false),
   /** Who may read /metrics, and whether /docs is served. */
   observability: z
     .object({
@@ -320,12 +371,18 @@ function environmentOverrides(env: NodeJS.ProcessEnv, raw: Record<string, unknow
   if (Object.keys(http).length > 0) overrides.http = { ...(raw.http as object | undefined), ...http };
   if (env.RISKGATE_DECODE_THREADS) overrides.token = { ...(raw.token as object | undefined), decode_threads: env.RISKGATE_DECODE_THREADS };
   if (env.RISKGATE_SMS_WEBHOOK_URL || env.RISKGATE_SMS_WEBHOOK_SECRET) {
+    const sms = (raw.challenges as { sms?: { webhook?: object } } | undefined)?.sms;
     overrides.challenges = {
       ...(raw.challenges as object | undefined),
       sms: {
-        ...((raw.challenges as { sms?: object } | undefined)?.sms),
+        ...sms,
         provider: 'webhook',
-        webhook: { url: env.RISKGATE_SMS_WEBHOOK_URL, secret: env.RISKGATE_SMS_WEBHOOK_SECRET },
+        // Over the file's webhook section, so its allowed_networks and timeouts still apply.
+        webhook: {
+          ...sms?.webhook,
+          ...(env.RISKGATE_SMS_WEBHOOK_URL ? { url: env.RISKGATE_SMS_WEBHOOK_URL } : {}),
+          ...(env.RISKGATE_SMS_WEBHOOK_SECRET ? { secret: env.RISKGATE_SMS_WEBHOOK_SECRET } : {}),
+        },
       },
     };
   }

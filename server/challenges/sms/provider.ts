@@ -31,7 +31,9 @@ export type SmsSendErrorCode =
   /** The connection failed: DNS, refused, reset, TLS (after the retries). */
   | 'network'
   /** The receiver answered with a non-2xx status (a 4xx at once, a 5xx after the retries), or a redirect. */
-  | 'rejected';
+  | 'rejected'
+  /** The target resolved to an address the provider may not connect to (not public, not allowed); not retried. */
+  | 'blocked';
 
 /**
  * A send that failed, with a stable `code` to branch on. The message never

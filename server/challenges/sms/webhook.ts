@@ -19,10 +19,21 @@
  * A retry sends the same body (same sent_at) with a fresh timestamp and
  * signature, so `challenge_id` + `sent_at` identify a message for de-duplication.
  * Redirects are never followed: a 3xx is a rejection.
+ *
+ * Where it connects and how long it waits are bounded: https only (plain http
+ * with `allowInsecureHttp`, for development), public addresses only unless
+ * `allowedNetworks` names them (webhook-target.ts), a connect timeout and a
+ * per-attempt timeout. A send takes at most
+ * (retries + 1) × timeoutMs + retries × retryDelayMs: 6.2 s by default.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { lookup as dnsLookup } from 'node:dns';
+import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SmsSendError, type SmsMessage, type SmsProvider, type SmsSendErrorCode } from './provider.js';
+import { BlockedTargetError, webhookUrlProblem, WebhookTargetPolicy } from './webhook-target.js';
 
 export const WEBHOOK_TIMESTAMP_HEADER = 'x-riskgate-timestamp';
 export const WEBHOOK_SIGNATURE_HEADER = 'x-riskgate-signature';
@@ -41,18 +52,24 @@ export interface SmsWebhookPayload {
 }
 
 export interface WebhookSmsProviderOptions {
-  /** http: or https: URL of the receiver. */
+  /** https: URL of the receiver (http: only with allowInsecureHttp). */
   url: string;
   /** Shared secret for the signature, at least MIN_WEBHOOK_SECRET_BYTES bytes. */
   secret: string;
-  /** Per attempt, covering connect, headers and body (ms). Default 3000. */
+  /** Allow a plain http: URL (development only: the code crosses the network in clear). Default false. */
+  allowInsecureHttp?: boolean;
+  /** Non-public addresses or CIDRs the receiver may be at (a gateway on the private network). Default none. */
+  allowedNetworks?: readonly string[];
+  /** Per attempt, from the start of the connection to the response's status line (ms). Default 3000. */
   timeoutMs?: number;
+  /** Per attempt, to have a connection ready: DNS, TCP and TLS (ms); at most timeoutMs. Default 1000. */
+  connectTimeoutMs?: number;
   /** Extra attempts after a timeout, network error or 5xx. Default 1; 0–3. */
   retries?: number;
   /** Pause before a retry (ms). Default 200. */
   retryDelayMs?: number;
-  /** Injected for tests; defaults to the global fetch. */
-  fetch?: typeof globalThis.fetch;
+  /** DNS look-up, injected for tests; defaults to dns.lookup. Its answers are checked all the same. */
+  resolve?: typeof dnsLookup;
   /** Clock (ms since the epoch); injected for tests. */
   now?: () => number;
 }
@@ -65,35 +82,33 @@ type Attempt =
  * POSTs each message, signed, to a webhook.
  *
  * @example
- * const sms = new WebhookSmsProvider({ url: 'https://sms-gw.internal/send', secret: process.env.SMS_SECRET! });
+ * const sms = new WebhookSmsProvider({ url: 'https://sms-gw.example/send', secret: process.env.SMS_SECRET! });
  * try { await sms.send(message); }
  * catch (error) { if (error instanceof SmsSendError && error.code === 'rejected') … }
  */
 export class WebhookSmsProvider implements SmsProvider {
   readonly name = 'webhook';
-  readonly #url: string;
+  readonly #url: URL;
   readonly #secret: string;
   readonly #timeoutMs: number;
+  readonly #connectTimeoutMs: number;
   readonly #retries: number;
   readonly #retryDelayMs: number;
-  readonly #fetch: typeof globalThis.fetch;
+  readonly #lookup: LookupFunction;
   readonly #now: () => number;
 
   constructor(options: WebhookSmsProviderOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.url);
-    } catch {
-      throw new TypeError('WebhookSmsProvider: url is not a valid URL');
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('WebhookSmsProvider: url must be http: or https:');
+    const policy = new WebhookTargetPolicy(options.allowedNetworks);
+    const problem = webhookUrlProblem(options.url, { allowInsecureHttp: options.allowInsecureHttp ?? false, policy });
+    if (problem) throw new TypeError(`WebhookSmsProvider: url ${problem}`);
     assertSecret(options.secret);
-    this.#url = url.href;
+    this.#url = new URL(options.url);
     this.#secret = options.secret;
     this.#timeoutMs = integerIn('timeoutMs', options.timeoutMs ?? 3000, 1, 60_000);
+    this.#connectTimeoutMs = integerIn('connectTimeoutMs', options.connectTimeoutMs ?? Math.min(1000, this.#timeoutMs), 1, this.#timeoutMs);
     this.#retries = integerIn('retries', options.retries ?? 1, 0, 3);
     this.#retryDelayMs = integerIn('retryDelayMs', options.retryDelayMs ?? 200, 0, 10_000);
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#lookup = policy.lookup(options.resolve);
     this.#now = options.now ?? Date.now;
   }
 
@@ -124,34 +139,61 @@ export class WebhookSmsProvider implements SmsProvider {
 
   async #attempt(body: string): Promise<Attempt> {
     const timestamp = String(Math.floor(this.#now() / 1000));
-    const signal = AbortSignal.timeout(this.#timeoutMs);
-    let response: Response;
+    let status: number;
     try {
-      response = await this.#fetch(this.#url, {
-        method: 'POST',
-        headers: {
+      status = await postOnce(
+        this.#url,
+        {
           'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
           [WEBHOOK_TIMESTAMP_HEADER]: timestamp,
           [WEBHOOK_SIGNATURE_HEADER]: signWebhookPayload(this.#secret, timestamp, body),
         },
         body,
-        redirect: 'manual',
-        signal,
-      });
+        { timeoutMs: this.#timeoutMs, connectTimeoutMs: this.#connectTimeoutMs, lookup: this.#lookup },
+      );
     } catch (error) {
-      return isTimeout(error, signal)
-        ? { ok: false, code: 'timeout', retryable: true, cause: error, message: `no answer within ${this.#timeoutMs} ms` }
-        : { ok: false, code: 'network', retryable: true, cause: error, message: 'request failed' };
+      if (error instanceof BlockedTargetError) return { ok: false, code: 'blocked', retryable: false, cause: error, message: `refused to connect: ${error.message}` };
+      if (error instanceof WebhookTimeout) return { ok: false, code: 'timeout', retryable: true, cause: error, message: error.message };
+      return { ok: false, code: 'network', retryable: true, cause: error, message: 'request failed' };
     }
-    // Drain the body (within the same time limit) so the connection can be reused;
-    // once the status is in, a failure here changes nothing.
-    await response.arrayBuffer().catch(() => undefined);
-    const status = response.status;
     if (status >= 200 && status < 300) return { ok: true };
     if (status >= 500) return { ok: false, code: 'rejected', retryable: true, status, message: `receiver answered ${status}` };
     if (status >= 300 && status < 400) return { ok: false, code: 'rejected', retryable: false, status, message: `receiver answered a redirect (${status}); redirects are not followed` };
     return { ok: false, code: 'rejected', retryable: false, status, message: `receiver answered ${status}` };
   }
+}
+
+class WebhookTimeout extends Error {
+  override readonly name = 'WebhookTimeout';
+}
+
+/**
+ * One POST; resolves with the response's status. node:http follows no
+ * redirect and uses no proxy; `agent: false` gives each attempt its own
+ * connection, so each one looks its target up (and checks it) afresh.
+ */
+function postOnce(url: URL, headers: OutgoingHttpHeaders, body: string, limits: { timeoutMs: number; connectTimeoutMs: number; lookup: LookupFunction }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const secure = url.protocol === 'https:';
+    const request = (secure ? httpsRequest : httpRequest)(url, { method: 'POST', headers, agent: false, lookup: limits.lookup });
+    // Also bounds a response body that stalls after the status: the connection is cut.
+    const total = setTimeout(() => request.destroy(new WebhookTimeout(`no answer within ${limits.timeoutMs} ms`)), limits.timeoutMs);
+    request.on('socket', (socket) => {
+      const connect = setTimeout(() => request.destroy(new WebhookTimeout(`not connected within ${limits.connectTimeoutMs} ms`)), limits.connectTimeoutMs);
+      socket.once(secure ? 'secureConnect' : 'connect', () => clearTimeout(connect));
+      socket.once('close', () => clearTimeout(connect));
+    });
+    request.on('response', (response) => {
+      // The status is what counts; the body is drained, not waited for.
+      resolve(response.statusCode ?? 0);
+      response.on('error', () => undefined);
+      response.resume();
+    });
+    request.on('error', reject);
+    request.on('close', () => clearTimeout(total));
+    request.end(body);
+  });
 }
 
 /** The signature header value for a body: `sha256=` + hex HMAC-SHA256 of "<timestamp>.<body>". */
@@ -209,10 +251,4 @@ function assertSecret(secret: unknown): asserts secret is string {
 function integerIn(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) throw new TypeError(`WebhookSmsProvider: ${name} must be an integer from ${min} to ${max}`);
   return value;
-}
-
-function isTimeout(error: unknown, signal: AbortSignal): boolean {
-  if (signal.aborted) return true;
-  const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
-  return name === 'TimeoutError' || name === 'AbortError';
 }
