@@ -8,7 +8,7 @@ import ipaddr from 'ipaddr.js';
 import { EvaluateRequest, type EvaluateResponse } from '../shared/schemas.js';
 import { canonicalAccount, canonicalEmail, canonicalIp, canonicalMobile, e164 } from '../server/identifiers/canonical.js';
 import { mobileInfo } from '../server/features/identity.js';
-import { testApp, type TestApp } from './support/app.js';
+import { APP_KEY, APP_SECRET, OTHER_APP_KEY, OTHER_APP_SECRET, testApp, type TestApp } from './support/app.js';
 
 describe('canonical spellings', () => {
   it('phones: full-width digits, a spaced +86, 0086, a trunk 0 and dashes are one number', () => {
@@ -45,6 +45,9 @@ describe('canonical spellings', () => {
     expect(canonicalIp('2001:0db8:0000::0001')).toBe('2001:db8::1');
     expect(canonicalAccount('Alice\u200b')).toBe('Alice');
     expect(canonicalAccount('ａｌｉｃｅ\u00ad\ufeff')).toBe('alice');
+    expect(canonicalAccount('Alice')).toBe('Alice');
+    expect(canonicalAccount('ＡＬＩＣＥ\u200b', 'insensitive')).toBe('alice');
+    expect(canonicalAccount('İstanbul', 'insensitive')).toBe(canonicalAccount('i̇stanbul', 'insensitive'));
   });
 });
 
@@ -98,5 +101,28 @@ describe('through the API', () => {
     await blackList(t, 'ip', '6.6.6.6');
     expect((await evaluate(t, { ip: '::ffff:6.6.6.6' })).body.decision).toBe('decline');
     expect((await evaluate(t, { ip: '2001:db8::1' })).status).toBe(200);
+  });
+
+  it("account case folds only for an app that says so (apps[].account_case: insensitive)", async () => {
+    const t = (current = await testApp({
+      apps: [
+        { id: 'shop', name: 'Shop', key: APP_KEY, secret: APP_SECRET, account_case: 'insensitive' },
+        { id: 'other', name: 'Other', key: OTHER_APP_KEY, secret: OTHER_APP_SECRET },
+      ],
+    }));
+    const other = { authorization: `Bearer ${OTHER_APP_SECRET}` };
+    await blackList(t, 'account', 'Mallory');
+    const listed = await t.app.inject({ method: 'POST', url: '/v1/lists', headers: other, payload: { list: 'black', dimension: 'account', value: 'Mallory' } });
+    expect(listed.statusCode).toBe(200);
+    for (const account of ['mallory', 'MALLORY', 'ｍａｌｌｏｒｙ', 'Mal\u200blory']) {
+      expect((await evaluate(t, { ip: '36.112.10.20', account_id: account })).body.decision, account).toBe('decline');
+    }
+    const found = await t.app.inject({ method: 'GET', url: '/v1/lists?dimension=account&value=MALLORY', headers: t.auth });
+    expect(found.json().entries).toHaveLength(1);
+    // The other app keeps case: only the same letters (in any width) match.
+    const otherEvaluate = async (account: string) =>
+      (await t.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: other, payload: { event: 'register', ip: '36.112.10.21', account_id: account } })).json() as EvaluateResponse;
+    expect((await otherEvaluate('Ｍａｌｌｏｒｙ')).decision).toBe('decline');
+    expect((await otherEvaluate('mallory')).tags).not.toContain('blacklist');
   });
 });

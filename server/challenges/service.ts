@@ -40,6 +40,8 @@ export interface ChallengeOrigin {
   type: ChallengeType;
   event: RiskEvent;
   accountId?: string;
+  /** The account's key under the app's identifier rules (hot-state outcome counters). */
+  accountKey?: string;
   /** Sealed (encrypted): the hot state never holds a phone number in clear. */
   mobileSealed?: string;
   deviceId?: string;
@@ -167,7 +169,7 @@ export class ChallengeService {
       appId: app.id,
       type: body.type,
       event: body.event,
-      ...(body.account_id ? { accountId: body.account_id } : {}),
+      ...(body.account_id ? { accountId: body.account_id, accountKey: this.options.identifiers.key('account', body.account_id, app.identifiers) } : {}),
       ...(body.mobile ? { mobileSealed: this.sealer.seal(body.mobile) } : {}),
     };
   }
@@ -490,7 +492,9 @@ export class ChallengeService {
     const session = JSON.parse(raw) as SessionRecord;
     if (session.appId !== app.id) return refuse('app_mismatch');
     if (session.expiresAt <= this.now()) return refuse('expired');
-    if (accountId !== undefined && session.accountId !== accountId) return refuse('account_mismatch');
+    // The same account in another spelling (full-width, another case where the app folds case) is the same account.
+    const account = (id: string) => this.options.identifiers.normalize('account', id, app.identifiers);
+    if (accountId !== undefined && (session.accountId === null || account(session.accountId) !== account(accountId))) return refuse('account_mismatch');
     if (event !== undefined && session.event !== event) return refuse('event_mismatch');
     if (binding.sequenceId !== undefined && session.sequenceId !== binding.sequenceId) return refuse('challenge_mismatch');
     if (binding.minType !== undefined && CHALLENGE_STRENGTH[session.type] < CHALLENGE_STRENGTH[binding.minType]) return refuse('challenge_mismatch');
@@ -549,7 +553,7 @@ export class ChallengeService {
   private async recordOutcome(record: ChallengeRecord, ...outcomes: (ChallengeOutcome | EscalationMark)[]): Promise<void> {
     const entities: Partial<Record<OutcomeEntity, string>> = {
       ...(record.deviceId ? { device: record.deviceId } : {}),
-      ...(record.accountId ? { account: this.options.identifiers.key('account', record.accountId) } : {}),
+      ...(record.accountKey ? { account: record.accountKey } : {}),
     };
     const counters = outcomes.flatMap((outcome) => recordOutcome(record.appId, entities, outcome));
     if (counters.length > 0) await this.options.hotState.observe({ at: this.now(), counters, distinct: [], firstSeen: [] });

@@ -24,6 +24,7 @@ import {
 import { REASON_LANGUAGES } from '../../shared/reasons.js';
 import { webhookUrlProblem, WebhookTargetPolicy } from '../challenges/sms/webhook-target.js';
 import { KeyEncryptionKeys } from '../keys/key-encryption.js';
+import type { IdentifierRules } from '../records/identifiers.js';
 import { StoredTokenKeys } from '../keys/token-keys.js';
 import { networkProblem } from './networks.js';
 
@@ -72,6 +73,8 @@ const AppConfig = z
     secret_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
     /** Origins allowed to call browser-facing endpoints, e.g. https://shop.example. */
     origins: z.array(z.url()).default([]),
+    /** `insensitive`: account ids differing only in case are one account (lists, velocity, verify). */
+    account_case: z.enum(['sensitive', 'insensitive']).default('sensitive'),
     events: eventMap(ScoringSettings).default({}),
   })
   .refine((a) => Boolean(a.secret) !== Boolean(a.secret_sha256), { message: 'give exactly one of secret and secret_sha256', path: ['secret'] });
@@ -289,6 +292,8 @@ export interface AppSettings {
   /** SHA-256 of the secret; the secret itself is not kept. */
   readonly secretHash: Buffer;
   readonly origins: readonly string[];
+  /** How its identifiers are spelt canonically (account case). */
+  readonly identifiers: IdentifierRules;
   readonly scoring: Readonly<Record<RiskEvent, EventScoring>>;
 }
 
@@ -490,6 +495,7 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cw
       key: app.key,
       secretHash: app.secret ? hashSecret(app.secret) : Buffer.from(app.secret_sha256!, 'hex'),
       origins: Object.freeze(app.origins.map((o) => new URL(o).origin)),
+      identifiers: Object.freeze({ accountCase: app.account_case }),
       scoring: Object.freeze(scoring),
     });
   });

@@ -12,6 +12,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { z } from 'zod';
 import { loadOrCreateKeyFile, type StoredTokenKey } from '../keys/token-keys.js';
+import { DEFAULT_IDENTIFIER_RULES } from '../records/identifiers.js';
 import { ConfigError, hashSecret, type AppSettings, type RiskGateConfig } from './config.js';
 
 export const TOKEN_KEY_FILE = 'token-keys.json';
@@ -112,6 +113,7 @@ export function prepareDataDirectory(config: RiskGateConfig): DataDirectory {
         key: demoApp.key,
         secretHash: hashSecret(demoApp.secret),
         origins: Object.freeze(demoApp.origins.map((o) => new URL(o).origin)),
+        identifiers: DEFAULT_IDENTIFIER_RULES,
         scoring: config.defaultScoring,
       }),
     ];

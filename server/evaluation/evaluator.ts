@@ -160,7 +160,7 @@ export class Evaluator {
     const idKeys: Partial<Record<ListDimension, string>> = {};
     if (request.ip) idKeys.ip = identifiers.key('ip', request.ip);
     if (deviceId) idKeys.device = deviceId;
-    if (request.account_id) idKeys.account = identifiers.key('account', request.account_id);
+    if (request.account_id) idKeys.account = identifiers.key('account', request.account_id, app.identifiers);
     if (request.mobile) idKeys.mobile = identifiers.key('mobile', request.mobile);
     if (request.email) idKeys.email = identifiers.key('email', request.email);
 
@@ -301,7 +301,7 @@ export class Evaluator {
           appId: app.id,
           type: verdict.challenge as 'slider' | 'sms',
           event: request.event,
-          ...(request.account_id ? { accountId: request.account_id } : {}),
+          ...(request.account_id ? { accountId: request.account_id, accountKey: idKeys.account! } : {}),
           ...(request.mobile ? { mobile: request.mobile } : {}),
           ...(deviceId ? { deviceId } : {}),
           sequenceId,

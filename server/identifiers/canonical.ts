@@ -96,6 +96,15 @@ export function canonicalIp(value: string): string {
 
 const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu;
 
-export function canonicalAccount(value: string): string {
-  return value.normalize('NFKC').replace(INVISIBLE, '').trim();
+/**
+ * How an app compares account ids: `sensitive` (the default: ids are opaque,
+ * `Alice` and `alice` are two accounts) or `insensitive` (user names that the
+ * app's own sign-in folds to one case).
+ */
+export type AccountCase = 'sensitive' | 'insensitive';
+
+export function canonicalAccount(value: string, accountCase: AccountCase = 'sensitive'): string {
+  const canonical = value.normalize('NFKC').replace(INVISIBLE, '').trim();
+  // Lower-casing can leave a sequence NFKC would compose (İ → i + U+0307): normalise again.
+  return accountCase === 'insensitive' ? canonical.toLowerCase().normalize('NFKC') : canonical;
 }

@@ -9,15 +9,22 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { ListDimension } from '../../shared/constants.js';
 import type { EvaluateRequest } from '../../shared/schemas.js';
-import { canonicalAccount, canonicalEmail, canonicalIp, canonicalMobile } from '../identifiers/canonical.js';
+import { canonicalAccount, canonicalEmail, canonicalIp, canonicalMobile, type AccountCase } from '../identifiers/canonical.js';
 
 const MIN_SECRET_BYTES = 32;
 /** 128 bits: collisions stay out of reach while keys stay short in Redis. */
 const KEY_HASH_BYTES = 16;
 const KEY_PREFIX: Partial<Record<ListDimension, string>> = { mobile: 'm:', email: 'e:' };
 
-/** The canonical spelling of an identifier (server/identifiers/canonical.ts). */
-export function normalizeIdentifier(dimension: ListDimension, value: string): string {
+/** What an app decides about its own identifiers (config `apps[].account_case`). */
+export interface IdentifierRules {
+  readonly accountCase: AccountCase;
+}
+
+export const DEFAULT_IDENTIFIER_RULES: IdentifierRules = Object.freeze({ accountCase: 'sensitive' });
+
+/** The canonical spelling of an identifier (server/identifiers/canonical.ts), under an app's rules. */
+export function normalizeIdentifier(dimension: ListDimension, value: string, rules: IdentifierRules = DEFAULT_IDENTIFIER_RULES): string {
   switch (dimension) {
     case 'email':
       return canonicalEmail(value);
@@ -26,14 +33,14 @@ export function normalizeIdentifier(dimension: ListDimension, value: string): st
     case 'ip':
       return canonicalIp(value);
     case 'account':
-      return canonicalAccount(value);
+      return canonicalAccount(value, rules.accountCase);
     case 'device':
       return value.trim();
   }
 }
 
-export function maskIdentifier(dimension: ListDimension, value: string): string {
-  const normalized = normalizeIdentifier(dimension, value);
+export function maskIdentifier(dimension: ListDimension, value: string, rules: IdentifierRules = DEFAULT_IDENTIFIER_RULES): string {
+  const normalized = normalizeIdentifier(dimension, value, rules);
   if (dimension === 'mobile') return maskMobile(normalized);
   if (dimension === 'email') return maskEmail(normalized);
   return normalized;
@@ -69,13 +76,13 @@ export class IdentifierKeys {
     this.#secret = Buffer.from(secret);
   }
 
-  normalize(dimension: ListDimension, value: string): string {
-    return normalizeIdentifier(dimension, value);
+  normalize(dimension: ListDimension, value: string, rules?: IdentifierRules): string {
+    return normalizeIdentifier(dimension, value, rules);
   }
 
   /** The stored and hot-state key: a keyed hash for mobile and email, else the normalised value. */
-  key(dimension: ListDimension, value: string): string {
-    const normalized = normalizeIdentifier(dimension, value);
+  key(dimension: ListDimension, value: string, rules?: IdentifierRules): string {
+    const normalized = normalizeIdentifier(dimension, value, rules);
     const prefix = KEY_PREFIX[dimension];
     if (prefix === undefined) return normalized;
     // The dimension is hashed too, so one string never gives the same hash in two dimensions.
@@ -83,8 +90,8 @@ export class IdentifierKeys {
     return prefix + mac.subarray(0, KEY_HASH_BYTES).toString('base64url');
   }
 
-  mask(dimension: ListDimension, value: string): string {
-    return maskIdentifier(dimension, value);
+  mask(dimension: ListDimension, value: string, rules?: IdentifierRules): string {
+    return maskIdentifier(dimension, value, rules);
   }
 }
 

@@ -28,13 +28,15 @@ export const listRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { list, dimension, value, reason, ttl_seconds } = request.body;
-      const appId = appOf(request).id;
+      const app = appOf(request);
+      const appId = app.id;
       const entry = await records.addListEntry({
         appId,
         list,
         dimension,
-        valueKey: identifiers.key(dimension, value),
-        displayValue: dimension === 'mobile' || dimension === 'email' ? identifiers.mask(dimension, value) : identifiers.normalize(dimension, value),
+        valueKey: identifiers.key(dimension, value, app.identifiers),
+        displayValue:
+          dimension === 'mobile' || dimension === 'email' ? identifiers.mask(dimension, value) : identifiers.normalize(dimension, value, app.identifiers),
         reason: reason ?? null,
         createdBy: actorOf(appId, request.headers['x-riskgate-actor']),
         expiresAt: ttl_seconds ? Date.now() + ttl_seconds * 1000 : null,
@@ -52,12 +54,13 @@ export const listRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const { dimension, value, list, limit } = request.query;
       if (value !== undefined && dimension === undefined) throw new ApiError('FIELD_EMPTY', 'dimension is empty (required with value)', 'dimension');
+      const app = appOf(request);
       const entries = await records.findListEntries({
-        appId: appOf(request).id,
+        appId: app.id,
         limit,
         ...(list ? { list } : {}),
         ...(dimension ? { dimension } : {}),
-        ...(dimension && value !== undefined ? { valueKey: identifiers.key(dimension, value) } : {}),
+        ...(dimension && value !== undefined ? { valueKey: identifiers.key(dimension, value, app.identifiers) } : {}),
       });
       return { code: 200 as const, message: 'ok', entries };
     },
