@@ -212,6 +212,12 @@ export const ConfigFile = z.object({
        * skipped and the answer says degraded. Raise it for a remote Redis.
        */
       dependency_timeout_ms: z.coerce.number().int().min(5).max(5000).default(100),
+      /**
+       * PostgreSQL, off the evaluate path (list routes, decision reads, the decision
+       * log's batches): most time a call waits for a connection, and then for its
+       * statement, before it fails (ms). List routes then answer 503 / 5030.
+       */
+      database_timeout_ms: z.coerce.number().int().min(50).max(60_000).default(2000),
     })
     .prefault({}),
 });
@@ -262,6 +268,8 @@ export interface RiskGateConfig {
   readonly databaseSchema: string;
   /** Budget of each store call on the evaluate path (ms). */
   readonly dependencyTimeoutMs: number;
+  /** Most time a PostgreSQL call waits for a connection, and again for its statement (ms). */
+  readonly databaseTimeoutMs: number;
   readonly apps: readonly AppSettings[];
   /** Scoring for apps the file does not list (the generated demo app). */
   readonly defaultScoring: Readonly<Record<RiskEvent, EventScoring>>;
@@ -329,6 +337,7 @@ function storeOverrides(env: NodeJS.ProcessEnv): Record<string, string> {
   if (env.RISKGATE_REDIS_KEY_PREFIX) overrides.redis_key_prefix = env.RISKGATE_REDIS_KEY_PREFIX;
   if (env.RISKGATE_DATABASE_SCHEMA) overrides.database_schema = env.RISKGATE_DATABASE_SCHEMA;
   if (env.RISKGATE_DEPENDENCY_TIMEOUT_MS) overrides.dependency_timeout_ms = env.RISKGATE_DEPENDENCY_TIMEOUT_MS;
+  if (env.RISKGATE_DATABASE_TIMEOUT_MS) overrides.database_timeout_ms = env.RISKGATE_DATABASE_TIMEOUT_MS;
   return overrides;
 }
 
@@ -418,6 +427,7 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cw
     redisKeyPrefix: file.stores.redis_key_prefix,
     databaseSchema: file.stores.database_schema,
     dependencyTimeoutMs: file.stores.dependency_timeout_ms,
+    databaseTimeoutMs: file.stores.database_timeout_ms,
     apps: Object.freeze(apps),
     defaultScoring: Object.freeze(
       Object.fromEntries(EVENTS.map((e) => [e, mergeScoring(file.scoring.default, file.scoring.events[e])])) as Record<RiskEvent, EventScoring>,
