@@ -170,6 +170,11 @@ export const ConfigFile = z.object({
       keys: StoredTokenKeys.optional(),
       /** Worker threads that decrypt and verify tokens (0: on the main thread). Default: one per core but one. */
       decode_threads: z.coerce.number().int().min(0).max(16).default(Math.max(0, Math.min(4, availableParallelism() - 1))),
+      /**
+       * A decode worker holding tokens that answers nothing for this long is hung: it is terminated
+       * and replaced, and its requests are answered degraded (`token_unavailable`).
+       */
+      decode_timeout_ms: z.coerce.number().int().min(50).max(60_000).default(1000),
     })
     .prefault({}),
   /** Secret for keyed hashes of identifiers (≥ 32 chars); else generated into the data directory. */
