@@ -87,6 +87,8 @@ export interface BuildAppOptions {
   puzzles?: () => SliderPuzzle;
   /** Replaces the enrollment puzzle settings (tests). */
   enrollment?: { baseDerivations?: number; cost?: number; maxMultiplier?: number; now?: () => number };
+  /** Replaces the token decode worker script (tests: one that crashes or hangs on command). */
+  decodeWorker?: URL;
 }
 
 export type RiskGateApp = FastifyInstance & { riskgate: RiskGateServices };
@@ -168,9 +170,14 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   const rules = await RuleBook.open(config.rulesFile ?? DEFAULT_RULES_FILE, app.log);
 
   let tokenKeys = new TokenKeyRing(secrets.tokenKeys);
-  const tokenOpener = createTokenOpener(config.token.decode_threads, secrets.tokenKeys, (error) =>
-    app.log.error({ err: error.message }, 'token decode worker failed; replaced'),
-  );
+  const tokenOpener = createTokenOpener(config.token.decode_threads, secrets.tokenKeys, {
+    timeoutMs: config.token.decode_timeout_ms,
+    ...(options.decodeWorker ? { workerUrl: options.decodeWorker } : {}),
+    onWorkerFailure: (error, cause) => {
+      metrics.decodeWorkerFailures.inc({ cause });
+      app.log.error({ err: error.message, cause }, 'token decode worker failed; replaced');
+    },
+  });
   /** Re-reads the keys; true when the set of kids or the primary changed. */
   const reload = async (): Promise<boolean> => {
     if (!readTokenKeys) return false;

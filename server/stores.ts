@@ -41,7 +41,12 @@ export async function openStores(config: RiskGateConfig, options: OpenStoresOpti
     : new MemoryHotState({ maxKeys: config.stateMaxKeys, journal: new FileClaimJournal(join(config.dataDir, CLAIMS_DIR)) });
   try {
     if (config.databaseUrl) {
-      const records = await PostgresRecords.open(config.databaseUrl, { schema: config.databaseSchema, ...options.postgres, ...(logger ? { logger } : {}) });
+      const records = await PostgresRecords.open(config.databaseUrl, {
+        schema: config.databaseSchema,
+        timeoutMs: config.databaseTimeoutMs,
+        ...options.postgres,
+        ...(logger ? { logger } : {}),
+      });
       return { hotState, records, database: records.pool };
     }
     return { hotState, records: SqliteRecords.open(join(config.dataDir, DATABASE_FILE), logger ? { logger } : {}), database: undefined };

@@ -134,7 +134,7 @@ export const ERROR_CODES = {
   PUZZLE_USED: { code: 4091, status: 409, name: 'PUZZLE_USED', description: 'Device enrollment: the puzzle was already used (a replay); ask for a new one.' },
   DEVICE_ENROLLED: { code: 4092, status: 409, name: 'DEVICE_ENROLLED', description: 'Device enrollment: this device key is already enrolled for this app.' },
   PUZZLE_EXPIRED: { code: 4100, status: 410, name: 'PUZZLE_EXPIRED', description: 'Device enrollment: the puzzle has expired; ask for a new one.' },
-  STORE_UNAVAILABLE: { code: 5030, status: 503, name: 'STORE_UNAVAILABLE', description: 'A store needed to answer safely is unreachable; challenge answers and verify fail closed.' },
+  STORE_UNAVAILABLE: { code: 5030, status: 503, name: 'STORE_UNAVAILABLE', description: 'A store needed to answer safely is unreachable or too slow; challenge answers and verify fail closed, list changes are not acknowledged.' },
 } as const satisfies Record<string, ErrorCodeEntry>;
 export type ErrorName = keyof typeof ERROR_CODES;
 

@@ -20,6 +20,10 @@ export const ENGINE_REASONS = {
     zh: '令牌防重放校验暂不可用(记录表已满),已在未校验重放的情况下决策',
   },
   lists_unavailable: { en: 'Lists were unavailable; decided without them', zh: '名单数据暂不可用,已在缺少名单的情况下决策' },
+  token_unavailable: {
+    en: 'The device token could not be checked (the decoder failed); decided without it',
+    zh: '设备令牌暂无法校验(解码失败),已在未校验令牌的情况下决策',
+  },
   challenge_escalated: { en: 'An SMS check was asked for within the hour and not passed yet', zh: '一小时内已要求短信验证且尚未通过' },
 } as const satisfies Record<string, ReasonText>;
 export type EngineReasonId = keyof typeof ENGINE_REASONS;

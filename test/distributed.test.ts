@@ -14,6 +14,10 @@
  *   4. velocity counts add up across both;
  *   5. a key rotation by the CLI (shared mode) reaches both (SIGHUP reloads at
  *      once instead of waiting for the 30 s poll).
+ * Two more, D and E: D is SIGKILLed while list entries are being added to it
+ * and both answer evaluations. E keeps answering every one; every entry D
+ * acknowledged is in the database whole (with its audit row) and enforced by
+ * E; D restarted on its own data directory serves the same keys and lists.
  * Then a third instance, C, on a private redis-server that is SIGKILLed in the
  * middle of a bounded load and restarted: no 5xx, answers during the outage
  * are degraded (state_unavailable), challenge verification fails closed
@@ -567,6 +571,124 @@ describe.skipIf(SKIP_REASON !== undefined)(SKIP_REASON ? `SKIPPED distributed mo
         expect(json).toMatchObject({ decision: 'challenge', device_id: expect.any(String) });
         expect(reasonIds(json).filter((id) => id.startsWith('token_'))).toEqual([]);
       }
+    });
+  });
+
+  describe('kill -9 of an instance under load (instances D and E)', () => {
+    let envD: Record<string, string>;
+    let D: Server;
+    let E: Server;
+    let restarted: Server | undefined;
+
+    beforeAll(async () => {
+      envD = sharedEnv('d');
+      [D, E] = await Promise.all([startServer('D', envD), startServer('E', sharedEnv('e'))]);
+    }, 90_000);
+
+    afterAll(async () => {
+      for (const server of [D, E, restarted]) if (server) await stop(server);
+    });
+
+    it('keeps every acknowledged list entry, whole and enforced by the other instance, which never stops answering; a restart serves the same keys and lists', { timeout: 180_000 }, async () => {
+      const KILL_AFTER = 25; // acknowledged adds on D before it is killed, with more in flight
+      const ipOf = (i: number) => `198.18.${i >> 8}.${i & 255}`;
+      const keys = await jwks(E);
+      expect(await jwks(D)).toEqual(keys);
+      const serverKey = keys[0];
+
+      const acknowledged: { id: string; ip: string }[] = [];
+      const refused: { i: number; status: number; body: Json }[] = [];
+      let unanswered = 0; // in flight when D died: never acknowledged, may or may not be there
+      let nextAdd = 0;
+      let killed = false;
+      const adder = async () => {
+        while (!killed) {
+          const i = nextAdd++;
+          try {
+            const { status, json } = await call(D, 'POST', '/v1/lists', { list: 'black', dimension: 'ip', value: ipOf(i), reason: 'kill -9 test' });
+            if (status === 200) acknowledged.push({ id: json.entry.id, ip: ipOf(i) });
+            else refused.push({ i, status, body: json });
+          } catch {
+            unanswered++;
+          }
+        }
+      };
+
+      // Evaluations on E all along (and on D until it dies): E must answer every one.
+      const onE: { status: number; error?: string }[] = [];
+      let evaluating = true;
+      const evaluator = async (n: number) => {
+        for (let k = 0; evaluating; k++) {
+          const black_box = await makeToken({ serverKey: serverKey!, appKey: APP.key });
+          try {
+            const { status } = await evaluate(E, { event: 'login', ip: `198.19.${n}.${k % 250}`, black_box });
+            onE.push({ status });
+          } catch (error) {
+            onE.push({ status: 0, error: (error as Error).message });
+          }
+          await evaluate(D, { event: 'login', ip: `198.19.${n}.${k % 250}` }).catch(() => undefined);
+        }
+      };
+
+      const adders = Promise.all(Array.from({ length: 4 }, adder));
+      const evaluators = Promise.all(Array.from({ length: 2 }, (_, n) => evaluator(n)));
+      await poll(`${KILL_AFTER} acknowledged adds on D and evaluations on E`, async () => (acknowledged.length >= KILL_AFTER && onE.length >= 5 ? true : undefined), 60_000, 5);
+      killed = true;
+      D.child.kill('SIGKILL');
+      expect((await D.exited).signal).toBe('SIGKILL');
+      await adders;
+      const answeredBeforeKill = onE.length;
+      // E goes on answering after the kill.
+      await poll('E answering after the kill', async () => (onE.length >= answeredBeforeKill + 10 ? true : undefined), 60_000, 20);
+      evaluating = false;
+      await evaluators;
+      console.log(
+        `distributed: kill -9 of D: ${acknowledged.length} adds acknowledged, ${unanswered} in flight at the kill, ${refused.length} refused; ` +
+          `${onE.length} evaluations on E, ${onE.length - answeredBeforeKill} after the kill`,
+      );
+      expect(refused).toEqual([]);
+      expect(onE.filter((r) => r.status !== 200)).toEqual([]);
+      expect(E.child.exitCode).toBeNull();
+
+      // Every acknowledged entry is there, listed and enforced by E.
+      const listed = await call(E, 'GET', '/v1/lists?dimension=ip&limit=1000');
+      expect(listed.status).toBe(200);
+      const listedIds = new Set((listed.json.entries as { id: string }[]).map((e) => e.id));
+      expect(acknowledged.filter((a) => !listedIds.has(a.id))).toEqual([]);
+      for (const { ip } of acknowledged) {
+        const { status, json } = await evaluate(E, { event: 'login', ip });
+        expect(status).toBe(200);
+        expect(json, ip).toMatchObject({ decision: 'decline' });
+        expect(reasonIds(json)).toContain('list_black');
+      }
+      // Whatever D was doing when it died, nothing is in the database by halves.
+      const db = new pg.Client({ connectionString: databaseUrl });
+      await db.connect();
+      try {
+        const { rows } = await db.query<{ n: string }>(`
+          SELECT count(*) AS n FROM list_entries e
+          WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.target = e.id AND a.action = 'list.add')`);
+        expect(Number(rows[0]!.n)).toBe(0);
+        const orphans = await db.query<{ n: string }>(
+          `SELECT count(*) AS n FROM audit_log a WHERE a.action = 'list.add' AND NOT EXISTS (SELECT 1 FROM list_entries e WHERE e.id = a.target)`,
+        );
+        expect(Number(orphans.rows[0]!.n)).toBe(0);
+      } finally {
+        await db.end();
+      }
+
+      // D restarted on its own data directory: the same keys and lists, enforced.
+      restarted = await startServer('D (restarted)', envD);
+      expect(await jwks(restarted)).toEqual(keys);
+      const relisted = await call(restarted, 'GET', '/v1/lists?dimension=ip&limit=1000');
+      expect((relisted.json.entries as { id: string }[]).map((e) => e.id).sort()).toEqual([...listedIds].sort());
+      const sample = acknowledged[acknowledged.length - 1]!;
+      const onRestarted = await evaluate(restarted, { event: 'login', ip: sample.ip, black_box: await makeToken({ serverKey: serverKey!, appKey: APP.key }) });
+      expect(onRestarted.status).toBe(200);
+      expect(onRestarted.json).toMatchObject({ decision: 'decline' });
+      expect(reasonIds(onRestarted.json)).toContain('list_black');
+      // The token made for the shared key decoded there.
+      expect(reasonIds(onRestarted.json).filter((id) => id.startsWith('token_'))).toEqual([]);
     });
   });
 

@@ -5,8 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { DecisionRecord } from '../shared/schemas.js';
+import { DecisionQueue, type DecisionRow } from '../server/records/decision-queue.js';
 import { IdentifierKeys, maskIdentifier, maskRequest, newRecordId } from '../server/records/identifiers.js';
+import { StoreUnavailableError } from '../server/records/records.js';
 import { SqliteRecords } from '../server/records/sqlite.js';
 import { describeRecords, type AuditRow, type RecordsHarness } from './records.contract.js';
 
@@ -101,6 +104,67 @@ describe('IdentifierKeys', () => {
     const burst = Array.from({ length: 100 }, () => newRecordId(3_000));
     expect([...burst].sort()).toEqual(burst);
     expect(new Set(burst).size).toBe(100);
+  });
+});
+
+describe('DecisionQueue', () => {
+  const record = (sequence_id: string) => ({ sequence_id, app_id: 'app1', created_at: '2025-01-01T00:00:00.000Z', rules_version: 'v1' }) as DecisionRecord;
+  /** A store that fails while `down` says so (with `failure`), and keeps what it was given. */
+  const store = (failure: () => Error) => {
+    const written: string[] = [];
+    let down = true;
+    return {
+      written,
+      up: () => (down = false),
+      write: async (batch: DecisionRow[]) => {
+        if (down) throw failure();
+        written.push(...batch.map((row) => row[0]));
+      },
+    };
+  };
+  const queues: DecisionQueue[] = [];
+  afterEach(async () => {
+    for (const queue of queues.splice(0)) await queue.close();
+  });
+
+  it('keeps a batch the store could not take for an outage, in order, and writes it once the store is back', async () => {
+    const db = store(() => new StoreUnavailableError('down'));
+    const errors: number[] = [];
+    const queue = new DecisionQueue(db.write, { flushIntervalMs: 5, batchSize: 2, onError: (_e, dropped) => errors.push(dropped) });
+    queues.push(queue);
+    for (const id of ['d1', 'd2', 'd3', 'd4', 'd5']) queue.add(record(id));
+    await vi.waitFor(() => expect(errors.length).toBeGreaterThanOrEqual(3), { timeout: 2000, interval: 5 });
+    expect(errors.every((dropped) => dropped === 0)).toBe(true);
+    expect([queue.size, queue.dropped]).toEqual([5, 0]);
+    queue.add(record('d6'));
+    db.up();
+    await vi.waitFor(() => expect(db.written).toHaveLength(6), { timeout: 2000, interval: 5 });
+    expect(db.written).toEqual(['d1', 'd2', 'd3', 'd4', 'd5', 'd6']);
+    expect([queue.size, queue.dropped]).toEqual([0, 0]);
+  });
+
+  it('holds at most maxQueuedDecisions through an outage, dropping and counting the oldest', async () => {
+    const db = store(() => new StoreUnavailableError('down'));
+    const queue = new DecisionQueue(db.write, { flushIntervalMs: 5, batchSize: 2, maxQueuedDecisions: 3 });
+    queues.push(queue);
+    for (let i = 1; i <= 8; i++) {
+      queue.add(record(`b${i}`));
+      await new Promise((resolve) => setTimeout(resolve, 8));
+    }
+    expect(queue.size).toBeLessThanOrEqual(3);
+    expect(queue.dropped).toBe(5);
+    db.up();
+    await vi.waitFor(() => expect(queue.size).toBe(0), { timeout: 2000, interval: 5 });
+    expect(db.written).toEqual(['b6', 'b7', 'b8']);
+  });
+
+  it('drops and counts a batch that fails for any other reason', async () => {
+    const db = store(() => new Error('no such table'));
+    const queue = new DecisionQueue(db.write, { flushIntervalMs: 5, batchSize: 2 });
+    queues.push(queue);
+    for (const id of ['x1', 'x2', 'x3']) queue.add(record(id));
+    await vi.waitFor(() => expect(queue.dropped).toBe(3), { timeout: 2000, interval: 5 });
+    expect(queue.size).toBe(0);
   });
 });
 

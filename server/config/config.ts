@@ -207,6 +207,11 @@ export const ConfigFile = z.object({
       keys: StoredTokenKeys.optional(),
       /** Worker threads that decrypt and verify tokens (0: on the main thread). Default: one per core but one. */
       decode_threads: z.coerce.number().int().min(0).max(16).default(Math.max(0, Math.min(4, availableParallelism() - 1))),
+      /**
+       * A decode worker holding tokens that answers nothing for this long is hung: it is terminated
+       * and replaced, and its requests are answered degraded (`token_unavailable`).
+       */
+      decode_timeout_ms: z.coerce.number().int().min(50).max(60_000).default(1000),
     })
     .prefault({}),
   /** Secret for keyed hashes of identifiers (≥ 32 chars); else generated into the data directory. */
@@ -274,6 +279,12 @@ export const ConfigFile = z.object({
        * skipped and the answer says degraded. Raise it for a remote Redis.
        */
       dependency_timeout_ms: z.coerce.number().int().min(5).max(5000).default(100),
+      /**
+       * PostgreSQL, off the evaluate path (list routes, decision reads, the decision
+       * log's batches): most time a call waits for a connection, and then for its
+       * statement, before it fails (ms). List routes then answer 503 / 5030.
+       */
+      database_timeout_ms: z.coerce.number().int().min(50).max(60_000).default(2000),
     })
     .prefault({}),
 });
@@ -328,6 +339,8 @@ export interface RiskGateConfig {
   readonly databaseSchema: string;
   /** Budget of each store call on the evaluate path (ms). */
   readonly dependencyTimeoutMs: number;
+  /** Most time a PostgreSQL call waits for a connection, and again for its statement (ms). */
+  readonly databaseTimeoutMs: number;
   readonly apps: readonly AppSettings[];
   /** Scoring for apps the file does not list (the generated demo app). */
   readonly defaultScoring: Readonly<Record<RiskEvent, EventScoring>>;
@@ -402,6 +415,7 @@ function storeOverrides(env: NodeJS.ProcessEnv): Record<string, string> {
   if (env.RISKGATE_REDIS_KEY_PREFIX) overrides.redis_key_prefix = env.RISKGATE_REDIS_KEY_PREFIX;
   if (env.RISKGATE_DATABASE_SCHEMA) overrides.database_schema = env.RISKGATE_DATABASE_SCHEMA;
   if (env.RISKGATE_DEPENDENCY_TIMEOUT_MS) overrides.dependency_timeout_ms = env.RISKGATE_DEPENDENCY_TIMEOUT_MS;
+  if (env.RISKGATE_DATABASE_TIMEOUT_MS) overrides.database_timeout_ms = env.RISKGATE_DATABASE_TIMEOUT_MS;
   return overrides;
 }
 
@@ -527,6 +541,7 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; raw?: unknown; cw
     redisKeyPrefix: file.stores.redis_key_prefix,
     databaseSchema: file.stores.database_schema,
     dependencyTimeoutMs: file.stores.dependency_timeout_ms,
+    databaseTimeoutMs: file.stores.database_timeout_ms,
     apps: Object.freeze(apps),
     defaultScoring: Object.freeze(
       Object.fromEntries(EVENTS.map((e) => [e, mergeScoring(file.scoring.default, file.scoring.events[e])])) as Record<RiskEvent, EventScoring>,

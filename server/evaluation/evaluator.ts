@@ -55,7 +55,7 @@ export interface EvaluatorOptions {
   dependencyTimeoutMs: number;
   /** How long a device stays "known" after it was last seen. */
   deviceMemoryMs?: number;
-  onDependencyFailure?: (dependency: 'hot_state' | 'lists', error: unknown) => void;
+  onDependencyFailure?: (dependency: 'hot_state' | 'lists' | 'token_decoder', error: unknown) => void;
   /** Rules whose condition failed at run time: never silent (logged, counted, recorded). */
   onRuleErrors?: (errors: readonly RuleError[]) => void;
 }
@@ -129,7 +129,9 @@ export class Evaluator {
 
     // 1. The token. A claim failure (store down, or a memory-mode claim table full) lets the token
     //    through as not replayed, marked degraded: never a fresh token declined as a replay.
-    let decoded: DecodeResult | { ok: false; failure: 'TOKEN_MISSING' } = { ok: false, failure: 'TOKEN_MISSING' };
+    //    A decoder that failed (a worker crashed or hung) leaves the token unchecked (undefined):
+    //    neither good nor bad, decided without it, degraded.
+    let decoded: DecodeResult | { ok: false; failure: 'TOKEN_MISSING' } | undefined = { ok: false, failure: 'TOKEN_MISSING' };
     if (request.black_box) {
       decoded = await decodeBlackBox(request.black_box, {
         open: options.openToken,
@@ -149,11 +151,16 @@ export class Evaluator {
             options.onDependencyFailure?.('hot_state', error);
             return true;
           }),
+      }).catch((error: unknown) => {
+        degraded = true;
+        engineReasons.push('token_unavailable');
+        options.onDependencyFailure?.('token_decoder', error);
+        return undefined;
       });
     }
-    const tokenFailure = decoded.ok ? undefined : decoded.failure;
-    const opened = 'payload' in decoded ? decoded : undefined;
-    const deviceId = 'deviceId' in decoded && decoded.deviceId ? decoded.deviceId : '';
+    const tokenFailure = decoded === undefined || decoded.ok ? undefined : decoded.failure;
+    const opened = decoded && 'payload' in decoded ? decoded : undefined;
+    const deviceId = decoded && 'deviceId' in decoded && decoded.deviceId ? decoded.deviceId : '';
 
     // 2. Identifiers, then lists and velocity in parallel.
     const { identifiers } = options;
@@ -203,7 +210,7 @@ export class Evaluator {
       app: app.id,
       platform: opened?.payload.platform ?? 'unknown',
       token: {
-        status: tokenStatus(tokenFailure),
+        status: decoded === undefined ? 'unavailable' : tokenStatus(tokenFailure),
         failure: tokenFailure ?? '',
         age_s: opened ? opened.ageSeconds : -1,
         degraded: opened?.payload.degraded ?? false,
@@ -277,11 +284,11 @@ export class Evaluator {
       tags = [list === 'white' ? 'whitelist' : 'blacklist'];
     } else {
       verdict = scoreHits(evaluation.hits, scoring);
-      // A missing or undecodable black_box is never a plain accept, whatever the rules and levels say.
-      // Nor is an SDK token without a valid device certificate, until a challenge passed on this
-      // device or account this hour: minting a device must cost something.
+      // A missing, undecodable or unchecked black_box is never a plain accept, whatever the rules and
+      // levels say. Nor is an SDK token without a valid device certificate, until a challenge passed
+      // on this device or account this hour: minting a device must cost something.
       const unenrolled = opened !== undefined && features.enrollment.status !== 'ok' && features.challenge.passed_1h === 0;
-      if ((tokenFailure && tokenFailure !== 'TOKEN_REPLAYED') || unenrolled) verdict = atLeastChallenge(verdict, scoring);
+      if ((tokenFailure && tokenFailure !== 'TOKEN_REPLAYED') || decoded === undefined || unenrolled) verdict = atLeastChallenge(verdict, scoring);
       // Sticky escalation: once an SMS was advised, asking again advises nothing weaker until one passes.
       if (features.challenge.sms_pending && verdict.challenge !== 'sms' && verdict.challenge !== 'block') {
         verdict = { ...atLeastChallenge(verdict, scoring), challenge: 'sms' };

@@ -11,7 +11,8 @@ import type { WechatSignals } from '../../shared/schemas.js';
 import type { EnrollmentFeatures } from '../enrollment/service.js';
 import type { FingerprintReading } from './fingerprint.js';
 
-export type TokenStatus = 'ok' | 'missing' | 'invalid' | 'expired' | 'replayed';
+/** `unavailable`: the token could not be checked (a decode worker crashed or hung). */
+export type TokenStatus = 'ok' | 'missing' | 'invalid' | 'expired' | 'replayed' | 'unavailable';
 
 export type IpKind = 'public' | 'private' | 'loopback' | 'reserved' | 'invalid' | 'missing';
 

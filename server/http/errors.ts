@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERROR_CODES, type ErrorName } from '../../shared/constants.js';
 import type { ErrorBody } from '../../shared/schemas.js';
+import { StoreUnavailableError } from '../records/records.js';
 
 export class ApiError extends Error {
   readonly statusCode: number;
@@ -56,6 +57,11 @@ function fromFastifyError(error: FastifyError): ApiError | undefined {
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // The records store is down or too slow (lists, decisions): the caller may retry; the store logs the outage.
+    if (error instanceof StoreUnavailableError) {
+      const unavailable = new ApiError('STORE_UNAVAILABLE', 'the database is unavailable; try again shortly');
+      return reply.status(unavailable.statusCode).send(unavailable.toBody());
+    }
     const apiError = error instanceof ApiError ? error : fromFastifyError(error);
     if (apiError) {
       return reply.status(apiError.statusCode).send(apiError.toBody());

@@ -36,6 +36,12 @@ export class RiskMetrics {
     labelNames: ['dependency'] as const,
     registers: [this.registry],
   });
+  readonly decodeWorkerFailures = new Counter({
+    name: 'riskgate_decode_worker_failures_total',
+    help: 'Token decode worker threads replaced, by cause (exit: crashed; hang: answered nothing in time, terminated).',
+    labelNames: ['cause'] as const,
+    registers: [this.registry],
+  });
   readonly ruleErrors = new Counter({
     name: 'riskgate_rule_errors_total',
     help: 'Rule conditions that failed at run time (counted as not hit), by rule.',

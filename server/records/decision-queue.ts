@@ -7,9 +7,15 @@
  *   `flushIntervalMs` in any case; one batch is written at a time.
  * - The queue is bounded: past `maxQueued` the oldest record is dropped and
  *   counted, so a stalled database costs memory up to a limit, not the process.
- * - A batch whose write fails is dropped and counted, not retried: the
- *   decisions were already answered, and retrying a batch that cannot be
- *   written (disk full, a corrupt record) would wedge the queue.
+ * - A batch whose write fails because the store is unreachable or too slow
+ *   (a StoreUnavailableError: the database is down) goes back to the head of
+ *   the queue and is tried again on the next tick, so an outage shorter than
+ *   the queue's bound loses no decision. The write must be idempotent (both
+ *   stores skip a sequence_id already written).
+ * - A batch whose write fails for any other reason is dropped and counted,
+ *   not retried: the decisions were already answered, and retrying a batch
+ *   that cannot be written (a corrupt record, a broken table) would wedge the
+ *   queue.
  * - Records are queued as their rows (the record as one JSON string), so a
  *   queued decision is one string on the heap rather than an object graph the
  *   garbage collector copies until it is written.
@@ -18,6 +24,7 @@
  * - `close` writes what is queued, stopping at the first failure.
  */
 import type { DecisionRecord } from '../../shared/schemas.js';
+import { StoreUnavailableError } from './records.js';
 
 /** The decisions table's columns, in order: what both stores insert. */
 export type DecisionRow = [
@@ -58,7 +65,11 @@ export interface DecisionQueueOptions {
   batchSize?: number;
   /** Most decisions held in memory; beyond it the oldest are dropped. Default 50,000. */
   maxQueuedDecisions?: number;
-  /** Called when a batch could not be written (its decisions are dropped and counted). */
+  /**
+   * Called when a batch could not be written: `dropped` of its decisions were
+   * dropped and counted (0 when the store was unavailable and the batch is kept
+   * for the next try).
+   */
   onError?: (error: unknown, dropped: number) => void;
 }
 
@@ -178,13 +189,32 @@ export class DecisionQueue {
     if (batch.length === 0) return true;
     try {
       await this.#write(batch);
+      this.#writing.clear();
       return true;
     } catch (error) {
-      this.#dropped += batch.length;
-      this.#onError?.(error, batch.length);
+      if (error instanceof StoreUnavailableError && !this.#closed) {
+        this.#requeue();
+        this.#onError?.(error, 0);
+      } else {
+        this.#writing.clear();
+        this.#dropped += batch.length;
+        this.#onError?.(error, batch.length);
+      }
       return false;
-    } finally {
-      this.#writing.clear();
+    }
+  }
+
+  /** Puts the batch being written back at the head of the queue, then trims the queue to its bound (oldest first). */
+  #requeue(): void {
+    const waiting = [...this.#queue];
+    this.#queue.clear();
+    for (const [key, row] of this.#writing) this.#queue.set(key, row);
+    this.#writing.clear();
+    for (const [key, row] of waiting) this.#queue.set(key, row);
+    for (const key of this.#queue.keys()) {
+      if (this.#queue.size <= this.#maxQueued) break;
+      this.#queue.delete(key);
+      this.#dropped++;
     }
   }
 }

@@ -7,6 +7,13 @@
  * statement with its audit row). Decisions go through the write-behind
  * DecisionQueue (decision-queue.ts), as in `sqlite.ts`, one multi-row INSERT
  * per batch.
+ *
+ * Outages: every call after start-up waits at most `timeoutMs` for a
+ * connection and as long again for its statement, then fails with a
+ * StoreUnavailableError (as does any connection failure), so a database that
+ * is down or hangs costs callers a bounded wait, never a hung request. A pool
+ * connection whose statement timed out is discarded, and the pool reconnects by
+ * itself once the database answers again.
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
@@ -16,7 +23,16 @@ import type { DecisionRecord, ListEntry } from '../../shared/schemas.js';
 import { DECISION_COLUMNS, DecisionQueue, type DecisionQueueOptions, type DecisionRow } from './decision-queue.js';
 import { newRecordId } from './identifiers.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL, type Migration } from './migrations.js';
-import { throttledWarning, type ListFilter, type ListLookup, type ListMatch, type NewListEntry, type Records, type RecordsLogger } from './records.js';
+import {
+  StoreUnavailableError,
+  throttledWarning,
+  type ListFilter,
+  type ListLookup,
+  type ListMatch,
+  type NewListEntry,
+  type Records,
+  type RecordsLogger,
+} from './records.js';
 
 /** Enough of a logger for connection trouble (pino's logger fits). */
 export type PostgresRecordsLogger = RecordsLogger;
@@ -32,8 +48,13 @@ export interface PostgresRecordsOptions {
   onError?: (err: unknown) => void;
   /** Most connections in the pool. Default 10. */
   poolSize?: number;
-  /** How long to wait for a connection before a query fails (ms). Default 2000. */
+  /** How long to wait for a connection before a query fails (ms). Default: `timeoutMs`. */
   connectionTimeoutMs?: number;
+  /**
+   * How long a call may wait for a connection, and then for its statement, before it fails with
+   * a StoreUnavailableError (ms). Default 2000. Start-up (migrations, shared secrets) is not bounded by it.
+   */
+  timeoutMs?: number;
   logger?: PostgresRecordsLogger;
 }
 
@@ -44,6 +65,25 @@ export const MIGRATION_LOCK = 'migrations';
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const PING_TIMEOUT_MS = 1000;
+const DEFAULT_TIMEOUT_MS = 2000;
+
+/**
+ * SQLSTATE classes that say the database cannot serve now, whatever the
+ * statement: connection exception (08), insufficient resources (53), operator
+ * intervention (57: shutdown, statement timeout), system error (58).
+ */
+const OUTAGE_CLASSES = new Set(['08', '53', '57', '58']);
+
+/**
+ * Whether an error from pg is an outage rather than a problem with the statement:
+ * an error the server answered is one only in the classes above; the others pg
+ * raises (refused or reset connection, connection or read timeout, connection
+ * ended) are, except a caller's mistake (TypeError, RangeError).
+ */
+export function isOutage(error: unknown): boolean {
+  if (error instanceof pg.DatabaseError) return OUTAGE_CLASSES.has(error.code?.slice(0, 2) ?? '');
+  return error instanceof Error && !(error instanceof TypeError) && !(error instanceof RangeError);
+}
 
 /** BIGINT (epoch ms) as a JS number rather than pg's default string. */
 const INT8_OID = 20;
@@ -97,6 +137,7 @@ export class PostgresRecords implements Records {
   readonly #pool: Pool;
   readonly #warn: (message: string) => void;
   readonly #decisions: DecisionQueue;
+  readonly #timeoutMs: number;
   #closed = false;
 
   /** Connects, applies pending migrations, and returns the store. */
@@ -106,7 +147,7 @@ export class PostgresRecords implements Records {
     const pool = new pg.Pool({
       connectionString: url,
       max: opts.poolSize ?? 10,
-      connectionTimeoutMillis: opts.connectionTimeoutMs ?? 2000,
+      connectionTimeoutMillis: opts.connectionTimeoutMs ?? opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       // Every connection resolves unqualified names in this schema only.
       options: `-c search_path=${schema}`,
       application_name: 'riskgate',
@@ -124,11 +165,16 @@ export class PostgresRecords implements Records {
 
   private constructor(pool: Pool, opts: PostgresRecordsOptions) {
     this.#pool = pool;
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#warn = throttledWarning(opts.logger);
     this.#decisions = new DecisionQueue((batch) => this.#insertDecisions(batch), {
       ...opts,
       onError: (error, dropped) => {
-        this.#warn(`postgres: ${dropped} decisions not logged (${(error as Error).message})`);
+        this.#warn(
+          dropped > 0
+            ? `postgres: ${dropped} decisions not logged (${(error as Error).message})`
+            : `postgres: ${this.#decisions.size} decisions kept queued until the database answers (${(error as Error).message})`,
+        );
         opts.onError?.(error);
       },
     });
@@ -170,7 +216,7 @@ export class PostgresRecords implements Records {
       expires_at: entry.expiresAt,
     });
     // One statement, so entry and audit row commit together; it resolves after COMMIT.
-    await this.#pool.query(INSERT_ENTRY_SQL, [
+    await this.#query(INSERT_ENTRY_SQL, [
       row.id,
       entry.appId,
       entry.list,
@@ -200,7 +246,7 @@ export class PostgresRecords implements Records {
     if (filter.dimension !== undefined) add('dimension', filter.dimension);
     if (filter.valueKey !== undefined) add('value_key', filter.valueKey);
     params.push(filter.limit);
-    const { rows } = await this.#pool.query<ListRow>(
+    const { rows } = await this.#query<ListRow>(
       `SELECT id, list, dimension, display_value, reason, created_by, created_at, expires_at FROM list_entries
        WHERE ${conditions.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
       params,
@@ -210,7 +256,7 @@ export class PostgresRecords implements Records {
 
   async deleteListEntry(appId: string, id: string, deletedBy: string): Promise<boolean> {
     const now = Date.now();
-    const { rows } = await this.#pool.query<{ n: number }>(DELETE_ENTRY_SQL, [id, appId, now, deletedBy, newRecordId(now)]);
+    const { rows } = await this.#query<{ n: number }>(DELETE_ENTRY_SQL, [id, appId, now, deletedBy, newRecordId(now)]);
     return (rows[0]?.n ?? 0) > 0;
   }
 
@@ -218,7 +264,7 @@ export class PostgresRecords implements Records {
     // PostgreSQL's text cannot hold a NUL, so no entry has one, and a NUL would fail the whole query.
     if (lookups.some((l) => l.valueKey.includes('\0'))) lookups = lookups.filter((l) => !l.valueKey.includes('\0'));
     if (lookups.length === 0) return { black: [], white: [] };
-    const { rows } = await this.#pool.query<{ list: ListKind; dimension: ListDimension }>({
+    const { rows } = await this.#query<{ list: ListKind; dimension: ListDimension }>({
       name: 'riskgate_match_lists',
       text: MATCH_SQL,
       values: [appId, lookups.map((l) => l.dimension), lookups.map((l) => l.valueKey), now],
@@ -236,7 +282,7 @@ export class PostgresRecords implements Records {
   async getDecision(appId: string, sequenceId: string): Promise<DecisionRecord | null> {
     const pending = this.#decisions.get(sequenceId);
     if (pending !== undefined) return pending.app_id === appId ? pending : null;
-    const { rows } = await this.#pool.query<{ record: string }>({
+    const { rows } = await this.#query<{ record: string }>({
       name: 'riskgate_get_decision',
       text: 'SELECT record FROM decisions WHERE sequence_id = $1 AND app_id = $2',
       values: [sequenceId, appId],
@@ -269,6 +315,22 @@ export class PostgresRecords implements Records {
     await this.#pool.end();
   }
 
+  /**
+   * A statement on a pool connection, bounded by `timeoutMs` once it has one
+   * (pg then discards the connection); an outage rejects as StoreUnavailableError.
+   */
+  async #query<R extends pg.QueryResultRow>(statement: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    const config: pg.QueryConfig & { query_timeout: number } =
+      typeof statement === 'string' ? { text: statement, values: values ?? [], query_timeout: this.#timeoutMs } : { ...statement, query_timeout: this.#timeoutMs };
+    try {
+      return await this.#pool.query<R>(config);
+    } catch (error) {
+      if (!isOutage(error)) throw error;
+      this.#warn(`postgres: unavailable (${(error as Error).message})`);
+      throw new StoreUnavailableError(`the database is unavailable (${(error as Error).message})`, { cause: error });
+    }
+  }
+
   /** One multi-row INSERT per batch (see DecisionQueue). */
   async #insertDecisions(batch: DecisionRow[]): Promise<void> {
     const values: unknown[] = [];
@@ -278,7 +340,7 @@ export class PostgresRecords implements Records {
       rows.push(`(${Array.from({ length: DECISION_COLUMNS }, (_, i) => `$${base + i + 1}`).join(', ')})`);
       values.push(...row);
     }
-    await this.#pool.query(
+    await this.#query(
       `INSERT INTO decisions (sequence_id, app_id, event, created_at, score, level, decision, rules_version, device_id, record)
        VALUES ${rows.join(', ')} ON CONFLICT (sequence_id) DO NOTHING`,
       values,

@@ -27,6 +27,18 @@ export function throttledWarning(logger: RecordsLogger | undefined, intervalMs =
   };
 }
 
+/**
+ * The store could not be reached, or did not answer in time: an outage, not a
+ * bad request or a bug. The routes answer it with 503 / STORE_UNAVAILABLE; the
+ * decision log keeps such a batch queued and tries it again.
+ */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 export interface NewListEntry {
   appId: string;
   list: ListKind;
@@ -59,8 +71,15 @@ export interface ListFilter {
   limit: number;
 }
 
+/**
+ * Every method but `logDecision` and `ping` may reject with a
+ * StoreUnavailableError when the store is down or too slow to answer.
+ */
 export interface Records {
-  /** Resolves only once the entry is durable (it survives `kill -9`). */
+  /**
+   * Resolves only once the entry is durable (it survives `kill -9`). The entry
+   * and its audit row are written together or not at all.
+   */
   addListEntry(entry: NewListEntry): Promise<ListEntry>;
   findListEntries(filter: ListFilter): Promise<ListEntry[]>;
   /** Resolves false when no live entry of this app has that id. */

@@ -15,7 +15,7 @@ export const decisionRoutes: FastifyPluginAsyncZod = async (app) => {
         description: 'The request (PII masked), features, rules hit including shadow rules, score, decision, latency and rules version.',
         security: [{ appSecret: [] }],
         params: z.object({ sequence_id: z.string().regex(/^[0-9A-F]{32}$/, 'must be a 32-character sequence_id') }),
-        response: { 200: DecisionResponse, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
+        response: { 200: DecisionResponse, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody },
       },
     },
     async (request) => {

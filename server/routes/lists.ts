@@ -20,10 +20,12 @@ export const listRoutes: FastifyPluginAsyncZod = async (app) => {
       onRequest: requireAppSecret,
       schema: {
         summary: 'Add a black or white list entry',
-        description: 'Answers once the entry is durable. Mobile and email values are stored as keyed hashes and shown masked.',
+        description:
+          'Answers once the entry is durable. Mobile and email values are stored as keyed hashes and shown masked. ' +
+          'While the database is unavailable: 503 (5030), and the entry is not acknowledged.',
         security,
         body: ListEntryCreate,
-        response: { 200: ListEntryResponse, 400: ErrorBody, 401: ErrorBody },
+        response: { 200: ListEntryResponse, 400: ErrorBody, 401: ErrorBody, 503: ErrorBody },
       },
     },
     async (request) => {
@@ -49,7 +51,12 @@ export const listRoutes: FastifyPluginAsyncZod = async (app) => {
     '/v1/lists',
     {
       onRequest: requireAppSecret,
-      schema: { summary: 'Find live list entries', security, querystring: ListQuery, response: { 200: ListEntriesResponse, 400: ErrorBody, 401: ErrorBody } },
+      schema: {
+        summary: 'Find live list entries',
+        security,
+        querystring: ListQuery,
+        response: { 200: ListEntriesResponse, 400: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+      },
     },
     async (request) => {
       const { dimension, value, list, limit } = request.query;
@@ -74,7 +81,7 @@ export const listRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Delete a list entry',
         security,
         params: z.object({ id: z.string().min(1).max(64) }),
-        response: { 200: z.object({ code: z.literal(200), message: z.string() }), 401: ErrorBody, 404: ErrorBody },
+        response: { 200: z.object({ code: z.literal(200), message: z.string() }), 401: ErrorBody, 404: ErrorBody, 503: ErrorBody },
       },
     },
     async (request) => {

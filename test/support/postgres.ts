@@ -7,11 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-const CANDIDATES = process.env.RISKGATE_TEST_DATABASE_URL
+export const PG_CANDIDATES: readonly string[] = process.env.RISKGATE_TEST_DATABASE_URL
   ? [process.env.RISKGATE_TEST_DATABASE_URL]
   : ['postgres://postgres@127.0.0.1:5432/test', 'postgres://root@127.0.0.1:5432/test'];
 
-async function firstReachable(urls: readonly string[]): Promise<{ url?: string; error?: string }> {
+/** The first URL that answers `SELECT 1`, or why none did. */
+export async function firstPostgres(urls: readonly string[] = PG_CANDIDATES): Promise<{ url?: string; error?: string }> {
   let error = 'no URL to try';
   for (const url of urls) {
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
@@ -31,9 +32,9 @@ async function firstReachable(urls: readonly string[]): Promise<{ url?: string; 
 
 /** The URL to test against, or undefined (after a warning naming `suites`) when none answers. */
 export async function testPostgresUrl(suites: string): Promise<string | undefined> {
-  const probe = await firstReachable(CANDIDATES);
+  const probe = await firstPostgres();
   if (probe.url !== undefined) return probe.url;
-  const message = `PostgreSQL is unreachable at ${CANDIDATES.join(' or ')} (${probe.error})`;
+  const message = `PostgreSQL is unreachable at ${PG_CANDIDATES.join(' or ')} (${probe.error})`;
   if (process.env.CI) throw new Error(`${message}; CI is set, so this fails instead of skipping ${suites}`);
   console.warn(`${message}: skipping ${suites} (set RISKGATE_TEST_DATABASE_URL to point elsewhere)`);
   return undefined;
