@@ -18,9 +18,13 @@
  * test/support/postgres.ts; skipped when unreachable (a failure under CI).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { EvaluateResponse } from '../shared/schemas.js';
+import { generateKeyEncryptionKey } from '../server/keys/key-encryption.js';
 import type { PostgresRecords } from '../server/records/postgres.js';
 import { APP_KEY, testApp, type TestApp } from './support/app.js';
 import { firstPostgres, PG_CANDIDATES } from './support/postgres.js';
@@ -75,6 +79,7 @@ async function start(): Promise<{ t: TestApp; proxy: TcpProxy; schema: string }>
   const schema = `${RUN}_${schemaCount++}`;
   try {
     const t = await testApp({
+      secrets: { kek_file: kekFile },
       stores: {
         database_url: throughProxy.toString(),
         database_schema: schema,
@@ -89,6 +94,12 @@ async function start(): Promise<{ t: TestApp; proxy: TcpProxy; schema: string }>
     throw error;
   }
 }
+
+/** The key-encryption key that seals the shared secrets these apps keep in PostgreSQL. */
+const kekDir = mkdtempSync(join(tmpdir(), 'riskgate-outage-kek-'));
+const kekFile = join(kekDir, 'kek');
+writeFileSync(kekFile, `${generateKeyEncryptionKey()}\n`, { mode: 0o600 });
+afterAll(() => rmSync(kekDir, { recursive: true, force: true }));
 
 type Json = Record<string, any>;
 
