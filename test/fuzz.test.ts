@@ -859,6 +859,7 @@ const INNER_VARIANTS = [
   'payload_changed',
   'es384_label',
   'es256k_label',
+  'jwk_with_d',
   'jwk_p384',
   'jwk_off_curve',
   'sig_der',
@@ -869,6 +870,7 @@ const INNER_VARIANTS = [
   'four_parts',
   'empty',
   'payload_v2',
+  'payload_out_of_bounds',
   'payload_array',
   'payload_not_json',
   'app_other',
@@ -1042,6 +1044,20 @@ function forgedHeader(segment: string, variant: (typeof HEADER_VARIANTS)[number]
   return b64uJson(patched[variant]());
 }
 
+/** Payload changes of the right type but out of bounds (the wrong types are payload_mutated's). */
+const OUT_OF_BOUNDS: Record<string, unknown>[] = [
+  { jti: 'short' },
+  { jti: 'j'.repeat(129) },
+  { iat: 1.5 },
+  { iat: -1 },
+  { iat: 0 },
+  { sdk: 'x'.repeat(65) },
+  { signals: { ...cleanWebSignals(), visitor_id: 'v'.repeat(513), lies: Array.from({ length: 65 }, (_, i) => `lie${i}`) } },
+  { behavior: { ...personBehavior(), clicks: -5 } },
+  { behavior: { ...personBehavior(), pointer_moves: 1.5 } },
+  { app: OTHER_APP_KEY, signals: { lies: 'x'.repeat(3000), automation: [1, 2] }, behavior: { clicks: -5 } },
+];
+
 /** An inner JWS with a complete, valid payload but for what the variant breaks. */
 async function forgedJws(device: DeviceSigner, other: DeviceSigner, variant: (typeof INNER_VARIANTS)[number], choice: number): Promise<string> {
   const jwk = device.publicKey;
@@ -1071,6 +1087,8 @@ async function forgedJws(device: DeviceSigner, other: DeviceSigner, variant: (ty
       return es256(payloadSegment, { alg: 'ES384', jwk });
     case 'es256k_label':
       return es256(payloadSegment, { alg: 'ES256K', jwk });
+    case 'jwk_with_d':
+      return es256(payloadSegment, { alg: 'ES256', jwk: { ...jwk, d: offCurve() } });
     case 'jwk_p384':
       return es256(payloadSegment, { alg: 'ES256', jwk: otherCurveJwk('P-384') });
     case 'jwk_off_curve':
@@ -1098,6 +1116,8 @@ async function forgedJws(device: DeviceSigner, other: DeviceSigner, variant: (ty
       return '';
     case 'payload_v2':
       return es256(b64uJson(fullPayload({ v: 2 })));
+    case 'payload_out_of_bounds':
+      return es256(b64uJson(fullPayload(OUT_OF_BOUNDS[choice % OUT_OF_BOUNDS.length])));
     case 'payload_array':
       return es256(b64uJson([fullPayload()]));
     case 'payload_not_json':
@@ -1120,7 +1140,9 @@ const tokenEnvelopes = fc.record({
   language: rarely(fc.constant('zh-CN'), 5),
 });
 
-function evaluateWithToken(token: string, { language, ...fields }: typeof tokenEnvelopes extends fc.Arbitrary<infer T> ? T : never): Sent {
+type TokenEnvelope = typeof tokenEnvelopes extends fc.Arbitrary<infer T> ? T : never;
+
+function evaluateWithToken(token: string, { language, ...fields }: Partial<TokenEnvelope> & Pick<TokenEnvelope, 'event'>): Sent {
   return {
     method: 'POST',
     url: '/v1/risk/evaluate',
@@ -1346,10 +1368,10 @@ describe(`fuzzing every route (seed ${SEED}, ${RUNS} runs)`, () => {
   }
 
   /** Runs one property; `examples` run first, on top of its share of RUNS. */
-  async function fuzz<T>(name: PropertyName, arbitrary: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>, examples: T[] = []): Promise<void> {
+  async function fuzz<T>(name: PropertyName, cases: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>, examples: T[] = []): Promise<void> {
     const startedAt = performance.now();
     const numRuns = runsOf(name) + examples.length;
-    await fc.assert(fc.asyncProperty(arbitrary, predicate), {
+    await fc.assert(fc.asyncProperty(cases, predicate), {
       seed: SEED,
       numRuns,
       examples: examples.map((example): [T] => [example]),
@@ -1388,7 +1410,7 @@ describe(`fuzzing every route (seed ${SEED}, ${RUNS} runs)`, () => {
     // The forged payloads start from fullPayload(): unbroken, it must make a clean token, or the forgeries prove nothing.
     const device = material.devices[0]!;
     const clean = await seal(serverKey, utf8(await signJws(device, { alg: 'ES256', jwk: device.publicKey }, b64uJson(fullPayload()))));
-    const decided = await sendChecked(evaluateWithToken(clean, { event: 'login', ip: TOKEN_IPS[0], user_agent: undefined, event_time: undefined, language: undefined }));
+    const decided = await sendChecked(evaluateWithToken(clean, { event: 'login', ip: TOKEN_IPS[0] }));
     expect(EvaluateResponse.parse(decided.json()).reasons.map((r) => r.id).filter((id) => id.startsWith('token_'))).toEqual([]);
   });
 
