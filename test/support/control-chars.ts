@@ -12,7 +12,8 @@ import { makeToken, newDevice } from './tokens.js';
 
 export const CONTROL_SAMPLES = ['\u0000', '\u0001', '\u0008', '\n', '\r', '\u001b', '\u001f', '\u007f', '\u0085', '\u009f', '\ud800'] as const;
 
-interface Target {
+/** One string field of one route, and how to put a value in it (the rest of the request valid). */
+export interface ControlCharacterTarget {
   name: string;
   method: 'POST' | 'GET';
   /** The request with `bad` placed in the field under test. */
@@ -36,8 +37,8 @@ function queryText(value: string): string {
   return Array.from(value, (c) => (/\p{Cs}/u.test(c) ? '%ED%A0%80' : encodeURIComponent(c))).join('');
 }
 
-function targets(appKey: string): Target[] {
-  const list: Target[] = [];
+export function controlCharacterTargets(appKey: string): ControlCharacterTarget[] {
+  const list: ControlCharacterTarget[] = [];
   const evaluateFields = ['account_id', 'session_id', 'ip', 'user_agent', 'mobile', 'email', 'nickname', 'referer'];
   for (const field of evaluateFields) {
     list.push({
@@ -74,7 +75,7 @@ function targets(appKey: string): Target[] {
 export async function controlCharacterProblems(app: RiskGateApp, auth: Record<string, string>, appKey: string): Promise<string[]> {
   const problems: string[] = [];
   const invalid = ERROR_CODES.FIELD_INVALID.code;
-  for (const target of targets(appKey)) {
+  for (const target of controlCharacterTargets(appKey)) {
     for (const bad of CONTROL_SAMPLES) {
       const { url, payload } = target.build(bad);
       const response = await app.inject({ method: target.method, url, headers: auth, ...(payload ? { payload } : {}) });
