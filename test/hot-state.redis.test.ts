@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config/config.js';
 import type { ObservationBatch } from '../server/state/hot-state.js';
-import { hashTag, RedisHotState } from '../server/state/redis.js';
+import { evictionPolicyWarning, hashTag, RedisHotState } from '../server/state/redis.js';
 import { openStores } from '../server/stores.js';
 import { describeHotState } from './hot-state.contract.js';
 import { freePort } from './support/processes.js';
@@ -195,6 +195,27 @@ describe.skipIf(unreachable !== undefined)('RedisHotState on Redis', () => {
     expect(keys.length).toBe(10);
     expect(() => new RedisHotState({ url: REDIS_URL, keyPrefix: 'rg:{all}:' })).toThrow(/must not contain/);
     expect(() => new RedisHotState({})).toThrow(/url or a client/);
+  });
+
+  it('warns at start when Redis may evict keys (any maxmemory-policy but noeviction), or when it cannot tell', async () => {
+    expect(evictionPolicyWarning('noeviction')).toBeUndefined();
+    for (const policy of ['allkeys-lru', 'volatile-ttl', 'volatile-lru', undefined]) expect(evictionPolicyWarning(policy)).toMatch(/set maxmemory-policy noeviction/);
+    const warnings: string[] = [];
+    const logger = { warn: (message: string) => warnings.push(message), info() {} };
+    const real = new Redis(REDIS_URL);
+    const policy = ((await real.config('GET', 'maxmemory-policy')) as string[])[1];
+    // The local Redis as it is configured: a warning exactly when its policy evicts.
+    await open({ logger });
+    expect(warnings.some((w) => w.includes('maxmemory-policy'))).toBe(policy !== 'noeviction');
+    // A managed Redis that refuses CONFIG: named as unchecked.
+    warnings.length = 0;
+    const refusing = new Proxy(real, {
+      get: (target, property, receiver) => (property === 'config' ? async () => { throw new Error("ERR unknown command 'CONFIG'"); } : Reflect.get(target, property, receiver)),
+    });
+    const state = await RedisHotState.open({ client: refusing, keyPrefix: `${RUN}:cfg:`, logger });
+    expect(warnings).toEqual([expect.stringContaining('could not read maxmemory-policy')]);
+    await state.close();
+    real.disconnect();
   });
 
   it('opens a store in distributed mode when the configuration names Redis', async () => {

@@ -213,11 +213,32 @@ export class RedisHotState implements HotState {
     const state = new RedisHotState(options);
     try {
       await state.ready(options.connectTimeoutMs ?? 5000);
+      await state.#checkEvictionPolicy();
       return state;
     } catch (error) {
       await state.close();
       throw error;
     }
+  }
+
+  /**
+   * Replay claims, rate limits, challenges and sessions must stay until their
+   * TTL: a Redis that evicts under memory pressure (any policy but
+   * `noeviction`; every key here has a TTL, so `volatile-*` evicts them too)
+   * would accept a replayed token or reset a limit. Warned at start; a Redis
+   * that refuses CONFIG (managed services) is named as unchecked.
+   */
+  async #checkEvictionPolicy(): Promise<void> {
+    let policy: string | undefined;
+    try {
+      const reply = (await this.#client.config('GET', 'maxmemory-policy')) as unknown;
+      policy = Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : undefined;
+    } catch (error) {
+      this.#logger?.warn(`redis: could not read maxmemory-policy (${(error as Error).message}); make sure it is noeviction`);
+      return;
+    }
+    const warning = evictionPolicyWarning(policy);
+    if (warning) this.#logger?.warn(warning);
   }
 
   constructor(options: RedisHotStateOptions) {
@@ -436,4 +457,10 @@ export function hashTag(key: string): string | undefined {
   if (start < 0) return undefined;
   const end = key.indexOf('}', start + 1);
   return end > start + 1 ? key.slice(start + 1, end) : undefined;
+}
+
+/** What to say at start about a Redis `maxmemory-policy`; undefined when it is safe (`noeviction`). */
+export function evictionPolicyWarning(policy: string | undefined): string | undefined {
+  if (policy === 'noeviction') return undefined;
+  return `redis: maxmemory-policy is ${policy ?? 'unknown'}: under memory pressure Redis may evict replay claims, rate limits and challenges (a replayed token would pass); set maxmemory-policy noeviction`;
 }
