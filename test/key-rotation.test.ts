@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { asServerKey } from '../client/src/keys.js';
-import type { ServerTokenKey } from '../client/src/token/build.js';
+import type { ServerTokenKey } from '../shared/jwk.js';
 import type { EvaluateResponse } from '../shared/schemas.js';
 import { runKeysCommand } from '../server/cli.js';
 import { generateKeyEncryptionKey, KeyEncryptionKeys } from '../server/keys/key-encryption.js';

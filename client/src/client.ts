@@ -4,6 +4,7 @@
  * that `getBlackBox()` mostly waits for what is already done.
  */
 import { BLACK_BOX_VERSION } from '../../shared/constants.js';
+import type { ServerTokenKey } from '../../shared/jwk.js';
 import type { ChallengeOptions, ChallengeResult, ChallengeStart, SliderOptions } from './challenge/contract.js';
 import { loadChallengeUi } from './challenge/loader.js';
 import { loadDeviceKey, type DeviceKey } from './device-key.js';
@@ -15,18 +16,12 @@ import { BehaviorCollector } from './sources/behavior.js';
 import { sources } from './sources/index.js';
 import { SourceRunner } from './sources/runner.js';
 import { fitPayload } from './token-size.js';
-import { buildBlackBox, type ServerTokenKey } from './token/build.js';
+import { buildBlackBox } from './token/build.js';
 import { webCryptoTokenCrypto } from './token/webcrypto.js';
 import { VERSION } from './version.js';
 
 /** A server token key as `GET /v1/keys` lists it (extra JWK members are ignored). */
-export interface RiskGatePublicKey {
-  kid: string;
-  kty: 'EC';
-  crv: 'P-256';
-  x: string;
-  y: string;
-}
+export type RiskGatePublicKey = ServerTokenKey;
 
 export interface RiskGateOptions {
   /** The app's public key (`app_key`), named in every token. */

@@ -4,7 +4,7 @@
  * localStorage (or sessionStorage) so that page loads skip the request. The
  * mini-program SDK keeps it the same way in wx storage (cachedServerKey).
  */
-import type { ServerTokenKey } from './token/build.js';
+import type { ServerTokenKey } from '../../shared/jwk.js';
 import { RiskGateError } from './errors.js';
 
 export const KEY_CACHE_TTL_MS = 5 * 60_000;

@@ -1,6 +1,7 @@
 /** Test helpers: a device and a token maker on the shared WebCrypto builder. */
 import { randomBytes, webcrypto } from 'node:crypto';
-import { buildBlackBox, type DeviceSigner, type ServerTokenKey } from '../../client/src/token/build.js';
+import type { ServerTokenKey } from '../../shared/jwk.js';
+import { buildBlackBox, type DeviceSigner } from '../../client/src/token/build.js';
 import { generateDeviceKeyPair, webCryptoDeviceSigner, webCryptoTokenCrypto } from '../../client/src/token/webcrypto.js';
 import type { BehaviorSignals, BlackBoxPayloadInput, WebSignals } from '../../shared/schemas.js';
 

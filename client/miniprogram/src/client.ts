@@ -4,13 +4,14 @@
  * mostly waits for what is already done, as in the web SDK.
  */
 import { BLACK_BOX_VERSION } from '../../../shared/constants.js';
+import type { ServerTokenKey } from '../../../shared/jwk.js';
 import type { ChallengeOptions, ChallengeResult, ChallengeStart, SliderOptions } from '../../src/challenge/contract.js';
 import { RiskGateError } from '../../src/errors.js';
 import { asServerKey } from '../../src/keys.js';
 import { SourceRunner } from '../../src/sources/runner.js';
 import type { SourceContext } from '../../src/sources/source.js';
 import { fitPayload } from '../../src/token-size.js';
-import { buildBlackBox, type ServerTokenKey } from '../../src/token/build.js';
+import { buildBlackBox } from '../../src/token/build.js';
 import { VERSION } from '../../src/version.js';
 import { TouchBehavior, type TrackedEvent } from './behavior.js';
 import { challengeApi, openChallenge, runChallenge, type ChallengeSession } from './challenge.js';
@@ -29,7 +30,7 @@ export interface RiskGateOptions {
   /** RiskGate's base URL, e.g. `https://risk.example.com` (a request domain the mini-program whitelists). */
   endpoint: string;
   /** The server key to encrypt to, instead of fetching `{endpoint}/v1/keys`. */
-  publicKey?: { kid: string; kty: 'EC'; crv: 'P-256'; x: string; y: string };
+  publicKey?: ServerTokenKey;
   /** Time budget of one `getBlackBox()` call in milliseconds. Default 1000. */
   timeoutMs?: number;
 }

@@ -5,7 +5,7 @@
  * localStorage. Two attempts; a failure is not cached.
  */
 import { asServerKey, cachedServerKey, KEY_CACHE_TTL_MS } from '../../src/keys.js';
-import type { ServerTokenKey } from '../../src/token/build.js';
+import type { ServerTokenKey } from '../../../shared/jwk.js';
 import { wxRequest } from './transport.js';
 import type { Wx } from './wx.js';
 

@@ -11,21 +11,9 @@ import {
   BLACK_BOX_JWE_ENC,
   BLACK_BOX_JWS_ALG,
 } from '../../../shared/constants.js';
+import type { EcPublicJwk, ServerTokenKey } from '../../../shared/jwk.js';
 import type { BlackBoxPayloadInput } from '../../../shared/schemas.js';
 import { base64url, concatBytes, uint32be, utf8 } from './encoding.js';
-
-/** A P-256 public key as a JWK (only the members RFC 7638 thumbprints use). */
-export interface EcPublicJwk {
-  kty: 'EC';
-  crv: 'P-256';
-  x: string;
-  y: string;
-}
-
-/** A server token key as served by `GET /v1/keys`. */
-export interface ServerTokenKey extends EcPublicJwk {
-  kid: string;
-}
 
 export interface TokenCrypto {
   /** An ephemeral P-256 key agreement with `peer`: the shared secret Z and the ephemeral public key. */

@@ -2,7 +2,8 @@
  * `TokenCrypto` and `DeviceSigner` on WebCrypto, which browsers and Node 20
  * both have. Nothing here runs at import time.
  */
-import type { DeviceSigner, EcPublicJwk, TokenCrypto } from './build.js';
+import type { EcPublicJwk } from '../../../shared/jwk.js';
+import type { DeviceSigner, TokenCrypto } from './build.js';
 
 const P256 = { name: 'ECDH', namedCurve: 'P-256' } as const;
 const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
