@@ -8,7 +8,7 @@ import { assembleSignals } from '../client/src/signals.js';
 import { flattenComponents } from '../client/src/sources/fingerprint.js';
 import type { Sources } from '../client/src/sources/index.js';
 import { SourceRunner, type Outcomes } from '../client/src/sources/runner.js';
-import { defineSource, Failure, type SourceContext } from '../client/src/sources/source.js';
+import { defineSource, Failure } from '../client/src/sources/source.js';
 import { fitPayload, TOKEN_BUDGET_CHARS, tokenLength } from '../client/src/token-size.js';
 import { buildBlackBox } from '../client/src/token/build.js';
 import { hintsOs, isDesktop, parseUserAgent, platformOs, sameOs } from '../client/src/util/platform.js';
@@ -17,7 +17,8 @@ import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
 import { openBlackBox } from '../server/token/decode.js';
 import { newDevice, tokenCrypto } from './support/tokens.js';
 
-const context = {} as SourceContext;
+/** The platform's context, handed to every source; these sources read none. */
+const context = {};
 const clock = () => performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const never = () => new Promise<never>(() => {});

@@ -9,7 +9,6 @@ import type { ChallengeOptions, ChallengeResult, ChallengeStart, SliderOptions }
 import { RiskGateError } from '../../src/errors.js';
 import { asServerKey } from '../../src/keys.js';
 import { SourceRunner } from '../../src/sources/runner.js';
-import type { SourceContext } from '../../src/sources/source.js';
 import { fitPayload } from '../../src/token-size.js';
 import { buildBlackBox } from '../../src/token/build.js';
 import { VERSION } from '../../src/version.js';
@@ -107,8 +106,7 @@ export function createClient(options: RiskGateOptions): RiskGateClient {
   const fetchTimeoutMs = Math.max(timeoutMs, MIN_KEY_FETCH_MS);
   const serverKeyNow = () => (serverKey ? Promise.resolve(serverKey) : loadServerKey(wx, endpoint, fetchTimeoutMs));
   const behavior = new TouchBehavior(clock());
-  // The sources close over wx; the runner's web context is not used by them.
-  const runner = new SourceRunner(wechatSources(wx), {} as SourceContext, clock);
+  const runner = new SourceRunner(wechatSources, wx, clock);
   const api = challengeApi(wx, endpoint, appKey, () => loadCrypto().then((chunk) => chunk.sha256Bytes));
   let deviceKey: DeviceKey | undefined;
   const deviceKeyFrom = (chunk: CryptoChunk, pool: { take(length: number): Uint8Array }) =>

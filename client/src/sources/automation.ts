@@ -27,7 +27,7 @@
  * `software_renderer` is added when the token is assembled, from the WebGL source.
  */
 import { isDesktop, parseUserAgent } from '../util/platform.js';
-import { defineSource, type SourceContext } from './source.js';
+import { defineWebSource } from './context.js';
 
 export interface AutomationInfo {
   webdriver: boolean;
@@ -179,10 +179,10 @@ async function notificationPermissionsDisagree(win: Window & typeof globalThis):
   }
 }
 
-export const automationSource = defineSource<AutomationInfo>({
+export const automationSource = defineWebSource<AutomationInfo>({
   budgetMs: 150,
   stable: false,
-  async collect({ window: win, behavior }: SourceContext) {
+  async collect({ window: win, behavior }) {
     const evaluated = EVALUATED_FRAME.test(callerStack(win).split('\n').filter((line) => !/\beval at\b/.test(line)).join('\n'));
     const nav = win.navigator;
     const ua = nav.userAgent ?? '';

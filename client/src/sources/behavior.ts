@@ -14,8 +14,8 @@
  * when the window's own metrics look normal.
  */
 import type { BehaviorSignals } from '../../../shared/schemas.js';
-import { defineSource, type SourceContext } from './source.js';
 import { IntervalStats, KEY_BURST_GAP_MS, MOVE_BURST_GAP_MS } from '../util/interval-stats.js';
+import { defineWebSource } from './context.js';
 
 /** Mouse events inspected for the content-offset check; a handful is plenty. */
 const OFFSET_SAMPLES = 5;
@@ -121,8 +121,8 @@ export class BehaviorCollector {
 }
 
 /** The interaction snapshot at token time (cheap: refreshed for every token). */
-export const behaviorSource = defineSource<BehaviorSignals>({
+export const behaviorSource = defineWebSource<BehaviorSignals>({
   budgetMs: 50,
   stable: false,
-  collect: (context: SourceContext) => context.behavior.snapshot(context.window.performance.now()),
+  collect: (context) => context.behavior.snapshot(context.window.performance.now()),
 });

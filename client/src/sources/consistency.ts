@@ -6,7 +6,7 @@
  * agents and device emulation on a desktop usually fail one.
  */
 import { hintsOs, isDesktop, parseUserAgent, platformOs, sameOs } from '../util/platform.js';
-import { defineSource, type SourceContext } from './source.js';
+import { defineWebSource } from './context.js';
 
 const HIGH_ENTROPY_BUDGET_MS = 60;
 
@@ -33,10 +33,10 @@ async function highEntropy(win: Window & typeof globalThis, data: UaData) {
   }
 }
 
-export const consistencySource = defineSource<string[]>({
+export const consistencySource = defineWebSource<string[]>({
   budgetMs: 150,
   stable: true,
-  async collect({ window: win }: SourceContext) {
+  async collect({ window: win }) {
     const nav = win.navigator;
     const ua = nav.userAgent ?? '';
     const claims = parseUserAgent(ua);

@@ -1,6 +1,6 @@
 /** The plain environment: user agent, platform, languages, time zone and screen. */
 import { clip } from '../util/platform.js';
-import { defineSource } from './source.js';
+import { defineWebSource } from './context.js';
 
 export interface Environment {
   user_agent: string;
@@ -10,7 +10,7 @@ export interface Environment {
   screen: { width: number; height: number; dpr: number; touch_points: number };
 }
 
-export const environmentSource = defineSource<Environment>({
+export const environmentSource = defineWebSource<Environment>({
   budgetMs: 50,
   stable: false,
   collect({ window: win }) {

@@ -7,10 +7,11 @@
 import { automationSource } from './automation.js';
 import { behaviorSource } from './behavior.js';
 import { consistencySource } from './consistency.js';
+import type { WebSourceContext } from './context.js';
 import { environmentSource } from './environment.js';
 import { fingerprintSource } from './fingerprint.js';
 import { liesSource } from './lies.js';
-import type { SourceSpec, SourceValue } from './source.js';
+import type { SourceRegistry, SourceValue } from './source.js';
 import { webglSource } from './webgl.js';
 import { workerSource } from './worker.js';
 
@@ -26,7 +27,7 @@ export const sources = {
   environment: environmentSource,
   automation: automationSource,
   behavior: behaviorSource,
-} satisfies Record<string, SourceSpec<unknown>>;
+} satisfies SourceRegistry<WebSourceContext>;
 
 export type Sources = typeof sources;
 export type SourceName = keyof Sources;

@@ -37,7 +37,7 @@
  * `HTMLIFrameElement.contentWindow` getter is itself checked here).
  */
 import { parseUserAgent } from '../util/platform.js';
-import { defineSource, type SourceContext } from './source.js';
+import { defineWebSource } from './context.js';
 
 type Win = Window & typeof globalThis;
 
@@ -228,10 +228,10 @@ function navigatorLies(win: Win): string[] {
   return lies;
 }
 
-export const liesSource = defineSource<string[]>({
+export const liesSource = defineWebSource<string[]>({
   budgetMs: 300,
   stable: true,
-  async collect({ window: win }: SourceContext) {
+  async collect({ window: win }) {
     await new Promise((resolve) => win.setTimeout(resolve, 0));
     const blink = parseUserAgent(win.navigator.userAgent ?? '').chromium;
     const pageToString = win.Function.prototype.toString;

@@ -7,14 +7,12 @@
  * collection waits on that same run. A stable run that outlives one token's
  * budget is still awaited by the next token, which gets it when it is done.
  */
-import { Failure, type FailureCode, type SourceContext, type SourceSpec, type SourceValue } from './source.js';
+import { Failure, type FailureCode, type SourceRegistry, type SourceSpec, type SourceValue } from './source.js';
 
 /** `pending`: an optional source still running within its budget, left out of this collection. */
 export type Outcome<T> = { value: T; ms: number } | { error: FailureCode; ms: number } | { pending: true; ms: number };
 
-type Registry = Record<string, SourceSpec<unknown>>;
-
-export type Outcomes<S extends Registry> = { [K in keyof S]: Outcome<SourceValue<S[K]>> };
+export type Outcomes<S extends SourceRegistry<never>> = { [K in keyof S]: Outcome<SourceValue<S[K]>> };
 
 interface Run {
   readonly startedAt: number;
@@ -22,12 +20,13 @@ interface Run {
   result?: Outcome<unknown>;
 }
 
-export class SourceRunner<S extends Registry> {
+/** Runs the sources `S`, handing each the platform's context `C`. */
+export class SourceRunner<C, S extends SourceRegistry<C>> {
   private readonly stableRuns = new Map<keyof S, Run>();
 
   constructor(
     private readonly sources: S,
-    private readonly context: SourceContext,
+    private readonly context: C,
     private readonly clock: () => number,
   ) {}
 
@@ -65,7 +64,7 @@ export class SourceRunner<S extends Registry> {
     return run;
   }
 
-  private start(spec: SourceSpec<unknown>): Run {
+  private start(spec: SourceSpec<unknown, C>): Run {
     const startedAt = this.clock();
     const elapsed = () => Math.round(this.clock() - startedAt);
     const promise = new Promise<unknown>((resolve) => resolve(spec.collect(this.context))).then(

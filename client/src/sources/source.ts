@@ -1,9 +1,13 @@
 /**
- * What a signal source is: a function of a shared context that returns its
- * value, or a `Failure` for an expected failure (no WebGL, blocked worker).
- * It never throws on purpose; the runner still catches anything that does.
+ * What a signal source is: a function of its platform's context that returns
+ * its value, or a `Failure` for an expected failure (no WebGL, blocked worker,
+ * a wx API the base library lacks). It never throws on purpose; the runner
+ * still catches anything that does.
+ *
+ * The context is whatever the platform has to offer its sources (the page and
+ * its behaviour counters on the web, `wx` in a mini-program): the runner only
+ * hands it over, so nothing here knows a platform.
  */
-import type { BehaviorCollector } from './behavior.js';
 
 /** Short, stable codes a token carries in `signals.errors`. */
 export type FailureCode = 'timeout' | 'error' | 'unsupported';
@@ -15,15 +19,9 @@ export class Failure {
 
 export const unsupported = (): Failure => new Failure('unsupported');
 
-export interface SourceContext {
-  /** Interaction counters installed at `init`. */
-  readonly behavior: BehaviorCollector;
-  /** The page's global object; sources read the browser only through it and its members. */
-  readonly window: Window & typeof globalThis;
-}
-
-export interface SourceSpec<T> {
-  collect(context: SourceContext): T | Failure | Promise<T | Failure>;
+/** A source of values of type T that reads a context of type C (`unknown`: it reads none). */
+export interface SourceSpec<T, C = unknown> {
+  collect: (context: C) => T | Failure | Promise<T | Failure>;
   /** How long one run may take, from when it starts. */
   budgetMs: number;
   /**
@@ -40,7 +38,10 @@ export interface SourceSpec<T> {
   optional?: boolean;
 }
 
-/** Keeps the value type of each entry of the registry map. */
-export const defineSource = <T>(spec: SourceSpec<T>): SourceSpec<T> => spec;
+/** Keeps the value type (and the context type) of each entry of the registry map. */
+export const defineSource = <T, C = unknown>(spec: SourceSpec<T, C>): SourceSpec<T, C> => spec;
 
-export type SourceValue<S> = S extends SourceSpec<infer T> ? T : never;
+/** An ordered map of sources that all read a context of type C. */
+export type SourceRegistry<C> = Record<string, SourceSpec<unknown, C>>;
+
+export type SourceValue<S> = S extends SourceSpec<infer T, never> ? T : never;

@@ -9,8 +9,9 @@
  * on a first page load in a fresh profile it often needs 300–500 ms.
  */
 import { clip } from '../util/platform.js';
+import { defineWebSource } from './context.js';
 import { fingerprintResult } from './fingerprint.js';
-import { defineSource, unsupported, type Failure, type SourceContext } from './source.js';
+import { unsupported, type Failure } from './source.js';
 
 export interface WebGlInfo {
   renderer: string;
@@ -66,10 +67,10 @@ function fromOwnContext(win: Window & typeof globalThis): WebGlInfo | Failure {
   }
 }
 
-export const webglSource = defineSource<WebGlInfo>({
+export const webglSource = defineWebSource<WebGlInfo>({
   budgetMs: FINGERPRINT_WAIT_MS + 100,
   stable: true,
-  async collect({ window: win }: SourceContext) {
+  async collect({ window: win }) {
     return (await fromFingerprint(win)) ?? fromOwnContext(win);
   },
 });

@@ -18,8 +18,8 @@
  */
 import type { WorkerSignals } from '../../../shared/schemas.js';
 import { clip } from '../util/platform.js';
+import { defineWebSource } from './context.js';
 import { fingerprintResult } from './fingerprint.js';
-import { defineSource, type SourceContext } from './source.js';
 
 type Win = Window & typeof globalThis;
 
@@ -151,11 +151,11 @@ async function compare(win: Win, view: WorkerView): Promise<string[]> {
 }
 
 /** The worker's report and the lies it shows (no report when no worker can run). */
-export const workerSource = defineSource<WorkerResult>({
+export const workerSource = defineWebSource<WorkerResult>({
   budgetMs: FINGERPRINT_FIRST_MS + IDLE_WAIT_MS + 2 * ANSWER_MS + 200,
   stable: true,
   optional: true,
-  async collect({ window: win }: SourceContext) {
+  async collect({ window: win }) {
     const none: WorkerResult = { lies: [] };
     if (typeof win.Blob !== 'function' || typeof win.URL?.createObjectURL !== 'function') return none;
     await Promise.race([fingerprintResult().catch(() => undefined), delay(win, FINGERPRINT_FIRST_MS)]);

@@ -1,0 +1,16 @@
+/**
+ * What the web SDK gives its sources (the runner hands it to each): the page
+ * and the behaviour counters that `init` installed.
+ */
+import { defineSource, type SourceSpec } from './source.js';
+import type { BehaviorCollector } from './behavior.js';
+
+export interface WebSourceContext {
+  /** Interaction counters installed at `init`. */
+  readonly behavior: BehaviorCollector;
+  /** The page's global object; sources read the browser only through it and its members. */
+  readonly window: Window & typeof globalThis;
+}
+
+/** `defineSource` for a source that reads the page. */
+export const defineWebSource: <T>(spec: SourceSpec<T, WebSourceContext>) => SourceSpec<T, WebSourceContext> = defineSource;
