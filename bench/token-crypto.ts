@@ -1,6 +1,6 @@
 /**
  * Crypto back-ends for the bench's token maker. Tokens always come out of the
- * client's own `buildBlackBox` (client/src/token/build.ts); only the
+ * client's own `buildBlackBox` (client/core/token/build.ts); only the
  * primitives differ:
  *
  * - `node` (default): synchronous node:crypto (P-256 ECDH, ES256, AES-GCM).
@@ -12,8 +12,8 @@
  */
 import { createCipheriv, createECDH, createHash, createPrivateKey, randomBytes, sign, webcrypto, type KeyObject } from 'node:crypto';
 import type { EcPrivateJwk, EcPublicJwk } from '../shared/jwk.js';
-import type { DeviceSigner, TokenCrypto } from '../client/src/token/build.js';
-import { generateDeviceKeyPair, webCryptoDeviceSigner, webCryptoTokenCrypto } from '../client/src/token/webcrypto.js';
+import type { DeviceSigner, TokenCrypto } from '../client/core/token/build.js';
+import { generateDeviceKeyPair, webCryptoDeviceSigner, webCryptoTokenCrypto } from '../client/web/webcrypto.js';
 
 export type CryptoMode = 'node' | 'webcrypto';
 

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { EcPrivateJwk } from '../shared/jwk.js';
-import { buildBlackBox, type DeviceSigner } from '../client/src/token/build.js';
+import { buildBlackBox, type DeviceSigner } from '../client/core/token/build.js';
 import { deviceProfile } from './device-profile.js';
 import { tokenBackend, type CryptoMode } from './token-crypto.js';
 import type { TokenJob, TokenJobResult } from './token-factory.js';

@@ -42,7 +42,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeviceSigner } from '../client/src/token/build.js';
+import type { DeviceSigner } from '../client/core/token/build.js';
 import type { ServerTokenKey } from '../shared/jwk.js';
 import { generateKeyEncryptionKey } from '../server/keys/key-encryption.js';
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from '../server/challenges/sms/webhook.js';

@@ -11,7 +11,7 @@
  * never touched the screen.
  */
 import type { BehaviorSignals } from '../../../shared/schemas.js';
-import { IntervalStats, KEY_BURST_GAP_MS, MOVE_BURST_GAP_MS } from '../../src/util/interval-stats.js';
+import { IntervalStats, KEY_BURST_GAP_MS, MOVE_BURST_GAP_MS } from '../../core/interval-stats.js';
 
 
 /** What `trackTouch` reads from a mini-program event. */

@@ -5,13 +5,13 @@
  */
 import { BLACK_BOX_VERSION } from '../../../shared/constants.js';
 import type { ServerTokenKey } from '../../../shared/jwk.js';
-import type { ChallengeOptions, ChallengeResult, ChallengeStart, SliderOptions } from '../../src/challenge/contract.js';
-import { RiskGateError } from '../../src/errors.js';
-import { asServerKey } from '../../src/keys.js';
-import { SourceRunner } from '../../src/sources/runner.js';
-import { fitPayload } from '../../src/token-size.js';
-import { buildBlackBox } from '../../src/token/build.js';
-import { VERSION } from '../../src/version.js';
+import type { ChallengeOptions, ChallengeResult, ChallengeStart, SliderOptions } from '../../core/challenge/contract.js';
+import { RiskGateError } from '../../core/errors.js';
+import { asServerKey } from '../../core/keys.js';
+import { SourceRunner } from '../../core/sources/runner.js';
+import { fitPayload } from '../../core/token/size.js';
+import { buildBlackBox } from '../../core/token/build.js';
+import { VERSION } from '../../core/version.js';
 import { TouchBehavior, type TrackedEvent } from './behavior.js';
 import { challengeApi, openChallenge, runChallenge, type ChallengeSession } from './challenge.js';
 import { enrollMiniProgram } from './enrollment.js';

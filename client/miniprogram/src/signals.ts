@@ -7,8 +7,8 @@
  * The runner hands every source `wx`: the one context a mini-program has.
  */
 import type { WebSignals, WechatSignals } from '../../../shared/schemas.js';
-import type { Outcomes } from '../../src/sources/runner.js';
-import { defineSource, unsupported, type Failure, type SourceRegistry, type SourceSpec } from '../../src/sources/source.js';
+import type { Outcomes } from '../../core/sources/runner.js';
+import { defineSource, unsupported, type Failure, type SourceRegistry } from '../../core/sources/source.js';
 import type { DeviceKeyStore } from './device-key.js';
 import { apiInconsistencies, builtinLies, hookedApis } from './probes.js';
 import type { RandomSource } from './random.js';
@@ -41,14 +41,11 @@ const orUnsupported = (error: unknown): Failure => {
   throw error;
 };
 
-/** `defineSource` for a source that reads `wx`, the context the mini-program gives its sources. */
-const wechatSource: <T>(spec: SourceSpec<T, Wx>) => SourceSpec<T, Wx> = defineSource;
-
 export const wechatSources = {
-  device: wechatSource({
+  device: defineSource({
     stable: false,
     budgetMs: 200,
-    collect(wx): WechatSignals | Failure {
+    collect(wx: Wx): WechatSignals | Failure {
       let info: WxDeviceInfo;
       try {
         info = infoOf(wx, wx.getDeviceInfo);
@@ -68,10 +65,10 @@ export const wechatSources = {
       });
     },
   }),
-  window: wechatSource({
+  window: defineSource({
     stable: false,
     budgetMs: 200,
-    collect(wx): Pick<WechatSignals, 'screen'> | Failure {
+    collect(wx: Wx): Pick<WechatSignals, 'screen'> | Failure {
       let info: WxWindowInfo;
       try {
         info = infoOf(wx, wx.getWindowInfo);
@@ -90,10 +87,10 @@ export const wechatSources = {
       };
     },
   }),
-  app: wechatSource({
+  app: defineSource({
     stable: false,
     budgetMs: 200,
-    collect(wx): WechatSignals | Failure {
+    collect(wx: Wx): WechatSignals | Failure {
       let info: WxAppBaseInfo;
       try {
         info = infoOf(wx, wx.getAppBaseInfo);
@@ -109,19 +106,19 @@ export const wechatSources = {
       });
     },
   }),
-  account: wechatSource({
+  account: defineSource({
     stable: true,
     budgetMs: 200,
-    collect(wx): WechatSignals | Failure {
+    collect(wx: Wx): WechatSignals | Failure {
       if (typeof wx.getAccountInfoSync !== 'function') return unsupported();
       const program = wx.getAccountInfoSync()?.miniProgram ?? {};
       return defined({ app_id: clip(program.appId, 64), env_version: clip(program.envVersion, 16), app_version: clip(program.version, 32) });
     },
   }),
-  scene: wechatSource({
+  scene: defineSource({
     stable: false,
     budgetMs: 200,
-    collect(wx): WechatSignals | Failure {
+    collect(wx: Wx): WechatSignals | Failure {
       const read = (api: (() => { scene?: number }) | undefined) => (typeof api === 'function' ? num(api.call(wx)?.scene) : undefined);
       const scene = read(wx.getEnterOptionsSync);
       const launchScene = read(wx.getLaunchOptionsSync);
@@ -129,38 +126,38 @@ export const wechatSources = {
       return defined({ scene: scene ?? launchScene, launch_scene: launchScene });
     },
   }),
-  benchmark: wechatSource({
+  benchmark: defineSource({
     stable: true,
     budgetMs: 500,
-    collect: (wx): Promise<WechatSignals | Failure> =>
+    collect: (wx: Wx): Promise<WechatSignals | Failure> =>
       callWx(wx.getDeviceBenchmarkInfo, wx).then(
         (result) => defined({ benchmark_level: num(result?.benchmarkLevel), model_level: num(result?.modelLevel) }),
         orUnsupported,
       ),
   }),
-  network: wechatSource({
+  network: defineSource({
     stable: false,
     budgetMs: 400,
-    collect: (wx): Promise<WechatSignals | Failure> =>
+    collect: (wx: Wx): Promise<WechatSignals | Failure> =>
       callWx(wx.getNetworkType, wx).then(
         (result) =>
           defined({ network_type: clip(result?.networkType, 16), signal_strength: num(result?.signalStrength), system_proxy: bool(result?.hasSystemProxy) }),
         orUnsupported,
       ),
   }),
-  battery: wechatSource({
+  battery: defineSource({
     stable: false,
     budgetMs: 300,
-    collect: (wx): Promise<WechatSignals | Failure> =>
+    collect: (wx: Wx): Promise<WechatSignals | Failure> =>
       callWx(wx.getBatteryInfo, wx).then(
         (result) => defined({ battery_level: num(result?.level), charging: bool(result?.isCharging), low_power: bool(result?.isLowPowerModeEnabled) }),
         orUnsupported,
       ),
   }),
-  probes: wechatSource({
+  probes: defineSource({
     stable: false,
     budgetMs: 200,
-    collect: (wx) => ({ lies: builtinLies(), hooks: hookedApis(wx), inconsistencies: apiInconsistencies(wx) }),
+    collect: (wx: Wx) => ({ lies: builtinLies(), hooks: hookedApis(wx), inconsistencies: apiInconsistencies(wx) }),
   }),
 } satisfies SourceRegistry<Wx>;
 

@@ -2,7 +2,7 @@
  * The components' words: the web challenge dialog's (client/src/challenge/texts.ts),
  * in Simplified Chinese or English by WeChat's language setting.
  */
-import { textsFor, type Texts } from '../../src/challenge/texts.js';
+import { textsFor, type Texts } from '../../core/challenge/texts.js';
 import { currentWx } from './wx.js';
 
 export type { Texts };
