@@ -4,36 +4,23 @@
  * that `getBlackBox()` mostly waits for what is already done.
  */
 import { BLACK_BOX_VERSION } from '../../shared/constants.js';
-import type { ServerTokenKey } from '../../shared/jwk.js';
-import type { ChallengeOptions, ChallengeResult, ChallengeStart, SliderOptions } from '../core/challenge/contract.js';
 import { loadChallengeUi } from './challenge/loader.js';
 import { loadDeviceKey, type DeviceKey } from './device-key.js';
 import { enrollWebDevice } from './enrollment.js';
-import { RiskGateError } from '../core/errors.js';
-import { asServerKey } from '../core/keys.js';
 import { loadServerKey } from './keys.js';
 import { assembleSignals } from './signals.js';
 import { BehaviorCollector } from './sources/behavior.js';
 import { sources } from './sources/index.js';
-import { SourceRunner } from '../core/sources/runner.js';
-import { fitPayload } from '../core/token/size.js';
-import { buildBlackBox } from '../core/token/build.js';
 import { webCryptoTokenCrypto } from './webcrypto.js';
+import type { ChallengeOptions, ChallengeResult, ChallengeStart, SliderOptions } from '../core/challenge/contract.js';
+import { checkOptions, invalid, type RiskGateOptions } from '../core/client.js';
+import { RiskGateError } from '../core/errors.js';
+import { SourceRunner } from '../core/sources/runner.js';
+import { buildBlackBox } from '../core/token/build.js';
+import { fitPayload } from '../core/token/size.js';
 import { VERSION } from '../core/version.js';
 
-/** A server token key as `GET /v1/keys` lists it (extra JWK members are ignored). */
-export type RiskGatePublicKey = ServerTokenKey;
-
-export interface RiskGateOptions {
-  /** The app's public key (`app_key`), named in every token. */
-  appKey: string;
-  /** RiskGate's base URL, e.g. `https://risk.example.com`; keys come from `{endpoint}/v1/keys`. */
-  endpoint: string;
-  /** The server key to encrypt to, instead of fetching `{endpoint}/v1/keys`. */
-  publicKey?: RiskGatePublicKey;
-  /** Time budget of one `getBlackBox()` call in milliseconds. Default 1000. */
-  timeoutMs?: number;
-}
+export type { RiskGateOptions, RiskGatePublicKey } from '../core/client.js';
 
 export interface RiskGateClient {
   /**
@@ -77,31 +64,15 @@ export interface RiskGateClient {
   slider(options?: SliderOptions): Promise<ChallengeResult>;
 }
 
-export const DEFAULT_TIMEOUT_MS = 1000;
 /** Part of the budget kept for signing and encrypting (a few ms on desktops, more on old phones). */
 const CRYPTO_RESERVE_MS = 100;
 /** Each of the (at most two) key requests may take this long, or the budget if longer. */
 const MIN_KEY_FETCH_MS = 1500;
 
-function invalid(problem: string): never {
-  throw new TypeError(`RiskGate.init: ${problem}`);
-}
-
-function checkOptions(options: RiskGateOptions): { serverKey?: ServerTokenKey; timeoutMs: number; endpoint: string } {
-  if (options === null || typeof options !== 'object') invalid('options must be an object');
-  const { appKey, endpoint, publicKey, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
-  if (typeof appKey !== 'string' || appKey.length === 0 || appKey.length > 128) invalid('appKey must be a string of 1 to 128 characters');
-  if (typeof endpoint !== 'string' || endpoint.length === 0) invalid('endpoint must be the RiskGate base URL');
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) invalid('timeoutMs must be a positive number');
-  const serverKey = publicKey === undefined ? undefined : (asServerKey(publicKey) ?? invalid('publicKey must be a P-256 JWK with kid, x and y'));
-  return { serverKey, timeoutMs, endpoint: endpoint.replace(/\/+$/, '') };
-}
-
 const ignore = () => {};
 
 export function createClient(options: RiskGateOptions): RiskGateClient {
-  const { serverKey, timeoutMs, endpoint } = checkOptions(options);
-  const { appKey } = options;
+  const { serverKey, timeoutMs, endpoint, appKey } = checkOptions(options);
   const win = globalThis as unknown as Window & typeof globalThis;
   if (typeof win.document === 'undefined' || typeof win.navigator === 'undefined') {
     invalid('call it in a browser page');

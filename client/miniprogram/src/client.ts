@@ -4,13 +4,12 @@
  * mostly waits for what is already done, as in the web SDK.
  */
 import { BLACK_BOX_VERSION } from '../../../shared/constants.js';
-import type { ServerTokenKey } from '../../../shared/jwk.js';
 import type { ChallengeOptions, ChallengeResult, ChallengeStart, SliderOptions } from '../../core/challenge/contract.js';
+import { checkOptions, invalid, type RiskGateOptions } from '../../core/client.js';
 import { RiskGateError } from '../../core/errors.js';
-import { asServerKey } from '../../core/keys.js';
 import { SourceRunner } from '../../core/sources/runner.js';
-import { fitPayload } from '../../core/token/size.js';
 import { buildBlackBox } from '../../core/token/build.js';
+import { fitPayload } from '../../core/token/size.js';
 import { VERSION } from '../../core/version.js';
 import { TouchBehavior, type TrackedEvent } from './behavior.js';
 import { challengeApi, openChallenge, runChallenge, type ChallengeSession } from './challenge.js';
@@ -22,17 +21,7 @@ import { assembleSignals, wechatSources } from './signals.js';
 import { nobleDeviceSigner, nobleTokenCrypto, type CryptoChunk } from './token-crypto.js';
 import { currentWx, type Wx } from './wx.js';
 
-/** The same options as the web SDK's `init`. */
-export interface RiskGateOptions {
-  /** The app's public key (`app_key`), named in every token. */
-  appKey: string;
-  /** RiskGate's base URL, e.g. `https://risk.example.com` (a request domain the mini-program whitelists). */
-  endpoint: string;
-  /** The server key to encrypt to, instead of fetching `{endpoint}/v1/keys`. */
-  publicKey?: ServerTokenKey;
-  /** Time budget of one `getBlackBox()` call in milliseconds. Default 1000. */
-  timeoutMs?: number;
-}
+export type { RiskGateOptions } from '../../core/client.js';
 
 export interface RiskGateClient {
   /**
@@ -67,25 +56,10 @@ export interface RiskGateClient {
   openChallenge(start: ChallengeStart): Promise<ChallengeSession>;
 }
 
-export const DEFAULT_TIMEOUT_MS = 1000;
 /** Part of the budget kept for signing and encrypting in pure JS (tens of ms on old phones). */
 const CRYPTO_RESERVE_MS = 200;
 /** Each of the (at most two) key requests may take this long, or the budget if longer. */
 const MIN_KEY_FETCH_MS = 3000;
-
-function invalid(problem: string): never {
-  throw new TypeError(`RiskGate.init: ${problem}`);
-}
-
-function checkOptions(options: RiskGateOptions): { serverKey?: ServerTokenKey; timeoutMs: number; endpoint: string; appKey: string } {
-  if (options === null || typeof options !== 'object') invalid('options must be an object');
-  const { appKey, endpoint, publicKey, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
-  if (typeof appKey !== 'string' || appKey.length === 0 || appKey.length > 128) invalid('appKey must be a string of 1 to 128 characters');
-  if (typeof endpoint !== 'string' || !/^https?:\/\/[^/]/.test(endpoint)) invalid('endpoint must be the RiskGate base URL (https://…)');
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) invalid('timeoutMs must be a positive number');
-  const serverKey = publicKey === undefined ? undefined : (asServerKey(publicKey) ?? invalid('publicKey must be a P-256 JWK with kid, x and y'));
-  return { serverKey, timeoutMs, endpoint: endpoint.replace(/\/+$/, ''), appKey };
-}
 
 let cryptoChunk: Promise<CryptoChunk> | undefined;
 
@@ -99,7 +73,7 @@ function loadCrypto(): Promise<CryptoChunk> {
 const ignore = () => {};
 
 export function createClient(options: RiskGateOptions): RiskGateClient {
-  const { serverKey, timeoutMs, endpoint, appKey } = checkOptions(options);
+  const { serverKey, timeoutMs, endpoint, appKey } = checkOptions(options, true);
   const wx: Wx | undefined = currentWx();
   if (!wx) invalid('call it in a WeChat mini-program (no global wx)');
   const clock = () => Date.now();
