@@ -1,4 +1,7 @@
-/** The dialog's words, in English and Simplified Chinese (picked from the page's `lang`, else the browser's language). */
+/**
+ * The challenge UI's words, in English and Simplified Chinese: the web dialog's
+ * and the mini-program components'. Each platform names the language.
+ */
 
 export interface Texts {
   close: string;
@@ -96,7 +99,7 @@ const zh: Texts = {
   codeNotSent: '请先获取验证码。',
 };
 
-export function textsFor(doc: Document, nav: Navigator | undefined): Texts {
-  const lang = (doc.documentElement.lang || nav?.language || '').toLowerCase();
-  return lang.startsWith('zh') ? zh : en;
+/** Chinese for a `zh` language tag (`zh-CN`, `zh_TW`…), else English. */
+export function textsFor(language: string): Texts {
+  return language.toLowerCase().startsWith('zh') ? zh : en;
 }

@@ -5,6 +5,7 @@
  */
 import type { ChallengeAnswerResponse } from '../../../shared/schemas.js';
 import type { Answer, ChallengeResult } from '../../core/challenge/contract.js';
+import { textsFor } from '../../core/challenge/texts.js';
 import type { RiskGateErrorCode } from '../../core/errors.js';
 import { challengeApi } from './api.js';
 import type { ChallengeRequest } from './contract.js';
@@ -12,7 +13,6 @@ import { openDialog } from './dialog.js';
 import { h } from './dom.js';
 import { mountSlider } from './slider.js';
 import { mountSms } from './sms.js';
-import { textsFor } from '../../core/challenge/texts.js';
 
 /** How long the dialog shows a final word (passed, too many attempts …) before it closes. */
 const PASSED_MS = 600;
@@ -24,7 +24,8 @@ export function runChallenge(request: ChallengeRequest): Promise<ChallengeResult
     return Promise.reject(new TypeError('RiskGate.challenge: challengeToken must be the challenge_token string from evaluate'));
   }
   const win = globalThis as unknown as Window & typeof globalThis;
-  const texts = textsFor(win.document, win.navigator);
+  // The page's own language, else the browser's.
+  const texts = textsFor(win.document.documentElement.lang || win.navigator?.language || '');
   const api = challengeApi(win, endpoint, appKey, Err);
 
   return new Promise<ChallengeResult>((resolve, reject) => {
