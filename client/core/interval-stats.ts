@@ -3,6 +3,7 @@
  * mini-program collectors: a running mean and standard deviation (Welford),
  * so no event list is kept.
  */
+import type { BehaviorSignals } from '../../shared/schemas.js';
 
 /** Gaps longer than these are pauses, not part of a gesture or typing burst. */
 export const MOVE_BURST_GAP_MS = 1000;
@@ -32,4 +33,19 @@ export class IntervalStats {
     const sd = this.n > 1 ? Math.sqrt(this.m2 / (this.n - 1)) : 0;
     return { mean: round1(this.mean), sd: round1(sd) };
   }
+}
+
+/** Adds the rhythm of moves (pointer or touch) and of key presses (or inputs) to `signals`, where there was any. */
+export function addIntervals(signals: BehaviorSignals, moves: IntervalStats, keys: IntervalStats): BehaviorSignals {
+  const move = moves.summary();
+  if (move) {
+    signals.move_interval_mean_ms = move.mean;
+    signals.move_interval_sd_ms = move.sd;
+  }
+  const key = keys.summary();
+  if (key) {
+    signals.key_interval_mean_ms = key.mean;
+    signals.key_interval_sd_ms = key.sd;
+  }
+  return signals;
 }

@@ -14,7 +14,7 @@
  * when the window's own metrics look normal.
  */
 import type { BehaviorSignals } from '../../../shared/schemas.js';
-import { IntervalStats, KEY_BURST_GAP_MS, MOVE_BURST_GAP_MS } from '../../core/interval-stats.js';
+import { addIntervals, IntervalStats, KEY_BURST_GAP_MS, MOVE_BURST_GAP_MS } from '../../core/interval-stats.js';
 import { defineSource } from '../../core/sources/source.js';
 import type { WebSourceContext } from './context.js';
 
@@ -71,7 +71,7 @@ export class BehaviorCollector {
   }
 
   snapshot(now: number): BehaviorSignals {
-    const signals: BehaviorSignals = {
+    const counts: BehaviorSignals = {
       pointer_moves: this.pointerMoves,
       clicks: this.clicks,
       touches: this.touches,
@@ -81,17 +81,7 @@ export class BehaviorCollector {
       untrusted_events: this.untrustedEvents,
       dwell_ms: Math.max(0, Math.round(now - this.startedAt)),
     };
-    const moves = this.moves.summary();
-    if (moves) {
-      signals.move_interval_mean_ms = moves.mean;
-      signals.move_interval_sd_ms = moves.sd;
-    }
-    const keys = this.keys.summary();
-    if (keys) {
-      signals.key_interval_mean_ms = keys.mean;
-      signals.key_interval_sd_ms = keys.sd;
-    }
-    return signals;
+    return addIntervals(counts, this.moves, this.keys);
   }
 
   /**
