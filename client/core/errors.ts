@@ -1,7 +1,7 @@
 /**
- * The SDK's one error class. Collection problems never throw (they mark the
- * token `degraded`); these are the cases where no token can be made at all,
- * and the ways a challenge can end without a `session_id`.
+ * The SDKs' one error class (web and mini-program). Collection problems never
+ * throw (they mark the token `degraded`); these are the cases where no token
+ * can be made at all, and the ways a challenge can end without a `session_id`.
  * A caller's own mistake (a missing `appKey`, a malformed `publicKey`, a
  * `challengeToken` that is not a string) is a `TypeError`, as in jose.
  */
@@ -10,7 +10,8 @@
  * - `key_unavailable`: no server key: `GET {endpoint}/v1/keys` failed twice
  *   (network, CORS, HTTP error or no usable P-256 key) and none was cached.
  * - `crypto_unavailable`: no WebCrypto (`crypto.subtle` exists only in secure
- *   contexts: HTTPS or localhost) or it refused P-256.
+ *   contexts: HTTPS or localhost) or it refused P-256; in a mini-program, an
+ *   engine without BigInt (iOS before 14) or a failed signature.
  *
  * From `challenge()` and `slider()`:
  * - `challenge_failed`: the user used up the attempts (wrong slider drags or
