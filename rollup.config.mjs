@@ -2,10 +2,11 @@
 // tag with every dependency inlined, ESM and CJS for npm with dependencies
 // external, and one bundled .d.ts. Output: dist/sdk/.
 //
-// The challenge UI (slider and SMS dialog) is a separate IIFE,
+// The web SDK is client/web on top of the platform-free client/core. The
+// challenge UI (slider and SMS dialog) is a separate IIFE,
 // riskgate-challenge.min.js, that every build loads on first use from
-// {endpoint}/sdk/ (client/src/challenge/loader.ts): the core carries only the
-// loader, and the npm builds need no code splitting.
+// {endpoint}/sdk/ (client/web/challenge/loader.ts): the main bundle carries
+// only the loader, and the npm builds need no code splitting.
 import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join, relative } from 'node:path';
@@ -14,7 +15,7 @@ import terser from '@rollup/plugin-terser';
 import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
 
-const input = 'client/src/index.ts';
+const input = 'client/web/index.ts';
 const outDir = 'dist/sdk';
 const banner = '/*! RiskGate web SDK | MIT | bundles FingerprintJS (MIT, (c) FingerprintJS, Inc) */';
 const challengeBanner = '/*! RiskGate challenge UI | MIT | bundles @noble/hashes (MIT, (c) Paul Miller) */';
@@ -32,13 +33,13 @@ const browserOnly = {
 };
 
 // client/tsconfig.json: no Node types, ES2020, no declarations (the dts pass below makes them).
-const ts = () => typescript({ tsconfig: 'client/tsconfig.json', include: ['client/src/**/*.ts', 'shared/constants.ts'] });
+const ts = () => typescript({ tsconfig: 'client/tsconfig.json', include: ['client/core/**/*.ts', 'client/web/**/*.ts', 'shared/constants.ts'] });
 
 /**
  * FingerprintJS's `domBlockers` source carries a list of ~200 ad-blocker CSS
  * selectors (4 KB of the bundle gzipped) and runs only in Safari and Android
  * browsers. The SDK leaves that component out of the visitor id and the token
- * (client/src/sources/fingerprint.ts), so the script-tag bundle drops the list:
+ * (client/web/sources/fingerprint.ts), so the script-tag bundle drops the list:
  * `getFilters` returns no filters, and the source finds nothing to check.
  */
 const noDomBlockerList = {
@@ -107,7 +108,7 @@ export default [
     },
   },
   {
-    input: 'client/src/challenge/index.ts',
+    input: 'client/web/challenge/index.ts',
     plugins: [browserOnly, nodeResolve({ browser: true }), ts()],
     output: {
       file: `${outDir}/riskgate-challenge.min.js`,
@@ -137,7 +138,7 @@ export default [
       browserOnly,
       noNodeBuiltins,
       nodeResolve({ browser: true, preferBuiltins: false }),
-      typescript({ tsconfig: 'client/miniprogram/tsconfig.json', include: ['client/miniprogram/src/**/*.ts', 'client/src/**/*.ts', 'shared/constants.ts'] }),
+      typescript({ tsconfig: 'client/miniprogram/tsconfig.json', include: ['client/miniprogram/src/**/*.ts', 'client/core/**/*.ts', 'shared/constants.ts'] }),
       copyMiniprogramComponents,
     ],
     output: {

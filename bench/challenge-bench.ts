@@ -18,7 +18,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { cpus, loadavg } from 'node:os';
-import { solvePow } from '../client/src/challenge/pow.js';
+import { solvePow } from '../client/core/challenge/pow.js';
 import { PowIssuer } from '../server/challenges/slider/pow.js';
 import { generateSliderPuzzle, renderSliderPuzzle } from '../server/challenges/slider/puzzle.js';
 import { checkSliderAnswer, type TrackPoint } from '../server/challenges/slider/track.js';

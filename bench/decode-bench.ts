@@ -5,7 +5,7 @@
  */
 import { createECDH, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { compactDecrypt, compactVerify, EmbeddedJWK, importJWK } from 'jose';
-import type { ServerTokenKey } from '../client/src/token/build.js';
+import type { ServerTokenKey } from '../shared/jwk.js';
 import { BlackBoxPayload } from '../shared/schemas.js';
 import { ecThumbprint, generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
 import { openBlackBox } from '../server/token/decode.js';

@@ -33,7 +33,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { arch, cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServerTokenKey } from '../client/src/token/build.js';
+import type { ServerTokenKey } from '../shared/jwk.js';
 import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
 import {
   deltaBy,

@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ServerTokenKey } from '../client/src/token/build.js';
+import type { ServerTokenKey } from '../shared/jwk.js';
 import { buildApp } from '../server/app.js';
 import { loadConfig } from '../server/config/config.js';
 import { fixed, int, passFail, table } from './report.js';

@@ -1,6 +1,6 @@
 /**
  * Crypto back-ends for the bench's token maker. Tokens always come out of the
- * client's own `buildBlackBox` (client/src/token/build.ts); only the
+ * client's own `buildBlackBox` (client/core/token/build.ts); only the
  * primitives differ:
  *
  * - `node` (default): synchronous node:crypto (P-256 ECDH, ES256, AES-GCM).
@@ -11,22 +11,14 @@
  * token with openBlackBox and a sample with jose.
  */
 import { createCipheriv, createECDH, createHash, createPrivateKey, randomBytes, sign, webcrypto, type KeyObject } from 'node:crypto';
-import type { DeviceSigner, EcPublicJwk, TokenCrypto } from '../client/src/token/build.js';
-import { generateDeviceKeyPair, webCryptoDeviceSigner, webCryptoTokenCrypto } from '../client/src/token/webcrypto.js';
+import type { EcPrivateJwk, EcPublicJwk } from '../shared/jwk.js';
+import type { DeviceSigner, TokenCrypto } from '../client/core/token/build.js';
+import { generateDeviceKeyPair, webCryptoDeviceSigner, webCryptoTokenCrypto } from '../client/web/webcrypto.js';
 
 export type CryptoMode = 'node' | 'webcrypto';
 
-/** A P-256 private JWK with its public part, as stored for the pool of returning devices. */
-export interface PrivateDeviceJwk {
-  kty: 'EC';
-  crv: 'P-256';
-  x: string;
-  y: string;
-  d: string;
-}
-
 /**
- * A fresh P-256 key pair as a JWK, made with createECDH.
+ * A fresh P-256 key pair as a JWK (the pool of returning devices stores these), made with createECDH.
  *
  * Not generateKeyPairSync + KeyObject.export({ format: 'jwk' }): on Node
  * 20.20.2 that pair deadlocks now and then. ExportJWKEcKey holds the key's
@@ -35,7 +27,7 @@ export interface PrivateDeviceJwk {
  * (seen with gdb: futex wait in ~KeyGenJob under InvokeFirstPassWeakCallbacks
  * under ExportJWKEcKey). The process hangs in a futex, deaf to SIGTERM.
  */
-export function generateDeviceJwk(): PrivateDeviceJwk {
+export function generateDeviceJwk(): EcPrivateJwk {
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
   const point = ecdh.getPublicKey();
@@ -63,7 +55,7 @@ function nodeSigner(privateKey: KeyObject, publicKey: EcPublicJwk): DeviceSigner
 export interface TokenBackend {
   crypto: TokenCrypto;
   /** A signer for a stored device key. */
-  importDevice(jwk: PrivateDeviceJwk): Promise<DeviceSigner>;
+  importDevice(jwk: EcPrivateJwk): Promise<DeviceSigner>;
   /** A brand-new device. */
   newDevice(): Promise<DeviceSigner>;
 }

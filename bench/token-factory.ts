@@ -5,8 +5,8 @@
  */
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ServerTokenKey } from '../client/src/token/build.js';
-import { generateDeviceJwk, type CryptoMode, type PrivateDeviceJwk } from './token-crypto.js';
+import type { EcPrivateJwk, ServerTokenKey } from '../shared/jwk.js';
+import { generateDeviceJwk, type CryptoMode } from './token-crypto.js';
 
 export interface TokenJob {
   id: number;
@@ -28,7 +28,7 @@ export interface TokenSpec {
 const CHUNK = 500;
 
 export class TokenFactory {
-  readonly pool: PrivateDeviceJwk[];
+  readonly pool: EcPrivateJwk[];
   readonly threads: number;
   private readonly workers: Worker[];
   private nextId = 1;

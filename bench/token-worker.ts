@@ -3,12 +3,13 @@
  * Started by token-factory.ts; one per core.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { buildBlackBox, type DeviceSigner } from '../client/src/token/build.js';
+import type { EcPrivateJwk } from '../shared/jwk.js';
+import { buildBlackBox, type DeviceSigner } from '../client/core/token/build.js';
 import { deviceProfile } from './device-profile.js';
-import { tokenBackend, type CryptoMode, type PrivateDeviceJwk } from './token-crypto.js';
+import { tokenBackend, type CryptoMode } from './token-crypto.js';
 import type { TokenJob, TokenJobResult } from './token-factory.js';
 
-const { mode, pool } = workerData as { mode: CryptoMode; pool: PrivateDeviceJwk[] };
+const { mode, pool } = workerData as { mode: CryptoMode; pool: EcPrivateJwk[] };
 const backend = tokenBackend(mode);
 const signers = new Map<number, DeviceSigner>();
 /** How many tokens are built concurrently (WebCrypto work runs on the libuv pool). */

@@ -292,7 +292,7 @@ export const AutomationSignals = z.object({
   no_plugins: opt(z.boolean()),
   window_anomaly: opt(z.boolean()),
   software_renderer: opt(z.boolean()),
-  /** Which techniques saw a DevTools-protocol client (`cdp` is true when any did): client/src/sources/automation.ts. */
+  /** Which techniques saw a DevTools-protocol client (`cdp` is true when any did): client/web/sources/automation.ts. */
   cdp_signs: opt(flagList),
 });
 

@@ -16,7 +16,7 @@ import { generateSliderPuzzle, type RandomBytes, type SliderPuzzle } from '../se
 import { IdentifierKeys } from '../server/records/identifiers.js';
 import { MemoryHotState } from '../server/state/memory.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { solvePow as sdkSolvePow } from '../client/src/challenge/pow.js';
+import { solvePow as sdkSolvePow } from '../client/core/challenge/pow.js';
 import { PowIssuer } from '../server/challenges/slider/pow.js';
 import { APP_KEY, testApp, type TestApp } from './support/app.js';
 import { attackOnce, FINDERS, solvePow, type SliderView } from './support/slider-solver.js';
@@ -127,7 +127,7 @@ describe('the slider against an attacker\'s solver', () => {
 });
 
 describe('proof of work and decoys', () => {
-  it('the SDK\'s solver (client/src/challenge/pow.ts) solves what the server issues, in tens of ms; the server verifies it', async () => {
+  it('the SDK\'s solver (client/core/challenge/pow.ts) solves what the server issues, in tens of ms; the server verifies it', async () => {
     const issuer = new PowIssuer(Buffer.alloc(32, 9), 20_000);
     const times: number[] = [];
     for (let i = 0; i < 10; i++) {

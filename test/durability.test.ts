@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServerTokenKey } from '../client/src/token/build.js';
+import type { ServerTokenKey } from '../shared/jwk.js';
 import { Processes, SERVER_MAIN, type ServerProc } from './support/processes.js';
 import { makeToken } from './support/tokens.js';
 

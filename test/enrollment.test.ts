@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ServerTokenKey } from '../client/src/token/build.js';
+import type { ServerTokenKey } from '../shared/jwk.js';
 import { BASE_DERIVATIONS, multiplierFor, PUZZLE_COST } from '../server/enrollment/difficulty.js';
 import { ipPrefix } from '../server/enrollment/prefix.js';
 import { MemoryHotState } from '../server/state/memory.js';

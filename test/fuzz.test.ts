@@ -26,7 +26,8 @@ import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deriveContentKey, type DeviceSigner, type ServerTokenKey } from '../client/src/token/build.js';
+import { deriveContentKey, type DeviceSigner } from '../client/core/token/build.js';
+import type { ServerTokenKey } from '../shared/jwk.js';
 import { CHALLENGE_TYPES, DEFAULT_LEVEL_FLOORS, ERROR_CODES, EVENTS, LIST_DIMENSIONS, LIST_KINDS } from '../shared/constants.js';
 import { EnrollResponse, PuzzleResponse } from '../shared/enrollment.js';
 import {

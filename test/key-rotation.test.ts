@@ -1,7 +1,7 @@
 /**
  * Token key rotation and removal with tokens in flight (hardening issue,
  * "not yet tried"). SDKs encrypt to the first key of `/v1/keys` and cache it
- * for minutes (client/src/keys.ts), so tokens for an older key keep arriving
+ * for minutes (client/core/keys.ts), so tokens for an older key keep arriving
  * after a rotation: while that key is kept (live or retired) they decode;
  * once it is removed they are a high-risk decision (`token_unknown_key`),
  * never a 5xx and never a clean score.
@@ -13,8 +13,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { asServerKey } from '../client/src/keys.js';
-import type { ServerTokenKey } from '../client/src/token/build.js';
+import { asServerKey } from '../client/core/keys.js';
+import type { ServerTokenKey } from '../shared/jwk.js';
 import type { EvaluateResponse } from '../shared/schemas.js';
 import { runKeysCommand } from '../server/cli.js';
 import { generateKeyEncryptionKey, KeyEncryptionKeys } from '../server/keys/key-encryption.js';
@@ -24,7 +24,7 @@ import { APP_KEY, testApp, type TestApp } from './support/app.js';
 import { testPostgresUrl, TestSchemas } from './support/postgres.js';
 import { makeToken } from './support/tokens.js';
 
-/** What an SDK takes from `/v1/keys`: the first key, read as client/src/keys.ts reads it. */
+/** What an SDK takes from `/v1/keys`: the first key, read as client/core/keys.ts reads it. */
 async function sdkKey(t: TestApp): Promise<{ key: ServerTokenKey; kids: string[] }> {
   const response = await t.app.inject({ method: 'GET', url: '/v1/keys' });
   expect(response.statusCode).toBe(200);

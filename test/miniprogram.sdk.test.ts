@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionRecord, EvaluateResponse } from '../shared/schemas.js';
 import { openBlackBox } from '../server/token/decode.js';
-import { VERSION } from '../client/src/version.js';
+import { VERSION } from '../client/core/version.js';
 import {
   APP_KEY,
   createFakeWx,

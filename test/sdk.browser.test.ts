@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlackBoxPayload } from '../shared/schemas.js';
 import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
 import { openBlackBox } from '../server/token/decode.js';
-import { TOKEN_BUDGET_CHARS } from '../client/src/token-size.js';
-import { VERSION } from '../client/src/version.js';
+import { TOKEN_BUDGET_CHARS } from '../client/core/token/size.js';
+import { VERSION } from '../client/core/version.js';
 import { ensureSdkBuilt, ROOT, SDK_DIR } from './support/build.js';
 import { CHROMIUM, HEADLESS_CHROMIUM_ARGS as CHROMIUM_ARGS } from './support/chromium.js';
 

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { VERSION } from '../client/src/version.js';
+import { VERSION } from '../client/core/version.js';
 import { ensureSdkBuilt, ROOT, SDK_DIR } from './support/build.js';
 
 /**

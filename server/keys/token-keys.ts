@@ -9,6 +9,9 @@ import { createECDH, createHash, generateKeyPairSync, type ECDH } from 'node:cry
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import type { PublicTokenJwk } from '../../shared/jwk.js';
+
+export type { PublicTokenJwk };
 
 const b64u = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
 
@@ -20,16 +23,6 @@ export const StoredTokenKey = z.object({
 });
 export type StoredTokenKey = z.infer<typeof StoredTokenKey>;
 export const StoredTokenKeys = z.array(StoredTokenKey).min(1);
-
-export interface PublicTokenJwk {
-  kty: 'EC';
-  crv: 'P-256';
-  x: string;
-  y: string;
-  kid: string;
-  use: 'enc';
-  alg: 'ECDH-ES';
-}
 
 /** RFC 7638 thumbprint of a P-256 public key, base64url. */
 export function ecThumbprint(jwk: { x: string; y: string }): string {

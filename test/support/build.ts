@@ -44,7 +44,7 @@ export function ensureBuilt(inputs: readonly string[], outputs: readonly string[
 /** The web SDK's builds. */
 export function ensureSdkBuilt(): void {
   ensureBuilt(
-    ['client/src'],
+    ['client/core', 'client/web', 'shared/jwk.ts'],
     ['riskgate.min.js', 'riskgate-challenge.min.js', 'riskgate.mjs', 'riskgate.cjs', 'riskgate.d.ts'].map((name) => `dist/sdk/${name}`),
   );
 }

@@ -5,7 +5,7 @@
  */
 import { solveChallenge, type Challenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/pbkdf2';
-import type { DeviceSigner } from '../../client/src/token/build.js';
+import type { DeviceSigner } from '../../client/core/token/build.js';
 import type { RiskGateApp } from '../../server/app.js';
 
 export interface InjectedJson<T = Record<string, unknown>> {

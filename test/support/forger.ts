@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactDecrypt, importJWK } from 'jose';
-import type { ServerTokenKey } from '../../client/src/token/build.js';
+import type { ServerTokenKey } from '../../shared/jwk.js';
 import type { BlackBoxPayloadInput } from '../../shared/schemas.js';
 import { makeToken, newDevice } from './tokens.js';
 

@@ -267,5 +267,5 @@ export const MINIPROGRAM_DIR = join(ROOT, 'dist/miniprogram');
  * input; one build at a time across test files (the web SDK tests' lock).
  */
 export function ensureMiniprogramBuilt(): void {
-  ensureBuilt(['client/miniprogram', 'client/src'], ['index.js', 'components/riskgate-slider/index.js', 'components/riskgate-sms/index.js'].map((name) => `dist/miniprogram/${name}`));
+  ensureBuilt(['client/miniprogram', 'client/core', 'shared/jwk.ts'], ['index.js', 'components/riskgate-slider/index.js', 'components/riskgate-sms/index.js'].map((name) => `dist/miniprogram/${name}`));
 }

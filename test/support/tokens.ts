@@ -1,7 +1,8 @@
 /** Test helpers: a device and a token maker on the shared WebCrypto builder. */
 import { randomBytes, webcrypto } from 'node:crypto';
-import { buildBlackBox, type DeviceSigner, type ServerTokenKey } from '../../client/src/token/build.js';
-import { generateDeviceKeyPair, webCryptoDeviceSigner, webCryptoTokenCrypto } from '../../client/src/token/webcrypto.js';
+import type { ServerTokenKey } from '../../shared/jwk.js';
+import { buildBlackBox, type DeviceSigner } from '../../client/core/token/build.js';
+import { generateDeviceKeyPair, webCryptoDeviceSigner, webCryptoTokenCrypto } from '../../client/web/webcrypto.js';
 import type { BehaviorSignals, BlackBoxPayloadInput, WebSignals } from '../../shared/schemas.js';
 
 const subtle = webcrypto.subtle as unknown as SubtleCrypto;

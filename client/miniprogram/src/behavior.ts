@@ -11,8 +11,7 @@
  * never touched the screen.
  */
 import type { BehaviorSignals } from '../../../shared/schemas.js';
-import { IntervalStats, KEY_BURST_GAP_MS, MOVE_BURST_GAP_MS } from '../../src/util/interval-stats.js';
-
+import { addIntervals, IntervalStats, KEY_BURST_GAP_MS, MOVE_BURST_GAP_MS } from '../../core/interval-stats.js';
 
 /** What `trackTouch` reads from a mini-program event. */
 export interface TrackedEvent {
@@ -62,23 +61,13 @@ export class TouchBehavior {
   /** `{}` until the page has forwarded an event. */
   snapshot(now: number): BehaviorSignals {
     if (!this.tracked) return {};
-    const signals: BehaviorSignals = {
+    const counts: BehaviorSignals = {
       pointer_moves: this.moves,
       clicks: this.taps,
       touches: this.touches,
       key_presses: this.inputs,
       dwell_ms: Math.max(0, Math.round(now - this.startedAt)),
     };
-    const moves = this.moveStats.summary();
-    if (moves) {
-      signals.move_interval_mean_ms = moves.mean;
-      signals.move_interval_sd_ms = moves.sd;
-    }
-    const inputs = this.inputStats.summary();
-    if (inputs) {
-      signals.key_interval_mean_ms = inputs.mean;
-      signals.key_interval_sd_ms = inputs.sd;
-    }
-    return signals;
+    return addIntervals(counts, this.moveStats, this.inputStats);
   }
 }

@@ -4,13 +4,13 @@
  * UI can show, and the registry through which the `<riskgate-slider>` and
  * `<riskgate-sms>` components offer themselves to `rg.challenge()`.
  *
- * Error codes are the web SDK's (client/src/errors.ts): `challenge_failed`,
+ * Error codes are the core's (client/core/errors.ts): `challenge_failed`,
  * `challenge_cancelled`, `challenge_expired`, `challenge_unavailable`.
  */
 import type { ChallengeAnswerResponse, ChallengeStartResponse, SliderPuzzleView, SmsSendResponse } from '../../../shared/schemas.js';
-import type { ChallengeOptions, ChallengeResult, ChallengeStart } from '../../src/challenge/contract.js';
-import { solvePow, type PowSolution, type Sha256 } from '../../src/challenge/pow.js';
-import { RiskGateError, type RiskGateErrorCode } from '../../src/errors.js';
+import type { ChallengeOptions, ChallengeResult, ChallengeStart } from '../../core/challenge/contract.js';
+import { solvePow, type PowSolution, type Sha256 } from '../../core/challenge/pow.js';
+import { RiskGateError, type RiskGateErrorCode } from '../../core/errors.js';
 import { wxRequest, type Answer } from './transport.js';
 import type { Wx } from './wx.js';
 

@@ -4,14 +4,13 @@
  * mostly waits for what is already done, as in the web SDK.
  */
 import { BLACK_BOX_VERSION } from '../../../shared/constants.js';
-import type { ChallengeOptions, ChallengeResult, ChallengeStart, SliderOptions } from '../../src/challenge/contract.js';
-import { RiskGateError } from '../../src/errors.js';
-import { asServerKey } from '../../src/keys.js';
-import { SourceRunner } from '../../src/sources/runner.js';
-import type { SourceContext } from '../../src/sources/source.js';
-import { fitPayload } from '../../src/token-size.js';
-import { buildBlackBox, type ServerTokenKey } from '../../src/token/build.js';
-import { VERSION } from '../../src/version.js';
+import type { ChallengeOptions, ChallengeResult, ChallengeStart, SliderOptions } from '../../core/challenge/contract.js';
+import { checkOptions, invalid, type RiskGateOptions } from '../../core/client.js';
+import { RiskGateError } from '../../core/errors.js';
+import { SourceRunner } from '../../core/sources/runner.js';
+import { buildBlackBox } from '../../core/token/build.js';
+import { fitPayload } from '../../core/token/size.js';
+import { VERSION } from '../../core/version.js';
 import { TouchBehavior, type TrackedEvent } from './behavior.js';
 import { challengeApi, openChallenge, runChallenge, type ChallengeSession } from './challenge.js';
 import { enrollMiniProgram } from './enrollment.js';
@@ -22,17 +21,7 @@ import { assembleSignals, wechatSources } from './signals.js';
 import { nobleDeviceSigner, nobleTokenCrypto, type CryptoChunk } from './token-crypto.js';
 import { currentWx, type Wx } from './wx.js';
 
-/** The same options as the web SDK's `init`. */
-export interface RiskGateOptions {
-  /** The app's public key (`app_key`), named in every token. */
-  appKey: string;
-  /** RiskGate's base URL, e.g. `https://risk.example.com` (a request domain the mini-program whitelists). */
-  endpoint: string;
-  /** The server key to encrypt to, instead of fetching `{endpoint}/v1/keys`. */
-  publicKey?: { kid: string; kty: 'EC'; crv: 'P-256'; x: string; y: string };
-  /** Time budget of one `getBlackBox()` call in milliseconds. Default 1000. */
-  timeoutMs?: number;
-}
+export type { RiskGateOptions } from '../../core/client.js';
 
 export interface RiskGateClient {
   /**
@@ -67,25 +56,10 @@ export interface RiskGateClient {
   openChallenge(start: ChallengeStart): Promise<ChallengeSession>;
 }
 
-export const DEFAULT_TIMEOUT_MS = 1000;
 /** Part of the budget kept for signing and encrypting in pure JS (tens of ms on old phones). */
 const CRYPTO_RESERVE_MS = 200;
 /** Each of the (at most two) key requests may take this long, or the budget if longer. */
 const MIN_KEY_FETCH_MS = 3000;
-
-function invalid(problem: string): never {
-  throw new TypeError(`RiskGate.init: ${problem}`);
-}
-
-function checkOptions(options: RiskGateOptions): { serverKey?: ServerTokenKey; timeoutMs: number; endpoint: string; appKey: string } {
-  if (options === null || typeof options !== 'object') invalid('options must be an object');
-  const { appKey, endpoint, publicKey, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
-  if (typeof appKey !== 'string' || appKey.length === 0 || appKey.length > 128) invalid('appKey must be a string of 1 to 128 characters');
-  if (typeof endpoint !== 'string' || !/^https?:\/\/[^/]/.test(endpoint)) invalid('endpoint must be the RiskGate base URL (https://…)');
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) invalid('timeoutMs must be a positive number');
-  const serverKey = publicKey === undefined ? undefined : (asServerKey(publicKey) ?? invalid('publicKey must be a P-256 JWK with kid, x and y'));
-  return { serverKey, timeoutMs, endpoint: endpoint.replace(/\/+$/, ''), appKey };
-}
 
 let cryptoChunk: Promise<CryptoChunk> | undefined;
 
@@ -99,15 +73,14 @@ function loadCrypto(): Promise<CryptoChunk> {
 const ignore = () => {};
 
 export function createClient(options: RiskGateOptions): RiskGateClient {
-  const { serverKey, timeoutMs, endpoint, appKey } = checkOptions(options);
+  const { serverKey, timeoutMs, endpoint, appKey } = checkOptions(options, true);
   const wx: Wx | undefined = currentWx();
   if (!wx) invalid('call it in a WeChat mini-program (no global wx)');
   const clock = () => Date.now();
   const fetchTimeoutMs = Math.max(timeoutMs, MIN_KEY_FETCH_MS);
   const serverKeyNow = () => (serverKey ? Promise.resolve(serverKey) : loadServerKey(wx, endpoint, fetchTimeoutMs));
   const behavior = new TouchBehavior(clock());
-  // The sources close over wx; the runner's web context is not used by them.
-  const runner = new SourceRunner(wechatSources(wx), {} as SourceContext, clock);
+  const runner = new SourceRunner(wechatSources, wx, clock);
   const api = challengeApi(wx, endpoint, appKey, () => loadCrypto().then((chunk) => chunk.sha256Bytes));
   let deviceKey: DeviceKey | undefined;
   const deviceKeyFrom = (chunk: CryptoChunk, pool: { take(length: number): Uint8Array }) =>

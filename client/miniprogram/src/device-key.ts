@@ -9,7 +9,7 @@
  * does not prove one. Where storage fails, a key kept in memory serves this run
  * of the mini-program and tokens say `device_key_store: "memory"`.
  */
-import { base64url, base64urlDecode } from '../../src/token/encoding.js';
+import { base64url, base64urlDecode } from '../../core/token/encoding.js';
 import type { Wx } from './wx.js';
 
 export const DEVICE_KEY_STORAGE = 'riskgate:device';

@@ -1,13 +1,13 @@
 /**
- * Device enrollment in a mini-program: the shared flow (client/src/enrollment)
+ * Device enrollment in a mini-program: the shared flow (client/core/enrollment.ts)
  * over wx.request, the puzzle solved with the crypto chunk's PBKDF2
  * (@noble/hashes) one key derivation per macrotask, so the UI thread is never
  * held for more than one derivation (a few ms), and the certificate kept in wx
  * storage beside the device key (`riskgate:cert:{app_key}`, with the key's x
  * coordinate).
  */
-import { startEnrollment, type EnrollmentState, type Puzzle } from '../../src/enrollment/flow.js';
-import type { DeviceSigner } from '../../src/token/build.js';
+import { startEnrollment, type EnrollmentState, type Puzzle } from '../../core/enrollment.js';
+import type { DeviceSigner } from '../../core/token/build.js';
 import type { CryptoChunk } from './token-crypto.js';
 import { wxRequest } from './transport.js';
 import type { Wx } from './wx.js';

@@ -29,14 +29,14 @@
 import { createClient, type RiskGateClient, type RiskGateOptions } from './client.js';
 
 export type { RiskGateClient, RiskGateOptions } from './client.js';
-export type { ChallengeInfo, ChallengeOptions, ChallengeResult, SliderOptions } from '../../src/challenge/contract.js';
-export { RiskGateError, type RiskGateErrorCode } from '../../src/errors.js';
-export { VERSION } from '../../src/version.js';
+export type { ChallengeInfo, ChallengeOptions, ChallengeResult, SliderOptions } from '../../core/challenge/contract.js';
+export { RiskGateError, type RiskGateErrorCode } from '../../core/errors.js';
+export { VERSION } from '../../core/version.js';
 
 // For the components (and custom challenge UIs).
 export { ChallengeSession, registerChallengeUi, type AnswerOutcome, type ChallengeUi, type SendOutcome } from './challenge.js';
 export { challengeTexts, type Texts } from './texts.js';
-export { TrackRecorder } from '../../src/challenge/track.js';
+export { TrackRecorder } from '../../core/challenge/track.js';
 
 let latest: RiskGateClient | undefined;
 

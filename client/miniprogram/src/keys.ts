@@ -4,8 +4,8 @@
  * minutes in wx storage (`riskgate:key:{endpoint}`), as the web SDK does with
  * localStorage. Two attempts; a failure is not cached.
  */
-import { asServerKey, cachedServerKey, KEY_CACHE_TTL_MS } from '../../src/keys.js';
-import type { ServerTokenKey } from '../../src/token/build.js';
+import { asServerKey, cachedServerKey, KEY_CACHE_TTL_MS } from '../../core/keys.js';
+import type { ServerTokenKey } from '../../../shared/jwk.js';
 import { wxRequest } from './transport.js';
 import type { Wx } from './wx.js';
 

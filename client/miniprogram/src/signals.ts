@@ -1,14 +1,14 @@
 /**
- * The mini-program's signal sources, run by the web SDK's SourceRunner (each
+ * The mini-program's signal sources, run by the core's SourceRunner (each
  * within its own time budget), and their assembly into `signals`: the shared
  * members (`lies`, `inconsistencies`, `device_key_store`, `errors`) and
  * `signals.wechat` (shared/schemas.ts WechatSignals).
  *
- * Sources close over `wx` and ignore the runner's (web) context.
+ * The runner hands every source `wx`: the one context a mini-program has.
  */
 import type { WebSignals, WechatSignals } from '../../../shared/schemas.js';
-import type { Outcomes } from '../../src/sources/runner.js';
-import { defineSource, unsupported, type Failure, type SourceSpec } from '../../src/sources/source.js';
+import type { Outcomes } from '../../core/sources/runner.js';
+import { defineSource, unsupported, type Failure, type SourceRegistry } from '../../core/sources/source.js';
 import type { DeviceKeyStore } from './device-key.js';
 import { apiInconsistencies, builtinLies, hookedApis } from './probes.js';
 import type { RandomSource } from './random.js';
@@ -41,129 +41,127 @@ const orUnsupported = (error: unknown): Failure => {
   throw error;
 };
 
-export function wechatSources(wx: Wx) {
-  return {
-    device: defineSource({
-      stable: false,
-      budgetMs: 200,
-      collect(): WechatSignals | Failure {
-        let info: WxDeviceInfo;
-        try {
-          info = infoOf(wx, wx.getDeviceInfo);
-        } catch (error) {
-          return orUnsupported(error);
-        }
-        return defined({
-          platform: clip(info.platform, 32),
-          brand: clip(info.brand),
-          model: clip(info.model),
-          system: clip(info.system),
-          abi: clip(info.abi, 32),
-          device_abi: clip(info.deviceAbi, 32),
-          cpu_type: clip(info.cpuType),
-          memory_size_mb: num(info.memorySize),
-          benchmark_level: num(info.benchmarkLevel),
-        });
-      },
-    }),
-    window: defineSource({
-      stable: false,
-      budgetMs: 200,
-      collect(): Pick<WechatSignals, 'screen'> | Failure {
-        let info: WxWindowInfo;
-        try {
-          info = infoOf(wx, wx.getWindowInfo);
-        } catch (error) {
-          return orUnsupported(error);
-        }
-        return {
-          screen: defined({
-            width: num(info.screenWidth),
-            height: num(info.screenHeight),
-            window_width: num(info.windowWidth),
-            window_height: num(info.windowHeight),
-            pixel_ratio: num(info.pixelRatio),
-            status_bar_height: num(info.statusBarHeight),
-          }),
-        };
-      },
-    }),
-    app: defineSource({
-      stable: false,
-      budgetMs: 200,
-      collect(): WechatSignals | Failure {
-        let info: WxAppBaseInfo;
-        try {
-          info = infoOf(wx, wx.getAppBaseInfo);
-        } catch (error) {
-          return orUnsupported(error);
-        }
-        return defined({
-          sdk_version: clip(info.SDKVersion, 32),
-          wechat_version: clip(info.version, 32),
-          language: clip(info.language, 32),
-          debug: bool(info.enableDebug),
-          host_app_id: clip(info.host?.appId, 64),
-        });
-      },
-    }),
-    account: defineSource({
-      stable: true,
-      budgetMs: 200,
-      collect(): WechatSignals | Failure {
-        if (typeof wx.getAccountInfoSync !== 'function') return unsupported();
-        const program = wx.getAccountInfoSync()?.miniProgram ?? {};
-        return defined({ app_id: clip(program.appId, 64), env_version: clip(program.envVersion, 16), app_version: clip(program.version, 32) });
-      },
-    }),
-    scene: defineSource({
-      stable: false,
-      budgetMs: 200,
-      collect(): WechatSignals | Failure {
-        const read = (api: (() => { scene?: number }) | undefined) => (typeof api === 'function' ? num(api.call(wx)?.scene) : undefined);
-        const scene = read(wx.getEnterOptionsSync);
-        const launchScene = read(wx.getLaunchOptionsSync);
-        if (scene === undefined && launchScene === undefined) return unsupported();
-        return defined({ scene: scene ?? launchScene, launch_scene: launchScene });
-      },
-    }),
-    benchmark: defineSource({
-      stable: true,
-      budgetMs: 500,
-      collect: (): Promise<WechatSignals | Failure> =>
-        callWx(wx.getDeviceBenchmarkInfo, wx).then(
-          (result) => defined({ benchmark_level: num(result?.benchmarkLevel), model_level: num(result?.modelLevel) }),
-          orUnsupported,
-        ),
-    }),
-    network: defineSource({
-      stable: false,
-      budgetMs: 400,
-      collect: (): Promise<WechatSignals | Failure> =>
-        callWx(wx.getNetworkType, wx).then(
-          (result) =>
-            defined({ network_type: clip(result?.networkType, 16), signal_strength: num(result?.signalStrength), system_proxy: bool(result?.hasSystemProxy) }),
-          orUnsupported,
-        ),
-    }),
-    battery: defineSource({
-      stable: false,
-      budgetMs: 300,
-      collect: (): Promise<WechatSignals | Failure> =>
-        callWx(wx.getBatteryInfo, wx).then(
-          (result) => defined({ battery_level: num(result?.level), charging: bool(result?.isCharging), low_power: bool(result?.isLowPowerModeEnabled) }),
-          orUnsupported,
-        ),
-    }),
-    probes: defineSource({
-      stable: false,
-      budgetMs: 200,
-      collect: () => ({ lies: builtinLies(), hooks: hookedApis(wx), inconsistencies: apiInconsistencies(wx) }),
-    }),
-  } satisfies Record<string, SourceSpec<unknown>>;
-}
+export const wechatSources = {
+  device: defineSource({
+    stable: false,
+    budgetMs: 200,
+    collect(wx: Wx): WechatSignals | Failure {
+      let info: WxDeviceInfo;
+      try {
+        info = infoOf(wx, wx.getDeviceInfo);
+      } catch (error) {
+        return orUnsupported(error);
+      }
+      return defined({
+        platform: clip(info.platform, 32),
+        brand: clip(info.brand),
+        model: clip(info.model),
+        system: clip(info.system),
+        abi: clip(info.abi, 32),
+        device_abi: clip(info.deviceAbi, 32),
+        cpu_type: clip(info.cpuType),
+        memory_size_mb: num(info.memorySize),
+        benchmark_level: num(info.benchmarkLevel),
+      });
+    },
+  }),
+  window: defineSource({
+    stable: false,
+    budgetMs: 200,
+    collect(wx: Wx): Pick<WechatSignals, 'screen'> | Failure {
+      let info: WxWindowInfo;
+      try {
+        info = infoOf(wx, wx.getWindowInfo);
+      } catch (error) {
+        return orUnsupported(error);
+      }
+      return {
+        screen: defined({
+          width: num(info.screenWidth),
+          height: num(info.screenHeight),
+          window_width: num(info.windowWidth),
+          window_height: num(info.windowHeight),
+          pixel_ratio: num(info.pixelRatio),
+          status_bar_height: num(info.statusBarHeight),
+        }),
+      };
+    },
+  }),
+  app: defineSource({
+    stable: false,
+    budgetMs: 200,
+    collect(wx: Wx): WechatSignals | Failure {
+      let info: WxAppBaseInfo;
+      try {
+        info = infoOf(wx, wx.getAppBaseInfo);
+      } catch (error) {
+        return orUnsupported(error);
+      }
+      return defined({
+        sdk_version: clip(info.SDKVersion, 32),
+        wechat_version: clip(info.version, 32),
+        language: clip(info.language, 32),
+        debug: bool(info.enableDebug),
+        host_app_id: clip(info.host?.appId, 64),
+      });
+    },
+  }),
+  account: defineSource({
+    stable: true,
+    budgetMs: 200,
+    collect(wx: Wx): WechatSignals | Failure {
+      if (typeof wx.getAccountInfoSync !== 'function') return unsupported();
+      const program = wx.getAccountInfoSync()?.miniProgram ?? {};
+      return defined({ app_id: clip(program.appId, 64), env_version: clip(program.envVersion, 16), app_version: clip(program.version, 32) });
+    },
+  }),
+  scene: defineSource({
+    stable: false,
+    budgetMs: 200,
+    collect(wx: Wx): WechatSignals | Failure {
+      const read = (api: (() => { scene?: number }) | undefined) => (typeof api === 'function' ? num(api.call(wx)?.scene) : undefined);
+      const scene = read(wx.getEnterOptionsSync);
+      const launchScene = read(wx.getLaunchOptionsSync);
+      if (scene === undefined && launchScene === undefined) return unsupported();
+      return defined({ scene: scene ?? launchScene, launch_scene: launchScene });
+    },
+  }),
+  benchmark: defineSource({
+    stable: true,
+    budgetMs: 500,
+    collect: (wx: Wx): Promise<WechatSignals | Failure> =>
+      callWx(wx.getDeviceBenchmarkInfo, wx).then(
+        (result) => defined({ benchmark_level: num(result?.benchmarkLevel), model_level: num(result?.modelLevel) }),
+        orUnsupported,
+      ),
+  }),
+  network: defineSource({
+    stable: false,
+    budgetMs: 400,
+    collect: (wx: Wx): Promise<WechatSignals | Failure> =>
+      callWx(wx.getNetworkType, wx).then(
+        (result) =>
+          defined({ network_type: clip(result?.networkType, 16), signal_strength: num(result?.signalStrength), system_proxy: bool(result?.hasSystemProxy) }),
+        orUnsupported,
+      ),
+  }),
+  battery: defineSource({
+    stable: false,
+    budgetMs: 300,
+    collect: (wx: Wx): Promise<WechatSignals | Failure> =>
+      callWx(wx.getBatteryInfo, wx).then(
+        (result) => defined({ battery_level: num(result?.level), charging: bool(result?.isCharging), low_power: bool(result?.isLowPowerModeEnabled) }),
+        orUnsupported,
+      ),
+  }),
+  probes: defineSource({
+    stable: false,
+    budgetMs: 200,
+    collect: (wx: Wx) => ({ lies: builtinLies(), hooks: hookedApis(wx), inconsistencies: apiInconsistencies(wx) }),
+  }),
+} satisfies SourceRegistry<Wx>;
 
-export type WechatSources = ReturnType<typeof wechatSources>;
+export type WechatSources = typeof wechatSources;
 
 /**
  * Sources whose absence is worth reporting. An API a base library lacks

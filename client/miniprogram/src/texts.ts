@@ -1,8 +1,8 @@
 /**
- * The components' words: the web challenge dialog's (client/src/challenge/texts.ts),
- * in Simplified Chinese or English by WeChat's language setting.
+ * The components' words (client/core/challenge/texts.ts, as in the web
+ * dialog), in Simplified Chinese or English by WeChat's language setting.
  */
-import { textsFor, type Texts } from '../../src/challenge/texts.js';
+import { textsFor, type Texts } from '../../core/challenge/texts.js';
 import { currentWx } from './wx.js';
 
 export type { Texts };
@@ -18,6 +18,5 @@ export function challengeTexts(language?: string): Texts {
       // Unknown: English below.
     }
   }
-  // textsFor reads a page's <html lang>; a mini-program has none, so hand it one.
-  return textsFor({ documentElement: { lang: (lang ?? '').replace('_', '-') } } as unknown as Parameters<typeof textsFor>[0], undefined);
+  return textsFor(lang ?? '');
 }

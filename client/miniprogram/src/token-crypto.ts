@@ -3,8 +3,9 @@
  * primitives of the crypto chunk (crypto.ts). JWK encoding stays here, so the
  * chunk holds noble alone.
  */
-import type { DeviceSigner, EcPublicJwk, TokenCrypto } from '../../src/token/build.js';
-import { base64url, base64urlDecode, concatBytes } from '../../src/token/encoding.js';
+import type { EcPublicJwk } from '../../../shared/jwk.js';
+import type { DeviceSigner, TokenCrypto } from '../../core/token/build.js';
+import { base64url, base64urlDecode, concatBytes } from '../../core/token/encoding.js';
 
 export type CryptoChunk = typeof import('./crypto.js');
 

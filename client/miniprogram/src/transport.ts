@@ -6,7 +6,7 @@
  * wx.request sends no Origin header, so the server's origin check (for pages)
  * does not apply; the app is named by `app_key` in every body.
  */
-import type { Answer } from '../../src/challenge/api.js';
+import type { Answer } from '../../core/challenge/contract.js';
 import type { Wx } from './wx.js';
 
 export type { Answer };
