@@ -14,7 +14,7 @@ import { extname, join } from 'node:path';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RiskGateClient, type EvaluateResult } from '../client/node/index.js';
-import { LogSmsProvider } from '../server/challenges/sms/log.js';
+import { LogSmsProvider } from '../server/adapters/sms/log.js';
 import type { RiskEvent } from '../shared/constants.js';
 import type { EvaluateRequest } from '../shared/schemas.js';
 

@@ -5,9 +5,9 @@
 import { demoBackend } from '../demo/backend.js';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config/config.js';
-import { SealedSecretError } from './keys/key-encryption.js';
+import { SealedSecretError } from './adapters/keys/key-encryption.js';
 import { DEMO_WEB_DIR } from './paths.js';
-import { RulesFileError } from './rules/loader.js';
+import { RulesFileError } from './engine/rules/loader.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -11,7 +11,7 @@ import type { InjectOptions } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { DEFAULT_RULES_FILE } from '../server/app.js';
-import type { SmsMessage, SmsProvider } from '../server/challenges/sms/provider.js';
+import type { SmsMessage, SmsProvider } from '../server/adapters/sms/provider.js';
 import type { ChallengeAnswerResponse, ChallengeStartResponse, ErrorBody, EvaluateResponse, SmsSendResponse, VerifyResponse } from '../shared/schemas.js';
 import { APP_KEY, OTHER_APP_KEY, OTHER_APP_SECRET, testApp, type TestApp } from './support/app.js';
 import { makeToken, newDevice } from './support/tokens.js';

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionRecord, EvaluateResponse } from '../shared/schemas.js';
-import { openBlackBox } from '../server/token/decode.js';
+import { openBlackBox } from '../server/engine/token/decode.js';
 import { VERSION } from '../client/src/version.js';
 import {
   APP_KEY,

@@ -13,8 +13,8 @@ import { fitPayload, TOKEN_BUDGET_CHARS, tokenLength } from '../client/src/token
 import { buildBlackBox } from '../client/src/token/build.js';
 import { hintsOs, isDesktop, parseUserAgent, platformOs, sameOs } from '../client/src/util/platform.js';
 import { BlackBoxPayload } from '../shared/schemas.js';
-import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
-import { openBlackBox } from '../server/token/decode.js';
+import { generateTokenKey, TokenKeyRing } from '../server/engine/token/key-ring.js';
+import { openBlackBox } from '../server/engine/token/decode.js';
 import { newDevice, tokenCrypto } from './support/tokens.js';
 
 const context = {} as SourceContext;

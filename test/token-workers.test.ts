@@ -9,15 +9,15 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { EvaluateResponse } from '../shared/schemas.js';
-import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
-import { openBlackBox, type OpenResult } from '../server/token/decode.js';
-import type * as Openers from '../server/token/openers.js';
+import { generateTokenKey, TokenKeyRing } from '../server/engine/token/key-ring.js';
+import { openBlackBox, type OpenResult } from '../server/engine/token/decode.js';
+import type * as Openers from '../server/adapters/token/openers.js';
 import { APP_KEY, testApp, type TestApp } from './support/app.js';
 import { makeToken, newDevice } from './support/tokens.js';
 
 const FAULTY_WORKER = new URL('./fixtures/faulty-decode-worker.mjs', import.meta.url);
 
-const compiled = new URL('../dist/server/token/openers.js', import.meta.url);
+const compiled = new URL('../dist/server/adapters/token/openers.js', import.meta.url);
 const built = existsSync(fileURLToPath(compiled));
 if (!built) {
   if (process.env.CI) throw new Error('dist/ is missing: npm test builds it before the tests');

@@ -6,7 +6,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERROR_CODES, type ErrorName } from '../../shared/constants.js';
 import type { ErrorBody } from '../../shared/schemas.js';
-import { StoreUnavailableError } from '../records/records.js';
+import { StoreUnavailableError } from '../adapters/records/records.js';
 
 export class ApiError extends Error {
   readonly statusCode: number;

@@ -11,7 +11,7 @@
  * it with `extraHTTPHeaders`, the browsers nothing automates go through a
  * forwarding proxy (reverse-proxy.ts) that adds it. The documentation ranges
  * (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) are "reserved" to
- * server/features/identity.ts and would score private_ip, so the suite uses
+ * server/engine/features/identity.ts and would score private_ip, so the suite uses
  * addresses of 7.0.0.0/8 and 11.0.0.0/8: ordinary unicast to ipaddr.js, and
  * nothing is ever sent to them (all traffic goes to 127.0.0.1).
  */
