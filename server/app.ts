@@ -2,8 +2,7 @@
  * Builds the RiskGate Fastify instance. `main.ts` calls `listen`; tests use
  * `inject` on what this returns.
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -20,8 +19,8 @@ import { Evaluator } from './services/evaluator.js';
 import { AppRegistry } from './http/apps.js';
 import { ApiError, installErrorHandling } from './http/errors.js';
 import { zodValidatorCompiler } from './http/validation.js';
-import { readKeyFile } from './adapters/keys/key-file.js';
-import { TokenKeyRing, type StoredTokenKey } from './engine/token/key-ring.js';
+import { KeyBook, type TokenKeySource } from './adapters/keys/key-book.js';
+import type { TokenKeyRing } from './engine/token/key-ring.js';
 import { resolveSecrets, type InstanceSecrets } from './adapters/keys/secrets.js';
 import { RiskMetrics } from './observability/metrics.js';
 import type { OpenResult } from './engine/token/decode.js';
@@ -154,23 +153,21 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   const database = stores?.database;
 
   let secrets: InstanceSecrets;
-  let readTokenKeys: (() => Promise<StoredTokenKey[]>) | undefined;
   try {
     secrets = await resolveSecrets(dataDirectory, config, database, app.log);
   } catch (error) {
     await Promise.allSettled([records.close(), hotState.close()]);
     throw error;
   }
-  if (dataDirectory.tokenKeyFile) {
-    const file = dataDirectory.tokenKeyFile;
-    readTokenKeys = async () => readKeyFile(file);
-  } else {
-    readTokenKeys = secrets.readSharedTokenKeys;
-  }
   const identifiers = new IdentifierKeys(secrets.identifierHashKey);
   const rules = await RuleBook.open(config.rulesFile ?? DEFAULT_RULES_FILE, app.log);
 
-  let tokenKeys = new TokenKeyRing(secrets.tokenKeys);
+  const keySource: TokenKeySource = dataDirectory.tokenKeyFile
+    ? { kind: 'file', file: dataDirectory.tokenKeyFile }
+    : secrets.readSharedTokenKeys
+      ? { kind: 'shared', read: secrets.readSharedTokenKeys }
+      : { kind: 'fixed' };
+  const tokenKeys = KeyBook.open(secrets.tokenKeys, keySource, { logger: app.log, onKeys: (keys) => tokenOpener.setKeys(keys) });
   const tokenOpener = createTokenOpener(config.token.decode_threads, secrets.tokenKeys, {
     timeoutMs: config.token.decode_timeout_ms,
     ...(options.decodeWorker ? { workerUrl: options.decodeWorker } : {}),
@@ -179,59 +176,12 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
       app.log.error({ err: error.message, cause }, 'token decode worker failed; replaced');
     },
   });
-  /** Re-reads the keys; true when the set of kids or the primary changed. */
-  const reload = async (): Promise<boolean> => {
-    if (!readTokenKeys) return false;
-    try {
-      const next = new TokenKeyRing(await readTokenKeys());
-      const changed = next.keys.map((k) => k.kid).join() !== tokenKeys.keys.map((k) => k.kid).join() || next.jwks.keys[0]?.kid !== tokenKeys.jwks.keys[0]?.kid;
-      tokenKeys = next;
-      tokenOpener.setKeys(next.keys);
-      if (changed) app.log.info({ kids: tokenKeys.keys.map((k) => k.kid) }, 'token keys reloaded');
-      return changed;
-    } catch (error) {
-      app.log.error({ err: (error as Error).message }, 'token keys not reloaded; the previous keys stay in force');
-      return false;
-    }
-  };
-  const reloadTokenKeys = async () => {
-    await reload();
-  };
-  // A rotation by the CLI shows as a change of the key file; one by another
-  // instance (keys shared through PostgreSQL) is picked up by polling.
-  let keyWatcher: FSWatcher | undefined;
-  let keyPoller: NodeJS.Timeout | undefined;
-  if (dataDirectory.tokenKeyFile) {
-    const file = basename(dataDirectory.tokenKeyFile);
-    let timer: NodeJS.Timeout | undefined;
-    keyWatcher = watch(config.dataDir, (_event, name) => {
-      if (name !== file) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => void reloadTokenKeys(), 100);
-    });
-    keyWatcher.unref();
-  } else if (readTokenKeys) {
-    keyPoller = setInterval(() => void reloadTokenKeys(), 30_000);
-    keyPoller.unref();
-  }
-
-  // Each instance polls the shared keys on its own schedule, so another one may
-  // already offer SDKs a key this one has not read: a token for a kid it does
-  // not know re-reads the keys before it counts as TOKEN_UNKNOWN_KEY. At most
-  // one re-read a second (forged kids must not become database load), within
-  // the store budget of the evaluate path.
-  let unknownKidReload: { at: number; changed: Promise<boolean> } | undefined;
+  const dependencyTimeoutMs = options.dependencyTimeoutMs ?? config.dependencyTimeoutMs;
+  // A token for a kid this instance does not know may be for a key another instance already offers.
   const openToken = async (token: string): Promise<OpenResult> => {
     const opened = await tokenOpener.open(token);
-    if (opened.ok || opened.failure !== 'TOKEN_UNKNOWN_KEY' || !keyPoller) return opened;
-    if (!unknownKidReload || Date.now() - unknownKidReload.at >= 1000) unknownKidReload = { at: Date.now(), changed: reload() };
-    let budget: NodeJS.Timeout | undefined;
-    const changed = await Promise.race([
-      unknownKidReload.changed,
-      new Promise<false>((resolve) => (budget = setTimeout(resolve, options.dependencyTimeoutMs ?? config.dependencyTimeoutMs, false))),
-    ]);
-    clearTimeout(budget);
-    return changed ? tokenOpener.open(token) : opened;
+    if (opened.ok || opened.failure !== 'TOKEN_UNKNOWN_KEY') return opened;
+    return (await tokenKeys.rereadForUnknownKid(dependencyTimeoutMs)) ? tokenOpener.open(token) : opened;
   };
 
   const smsProvider = options.smsProvider ?? smsProviderFor(config.challenges, app.log);
@@ -263,7 +213,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     identifiers,
     maxTokenAgeSeconds: config.token.max_age_seconds,
     clockSkewSeconds: config.token.clock_skew_seconds,
-    dependencyTimeoutMs: options.dependencyTimeoutMs ?? config.dependencyTimeoutMs,
+    dependencyTimeoutMs,
     onDependencyFailure: (dependency, error) => {
       metrics.degraded.inc({ dependency });
       app.log.warn({ dependency, err: (error as Error).message }, 'dependency skipped on the evaluate path');
@@ -293,8 +243,10 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     enrollment,
     smsProvider,
     metrics,
-    tokenKeys: () => tokenKeys,
-    reloadTokenKeys,
+    tokenKeys: () => tokenKeys.current(),
+    reloadTokenKeys: async () => {
+      await tokenKeys.reload();
+    },
   };
   app.decorate('riskgate', services);
   app.decorateRequest('riskApp', null);
@@ -303,8 +255,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     metrics.requests.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: reply.statusCode });
   });
   app.addHook('onClose', async () => {
-    keyWatcher?.close();
-    clearInterval(keyPoller);
+    tokenKeys.close();
     rules.close();
     await Promise.allSettled([records.close(), hotState.close(), tokenOpener.close()]);
   });
