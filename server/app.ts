@@ -1,6 +1,9 @@
 /**
- * Builds the RiskGate Fastify instance. `main.ts` calls `listen`; tests use
- * `inject` on what this returns.
+ * The composition root: builds the stores, the engine's services and one
+ * Fastify plugin per route group, each given exactly the dependencies it
+ * uses. `main.ts` (the server) and `demo/main.ts` (the demo) call `listen`;
+ * tests use `inject` on what this returns. Anything here can be replaced
+ * through BuildAppOptions, so tests inject what they need.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,25 +11,24 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { AppSettings, RiskGateConfig } from './config/config.js';
-import { prepareDataDirectory, type DataDirectory } from './config/data-dir.js';
-import { ChallengeService } from './services/challenges.js';
+import type { Pool } from 'pg';
+import type { HotState } from './adapters/hot-state/hot-state.js';
+import { MemoryHotState } from './adapters/hot-state/memory.js';
+import { KeyBook, type TokenKeySource } from './adapters/keys/key-book.js';
+import { resolveSecrets, type InstanceSecrets } from './adapters/keys/secrets.js';
+import type { Records } from './adapters/records/records.js';
+import { RuleBook } from './adapters/rules/rule-book.js';
 import { smsProviderFor } from './adapters/sms/from-config.js';
-import type { SliderPuzzle } from './engine/challenges/slider/puzzle.js';
+import type { SmsLogger } from './adapters/sms/log.js';
 import type { SmsProvider } from './adapters/sms/provider.js';
-import { EnrollmentService } from './services/enrollment.js';
-import { Evaluator } from './services/evaluator.js';
+import { createTokenOpener } from './adapters/token/openers.js';
+import type { RiskGateConfig } from './config/config.js';
+import { prepareDataDirectory, type DataDirectory } from './config/data-dir.js';
+import type { SliderPuzzle } from './engine/challenges/slider/puzzle.js';
+import { IdentifierKeys } from './engine/identifiers/identifiers.js';
+import type { OpenResult } from './engine/token/decode.js';
 import { AppRegistry } from './http/apps.js';
 import { ApiError, installErrorHandling } from './http/errors.js';
-import { zodValidatorCompiler } from './http/validation.js';
-import { KeyBook, type TokenKeySource } from './adapters/keys/key-book.js';
-import type { TokenKeyRing } from './engine/token/key-ring.js';
-import { resolveSecrets, type InstanceSecrets } from './adapters/keys/secrets.js';
-import { RiskMetrics } from './observability/metrics.js';
-import type { OpenResult } from './engine/token/decode.js';
-import { createTokenOpener } from './adapters/token/openers.js';
-import { IdentifierKeys } from './engine/identifiers/identifiers.js';
-import type { Records } from './adapters/records/records.js';
 import { challengeRoutes } from './http/routes/challenges.js';
 import { decisionRoutes } from './http/routes/decisions.js';
 import { enrollmentRoutes } from './http/routes/enrollment.js';
@@ -35,54 +37,51 @@ import { healthRoutes } from './http/routes/health.js';
 import { keyRoutes } from './http/routes/keys.js';
 import { listRoutes } from './http/routes/lists.js';
 import { sdkRoutes } from './http/routes/sdk.js';
-import { RuleBook } from './adapters/rules/rule-book.js';
-import type { HotState } from './adapters/hot-state/hot-state.js';
+import { zodValidatorCompiler } from './http/validation.js';
+import { RiskMetrics } from './observability/metrics.js';
+import { ChallengeService } from './services/challenges.js';
+import { EnrollmentService } from './services/enrollment.js';
+import { Evaluator } from './services/evaluator.js';
 import { openStores } from './stores.js';
-import { MemoryHotState } from './adapters/hot-state/memory.js';
 
 export const DEFAULT_RULES_FILE = join(dirname(fileURLToPath(import.meta.url)), 'engine', 'rules', 'default-rules.yaml');
 
-/** Everything routes need, decorated onto the instance as `app.riskgate`. */
-export interface RiskGateServices {
-  readonly config: RiskGateConfig;
+/**
+ * What code outside the app may reach of it, as `app.riskgate`: the routes
+ * never read it (they get their dependencies as plugin options).
+ */
+export interface RiskGateHandle {
+  /** The data directory as prepared at start (the start banner shows it, and the generated app's key). */
   readonly dataDirectory: DataDirectory;
-  readonly apps: AppRegistry;
-  readonly identifiers: IdentifierKeys;
-  readonly records: Records;
-  readonly hotState: HotState;
+  /** The rules in force; `reload()` on SIGHUP. */
   readonly rules: RuleBook;
-  readonly evaluator: Evaluator;
-  readonly challenges: ChallengeService;
-  readonly enrollment: EnrollmentService;
-  /** The SMS provider in use (the demo shows codes of the development `log` provider). */
-  readonly smsProvider: SmsProvider;
-  readonly metrics: RiskMetrics;
-  tokenKeys(): TokenKeyRing;
-  /** Re-reads the token keys (after `riskgate keys rotate`, or a rotation by another instance). */
-  reloadTokenKeys(): Promise<void>;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    riskgate: RiskGateServices;
-  }
-  interface FastifyRequest {
-    /** The authenticated app, set by routes that require one. */
-    riskApp: AppSettings | null;
-  }
+  /** The token keys in force; `reload()` on SIGHUP. */
+  readonly keys: KeyBook;
+  /** Evaluations without HTTP: what a re-scoring job (T+1) runs, with no request schema in front. */
+  readonly evaluator: Pick<Evaluator, 'evaluate'>;
 }
 
 export interface BuildAppOptions {
   config: RiskGateConfig;
-  /** Defaults to in-process memory. */
+  /** Defaults to the configuration's: in-process memory, or Redis. */
   hotState?: HotState;
-  /** Defaults to SQLite in the data directory. */
+  /** Defaults to the configuration's: SQLite in the data directory, or PostgreSQL. */
   records?: Records;
+  /**
+   * The PostgreSQL pool the token keys and identifier hash key are shared
+   * through, when `records` is given and the configuration shares them
+   * (`database_url` without `token.keys`). Opened with the stores otherwise.
+   */
+  database?: Pool;
   logger?: FastifyServerOptions['logger'];
   /** Budget for each store call on the evaluate path (ms). */
   dependencyTimeoutMs?: number;
-  /** Replaces the configured SMS provider (tests). */
-  smsProvider?: SmsProvider;
+  /**
+   * Replaces the configured SMS provider: a provider, or a function of the
+   * app's logger that makes one (the demo keeps the development `log`
+   * provider it makes, to show its codes).
+   */
+  smsProvider?: SmsProvider | ((logger: SmsLogger) => SmsProvider);
   /** Replaces the slider puzzle generator (tests that must know the answer). */
   puzzles?: () => SliderPuzzle;
   /** Replaces the enrollment puzzle settings (tests). */
@@ -91,7 +90,7 @@ export interface BuildAppOptions {
   decodeWorker?: URL;
 }
 
-export type RiskGateApp = FastifyInstance & { riskgate: RiskGateServices };
+export type RiskGateApp = FastifyInstance & { readonly riskgate: RiskGateHandle };
 
 export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   const { config } = options;
@@ -147,10 +146,13 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   const stores = options.hotState && options.records ? undefined : await openStores(config, { logger: app.log });
   const records = options.records ?? stores!.records;
   const hotState = options.hotState ?? stores!.hotState;
+  // A store opened here that the options replace is not used: close it.
+  if (stores && options.records) await stores.records.close();
+  if (stores && options.hotState) await stores.hotState.close();
   if (hotState instanceof MemoryHotState) {
     hotState.listener = (event, space) => (event === 'evicted' ? metrics.hotStateEvictions : metrics.hotStateFull).inc({ space });
   }
-  const database = stores?.database;
+  const database = options.database ?? (options.records ? undefined : stores?.database);
 
   let secrets: InstanceSecrets;
   try {
@@ -184,7 +186,8 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     return (await tokenKeys.rereadForUnknownKid(dependencyTimeoutMs)) ? tokenOpener.open(token) : opened;
   };
 
-  const smsProvider = options.smsProvider ?? smsProviderFor(config.challenges, app.log);
+  const smsProvider =
+    typeof options.smsProvider === 'function' ? options.smsProvider(app.log) : (options.smsProvider ?? smsProviderFor(config.challenges, app.log));
   const challenges = new ChallengeService({
     hotState,
     settings: config.challenges,
@@ -230,25 +233,8 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     },
   });
 
-  const services: RiskGateServices = {
-    config,
-    dataDirectory,
-    apps: new AppRegistry(dataDirectory.apps),
-    identifiers,
-    records,
-    hotState,
-    rules,
-    evaluator,
-    challenges,
-    enrollment,
-    smsProvider,
-    metrics,
-    tokenKeys: () => tokenKeys.current(),
-    reloadTokenKeys: async () => {
-      await tokenKeys.reload();
-    },
-  };
-  app.decorate('riskgate', services);
+  const handle: RiskGateHandle = { dataDirectory, rules, keys: tokenKeys, evaluator };
+  app.decorate('riskgate', handle);
   app.decorateRequest('riskApp', null);
 
   app.addHook('onResponse', async (request, reply) => {
@@ -271,13 +257,14 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   });
   if (config.docs) await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  await app.register(evaluateRoutes);
-  await app.register(listRoutes);
-  await app.register(decisionRoutes);
-  await app.register(keyRoutes);
-  await app.register(healthRoutes);
+  const apps = new AppRegistry(dataDirectory.apps);
+  await app.register(evaluateRoutes, { apps, evaluator, metrics, reasonLanguage: config.reasonLanguage });
+  await app.register(listRoutes, { apps, records, identifiers });
+  await app.register(decisionRoutes, { apps, records });
+  await app.register(keyRoutes, { keys: tokenKeys });
+  await app.register(healthRoutes, { records, hotState, metrics, metricsToken: config.metricsToken });
   await app.register(sdkRoutes);
-  await app.register(challengeRoutes);
-  await app.register(enrollmentRoutes);
+  await app.register(challengeRoutes, { apps, challenges, smsCountries: config.challenges.sms.allowed_countries });
+  await app.register(enrollmentRoutes, { apps, enrollment });
   return app as unknown as RiskGateApp;
 }

@@ -4,6 +4,8 @@
  */
 import { demoBackend } from '../demo/backend.js';
 import { buildApp } from './app.js';
+import { smsProviderFor } from './adapters/sms/from-config.js';
+import { LogSmsProvider } from './adapters/sms/log.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { SealedSecretError } from './adapters/keys/key-encryption.js';
 import { DEMO_WEB_DIR } from './paths.js';
@@ -11,12 +13,21 @@ import { RulesFileError } from './engine/rules/loader.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const app = await buildApp({ config });
+  // The demo shows the codes of the development `log` SMS provider: keep it when that is the one configured.
+  let smsCodes: LogSmsProvider | undefined;
+  const app = await buildApp({
+    config,
+    smsProvider: (logger) => {
+      const provider = smsProviderFor(config.challenges, logger);
+      if (provider instanceof LogSmsProvider) smsCodes = provider;
+      return provider;
+    },
+  });
   const { dataDirectory } = app.riskgate;
   const demo = dataDirectory.demoApp;
   let address = '';
   if (demo) {
-    await app.register(demoBackend, { appKey: demo.key, appSecret: demo.secret, riskGateUrl: () => address, webDir: DEMO_WEB_DIR });
+    await app.register(demoBackend, { appKey: demo.key, appSecret: demo.secret, riskGateUrl: () => address, webDir: DEMO_WEB_DIR, ...(smsCodes ? { smsCodes } : {}) });
   }
 
   const shutdown = (signal: string) => {
@@ -30,7 +41,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', shutdown);
   process.on('SIGHUP', () => {
     void app.riskgate.rules.reload();
-    void app.riskgate.reloadTokenKeys();
+    void app.riskgate.keys.reload();
   });
 
   address = await app.listen({ host: config.host, port: config.port });
@@ -38,7 +49,7 @@ async function main(): Promise<void> {
     `RiskGate listening on ${address}`,
     `  data directory: ${dataDirectory.dir}`,
     ...(dataDirectory.created.length > 0 ? [`  created: ${dataDirectory.created.join(', ')}`] : []),
-    `  token key: ${app.riskgate.tokenKeys().primary.kid}   API docs: ${address}/docs`,
+    `  token key: ${app.riskgate.keys.current().primary.kid}   API docs: ${address}/docs`,
     ...(demo
       ? [
           `  demo page: ${address}/demo/`,

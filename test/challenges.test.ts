@@ -864,7 +864,7 @@ describe('the webhook SMS provider, end to end', () => {
 describe('the challenge loop', () => {
   async function device(h: Harness) {
     const signer = await newDevice();
-    return () => makeToken({ serverKey: h.t.app.riskgate.tokenKeys().primary, appKey: APP_KEY, device: signer });
+    return () => makeToken({ serverKey: h.t.app.riskgate.keys.current().primary, appKey: APP_KEY, device: signer });
   }
 
   it('a passed challenge lowers the next score for that device and account: challenge_passed_recently', async () => {

@@ -40,7 +40,7 @@ afterEach(() => {
 });
 
 const enrollmentOf = (token: string) => {
-  const opened = openBlackBox(token, server.app.riskgate.tokenKeys());
+  const opened = openBlackBox(token, server.app.riskgate.keys.current());
   if (!opened.ok) throw new Error(opened.failure);
   return opened.payload.enrollment;
 };

@@ -93,7 +93,7 @@ describe('memory mode: a full replay table never declines a fresh token (issue 1
   it('1,000 claimed tokens later, a fresh token is degraded, not replayed; a replay is still one; other apps and sessions are untouched', async () => {
     const sms = new CapturingSms();
     const t = await app({ ...SMALL, rules_file: DEFAULT_RULES_FILE }, sms);
-    const serverKey = t.app.riskgate.tokenKeys().primary;
+    const serverKey = t.app.riskgate.keys.current().primary;
     const device = await newDevice();
     const token = () => makeToken({ serverKey, appKey: APP_KEY, device });
     // A session passed before the flood, verified after it.

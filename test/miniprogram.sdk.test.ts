@@ -69,7 +69,7 @@ function start(profile: WxProfile = PHONE, options: FakeWxOptions = {}, initOpti
 }
 
 function open(token: string) {
-  const opened = openBlackBox(token, server.app.riskgate.tokenKeys());
+  const opened = openBlackBox(token, server.app.riskgate.keys.current());
   if (!opened.ok) throw new Error(`token did not open: ${opened.failure}`);
   return opened;
 }
@@ -207,7 +207,7 @@ describe('mini-program SDK under Node with a fake wx and a real server', () => {
     expect(error).toMatchObject({ name: 'RiskGateError', code: 'key_unavailable' });
     expect(wx.requests.map((r) => new URL(r.url).pathname)).toEqual(['/v1/keys', '/v1/keys']);
     // With the key given to init, no request is needed at all.
-    const { keys } = server.app.riskgate.tokenKeys().jwks;
+    const { keys } = server.app.riskgate.keys.current().jwks;
     const withKey = start(PHONE, { unreachable: ['/v1/keys'] }, { publicKey: keys[0] });
     expect(open(await withKey.rg.getBlackBox()).payload.platform).toBe('wechat');
   });

@@ -135,7 +135,7 @@ describe.skipIf(!built)('evaluations while a decode worker crashes or hangs', ()
     const response = await app.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: app.auth, payload: { event: 'login', ip, black_box } });
     return { status: response.statusCode, body: response.json() as EvaluateResponse, ms: performance.now() - started };
   };
-  const token = (app: TestApp) => makeToken({ serverKey: app.app.riskgate.tokenKeys().primary, appKey: APP_KEY });
+  const token = (app: TestApp) => makeToken({ serverKey: app.app.riskgate.keys.current().primary, appKey: APP_KEY });
   const reasonIds = (body: EvaluateResponse) => body.reasons.map((r) => r.id);
   const metric = async (app: TestApp, line: RegExp) => {
     const text = (await app.app.inject({ method: 'GET', url: '/metrics' })).body;

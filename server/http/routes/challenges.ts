@@ -21,15 +21,21 @@ import {
 } from '../../../shared/schemas.js';
 import type { AppSettings } from '../../config/config.js';
 import { mobileInfo } from '../../engine/features/identity.js';
-import { authenticateAppKey, authenticateSecret, sdkPreflight } from '../apps.js';
+import { authenticateAppKey, authenticateSecret, sdkPreflight, type AppRegistry } from '../apps.js';
 import { ApiError } from '../errors.js';
-import type { ChallengeOrigin } from '../../services/challenges.js';
+import type { ChallengeOrigin, ChallengeService } from '../../services/challenges.js';
 import { appOf, requireAppSecret } from '../auth.js';
 
 const ChallengeParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'is not a challenge id') });
 
-export const challengeRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { challenges, apps } = app.riskgate;
+export interface ChallengeRoutesOptions {
+  apps: AppRegistry;
+  challenges: Pick<ChallengeService, 'start' | 'startFromToken' | 'originFromBackend' | 'answer' | 'sendSms' | 'verify'>;
+  /** Country calling codes an SMS may go to (config challenges.sms.allowed_countries). */
+  smsCountries: readonly string[];
+}
+
+export const challengeRoutes: FastifyPluginAsyncZod<ChallengeRoutesOptions> = async (app, { apps, challenges, smsCountries }) => {
 
   /** The app a browser-facing call is for: by secret when one is sent, else by app_key and Origin. */
   function callerApp(request: FastifyRequest, reply: FastifyReply, appKey: string | undefined): AppSettings {
@@ -66,7 +72,7 @@ export const challengeRoutes: FastifyPluginAsyncZod = async (app) => {
       if (backend.type === 'sms') {
         if (!backend.mobile) throw new ApiError('FIELD_EMPTY', 'mobile is empty (an SMS challenge needs it)', 'mobile');
         const country = mobileInfo(backend.mobile).country_code;
-        if (!app.riskgate.config.challenges.sms.allowed_countries.includes(country)) {
+        if (!smsCountries.includes(country)) {
           throw new ApiError('FIELD_INVALID', `mobile is invalid: country code "${country}" is not allowed for SMS`, 'mobile');
         }
       }
@@ -112,7 +118,7 @@ export const challengeRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/challenges/verify',
     {
-      onRequest: requireAppSecret,
+      onRequest: requireAppSecret(apps),
       schema: {
         summary: 'Confirm a session_id (server to server)',
         description: 'Single use and atomic: of many concurrent calls with one session_id, one succeeds. Failures say why: not_found, expired, already_used, app_mismatch, account_mismatch, event_mismatch.',

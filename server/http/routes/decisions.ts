@@ -1,15 +1,24 @@
+/**
+ * GET /v1/decisions/{sequence_id}: a logged decision (server to server).
+ */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DecisionResponse, ErrorBody } from '../../../shared/schemas.js';
-import { ApiError } from '../errors.js';
+import type { Records } from '../../adapters/records/records.js';
+import type { AppRegistry } from '../apps.js';
 import { appOf, requireAppSecret } from '../auth.js';
+import { ApiError } from '../errors.js';
 
-export const decisionRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { records } = app.riskgate;
+export interface DecisionRoutesOptions {
+  apps: AppRegistry;
+  records: Pick<Records, 'getDecision'>;
+}
+
+export const decisionRoutes: FastifyPluginAsyncZod<DecisionRoutesOptions> = async (app, { apps, records }) => {
   app.get(
     '/v1/decisions/:sequence_id',
     {
-      onRequest: requireAppSecret,
+      onRequest: requireAppSecret(apps),
       schema: {
         summary: 'Read a logged decision',
         description: 'The request (PII masked), features, rules hit including shadow rules, score, decision, latency and rules version.',

@@ -8,10 +8,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { EnrollRequest, EnrollResponse, PuzzleRequest, PuzzleResponse } from '../../../shared/enrollment.js';
 import { ErrorBody } from '../../../shared/schemas.js';
-import { authenticateAppKey, sdkPreflight } from '../apps.js';
+import type { EnrollmentService } from '../../services/enrollment.js';
+import { authenticateAppKey, sdkPreflight, type AppRegistry } from '../apps.js';
 
-export const enrollmentRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { enrollment, apps } = app.riskgate;
+export interface EnrollmentRoutesOptions {
+  apps: AppRegistry;
+  enrollment: Pick<EnrollmentService, 'puzzle' | 'enroll'>;
+}
+
+export const enrollmentRoutes: FastifyPluginAsyncZod<EnrollmentRoutesOptions> = async (app, { apps, enrollment }) => {
 
   app.options('/v1/devices/*', { schema: { hide: true } }, sdkPreflight(apps));
 

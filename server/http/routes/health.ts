@@ -1,12 +1,25 @@
+/**
+ * /healthz (the process answers), /readyz (the stores answer) and /metrics
+ * (Prometheus; behind a bearer token when `metrics_token` is set).
+ */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { HotState } from '../../adapters/hot-state/hot-state.js';
+import type { Records } from '../../adapters/records/records.js';
+import type { RiskMetrics } from '../../observability/metrics.js';
 import { ApiError } from '../errors.js';
 
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
-export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { records, hotState, metrics } = app.riskgate;
-  const metricsToken = app.riskgate.config.metricsToken;
+export interface HealthRoutesOptions {
+  records: Pick<Records, 'ping'>;
+  hotState: Pick<HotState, 'ping'>;
+  metrics: Pick<RiskMetrics, 'registry'>;
+  /** The bearer token /metrics asks for; none asked when undefined. */
+  metricsToken: string | undefined;
+}
+
+export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (app, { records, hotState, metrics, metricsToken }) => {
   const expected = metricsToken === undefined ? undefined : digest(`Bearer ${metricsToken}`);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));

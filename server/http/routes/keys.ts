@@ -1,11 +1,20 @@
+/**
+ * GET /v1/keys: the public token encryption keys (JWKS) SDKs encrypt to.
+ */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { TokenKeyRing } from '../../engine/token/key-ring.js';
 
 const Jwks = z.object({
   keys: z.array(z.object({ kty: z.literal('EC'), crv: z.literal('P-256'), x: z.string(), y: z.string(), kid: z.string(), use: z.literal('enc'), alg: z.literal('ECDH-ES') })),
 });
 
-export const keyRoutes: FastifyPluginAsyncZod = async (app) => {
+export interface KeyRoutesOptions {
+  /** The keys in force (the key book's current ring). */
+  keys: { current(): TokenKeyRing };
+}
+
+export const keyRoutes: FastifyPluginAsyncZod<KeyRoutesOptions> = async (app, { keys }) => {
   app.get(
     '/v1/keys',
     {
@@ -19,7 +28,7 @@ export const keyRoutes: FastifyPluginAsyncZod = async (app) => {
       // Public keys only: any page may read them, and SDKs cache them briefly across rotations.
       reply.header('access-control-allow-origin', '*');
       reply.header('cache-control', 'public, max-age=300');
-      return app.riskgate.tokenKeys().jwks;
+      return keys.current().jwks;
     },
   );
 };

@@ -1,8 +1,14 @@
+/**
+ * Black and white lists (server to server): add, find, delete.
+ */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ErrorBody, ListEntriesResponse, ListEntryCreate, ListEntryResponse, ListQuery } from '../../../shared/schemas.js';
-import { ApiError } from '../errors.js';
+import type { Records } from '../../adapters/records/records.js';
+import type { IdentifierKeys } from '../../engine/identifiers/identifiers.js';
+import type { AppRegistry } from '../apps.js';
 import { appOf, requireAppSecret } from '../auth.js';
+import { ApiError } from '../errors.js';
 
 /** Who made a change: the app, plus the operator the backend names in `X-RiskGate-Actor`. */
 function actorOf(appId: string, header: string | string[] | undefined): string {
@@ -10,14 +16,20 @@ function actorOf(appId: string, header: string | string[] | undefined): string {
   return actor && /^[\x20-\x7e]+$/.test(actor) ? `app:${appId}/${actor}` : `app:${appId}`;
 }
 
-export const listRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { records, identifiers } = app.riskgate;
+export interface ListRoutesOptions {
+  apps: AppRegistry;
+  records: Pick<Records, 'addListEntry' | 'findListEntries' | 'deleteListEntry'>;
+  identifiers: IdentifierKeys;
+}
+
+export const listRoutes: FastifyPluginAsyncZod<ListRoutesOptions> = async (app, { apps, records, identifiers }) => {
+  const onRequest = requireAppSecret(apps);
   const security = [{ appSecret: [] }];
 
   app.post(
     '/v1/lists',
     {
-      onRequest: requireAppSecret,
+      onRequest,
       schema: {
         summary: 'Add a black or white list entry',
         description:
@@ -50,7 +62,7 @@ export const listRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/v1/lists',
     {
-      onRequest: requireAppSecret,
+      onRequest,
       schema: {
         summary: 'Find live list entries',
         security,
@@ -76,7 +88,7 @@ export const listRoutes: FastifyPluginAsyncZod = async (app) => {
   app.delete(
     '/v1/lists/:id',
     {
-      onRequest: requireAppSecret,
+      onRequest,
       schema: {
         summary: 'Delete a list entry',
         security,
