@@ -264,7 +264,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   await app.register(keyRoutes, { keys: tokenKeys });
   await app.register(healthRoutes, { records, hotState, metrics, metricsToken: config.metricsToken });
   await app.register(sdkRoutes);
-  await app.register(challengeRoutes, { apps, challenges, smsCountries: config.challenges.sms.allowed_countries });
+  await app.register(challengeRoutes, { apps, challenges });
   await app.register(enrollmentRoutes, { apps, enrollment });
   return app as unknown as RiskGateApp;
 }

@@ -11,7 +11,9 @@
  * A running challenge is taken (get-and-delete) by each answer and put back
  * only while attempts remain: two answers can never both pass one puzzle.
  *
- * A store failure on answer or verify fails closed (STORE_UNAVAILABLE).
+ * A store failure on answer or verify fails closed (`challenge_state_unavailable`).
+ * Refusals are `Refused` with a ChallengeFailure (services/failures.ts); the
+ * HTTP shell decides how they look on the wire.
  */
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Challenge as PowChallenge } from 'altcha-lib';
@@ -19,7 +21,7 @@ import type { ChallengeType, RiskEvent, VerifyFailure } from '../../shared/const
 import type { ChallengeAnswerResponse, ChallengeStartResponse, SliderPuzzleView, SmsSendResponse, VerifyResponse } from '../../shared/schemas.js';
 import type { AppSettings, ChallengeSettings } from '../config/config.js';
 import { mobileInfo } from '../engine/features/identity.js';
-import { ApiError } from '../http/errors.js';
+import { Refused } from './failures.js';
 import type { IdentifierKeys } from '../engine/identifiers/identifiers.js';
 import type { HotState } from '../adapters/hot-state/hot-state.js';
 import { recordOutcome, type ChallengeOutcome, type EscalationMark, type OutcomeEntity } from '../engine/challenges/outcomes.js';
@@ -128,8 +130,17 @@ export class ChallengeService {
     return token;
   }
 
-  /** A challenge a backend starts itself (it may name the account and the phone number). */
+  /**
+   * A challenge a backend starts itself (it may name the account and the phone
+   * number). An SMS one needs a number of a country SMS may go to; refused
+   * here, before any rate limit counts the start.
+   */
   originFromBackend(app: AppSettings, body: { type: ChallengeType; event: RiskEvent; account_id?: string; mobile?: string }): ChallengeOrigin {
+    if (body.type === 'sms') {
+      if (!body.mobile) throw new Refused({ code: 'sms_mobile_empty' });
+      const country = mobileInfo(body.mobile).country_code;
+      if (!this.smsMayGoTo(country)) throw new Refused({ code: 'sms_country_not_allowed', country });
+    }
     return {
       appId: app.id,
       type: body.type,
@@ -158,7 +169,7 @@ export class ChallengeService {
   private async redeemToken(app: AppSettings, token: string): Promise<ChallengeOrigin> {
     const { hotState } = this.options;
     const key = `ctok:${token}`;
-    const unknown = () => new ApiError('NOT_FOUND', 'challenge_token is unknown, used or expired', 'challenge_token');
+    const unknown = () => new Refused({ code: 'challenge_token_unknown' });
     const peek = await this.store(() => hotState.get(key));
     if (!peek || (JSON.parse(peek) as ChallengeOrigin).appId !== app.id) throw unknown();
     // The take is the single-use claim: of concurrent starts with one token, one gets it.
@@ -170,14 +181,14 @@ export class ChallengeService {
   private async admitStart(requester: Requester): Promise<void> {
     const { settings, hotState } = this.options;
     const perMinute = await this.store(() => hotState.increment(`rl:start:${rateLimitIp(requester.ip)}`, 60_000, 'rl:start'));
-    if (perMinute > settings.starts_per_ip_minute) throw new ApiError('RATE_LIMITED', 'too many challenges started from this address; retry in a minute');
+    if (perMinute > settings.starts_per_ip_minute) throw new Refused({ code: 'starts_rate_limited' });
     // A device or network whose slider tries are used up gets no fresh puzzles either.
     const { answers_per_device: perDevice, answers_per_network: perNetwork } = settings.slider;
     const [device, network] = await this.store(() =>
       Promise.all([requester.deviceId ? hotState.get(this.triesKey('dev', requester.deviceId)) : Promise.resolve(null), hotState.get(this.triesKey('net', networkPrefix(requester.ip)))]),
     );
     if (Number(device ?? 0) >= perDevice || Number(network ?? 0) >= perNetwork) {
-      throw new ApiError('RATE_LIMITED', 'too many slider answers from this device or network; retry later');
+      throw new Refused({ code: 'slider_tries_exhausted' });
     }
   }
 
@@ -219,7 +230,7 @@ export class ChallengeService {
     if (origin.type === 'slider') {
       slider = await this.newPuzzle(record);
     } else {
-      if (!origin.mobileSealed) throw new ApiError('FIELD_EMPTY', 'mobile is empty (an SMS challenge needs the number, given by the backend)', 'mobile');
+      if (!origin.mobileSealed) throw new Refused({ code: 'sms_number_not_given' });
       record.sms = {};
     }
     await this.store(() => Promise.all([this.save(record), this.recordOutcome(record, 'started')]));
@@ -256,7 +267,7 @@ export class ChallengeService {
   private async answerSlider(record: ChallengeRecord, answer: Partial<SliderAnswer> & { pow?: unknown }, requester: Requester | undefined): Promise<ChallengeAnswerResponse> {
     if (answer.x === undefined || answer.track === undefined) {
       await this.store(() => this.save(record));
-      throw new ApiError('FIELD_EMPTY', 'x and track are required for a slider', answer.x === undefined ? 'x' : 'track');
+      throw new Refused({ code: 'slider_answer_incomplete', missing: answer.x === undefined ? 'x' : 'track' });
     }
     const slider = record.slider!;
     // A record written before puzzles carried a proof of work has none to check.
@@ -290,7 +301,7 @@ export class ChallengeService {
   private async answerSms(record: ChallengeRecord, code: string | undefined): Promise<ChallengeAnswerResponse> {
     if (code === undefined) {
       await this.store(() => this.save(record));
-      throw new ApiError('FIELD_EMPTY', 'code is empty', 'code');
+      throw new Refused({ code: 'sms_code_missing' });
     }
     const sms = record.sms ?? {};
     if (!sms.codeHash || sms.codeExpiresAt === undefined) {
@@ -354,14 +365,14 @@ export class ChallengeService {
     const record = await this.take(app, challengeId);
     if (!record || record.type !== 'sms' || !record.mobileSealed || record.expiresAt <= this.now()) {
       if (record) await this.store(() => this.save(record));
-      throw new ApiError('NOT_FOUND', 'no running SMS challenge with this id', 'challenge_id');
+      throw new Refused({ code: 'sms_challenge_not_found' });
     }
     const now = this.now();
     const state = record.sms ?? {};
     const waitMs = state.sentAt === undefined ? 0 : state.sentAt + sms.resend_seconds * 1000 - now;
     if (waitMs > 0) {
       await this.store(() => this.save(record));
-      throw new ApiError('RATE_LIMITED', `wait ${Math.ceil(waitMs / 1000)} s before asking for another code`);
+      throw new Refused({ code: 'sms_resend_too_soon', waitSeconds: Math.ceil(waitMs / 1000) });
     }
     const mobile = this.sealer.open(record.mobileSealed);
     const mobileKey = this.options.identifiers.key('mobile', mobile);
@@ -400,11 +411,12 @@ export class ChallengeService {
     if (limited) {
       await this.store(() => this.save(record));
       metrics.smsRefused('rate_limited');
-      throw new ApiError('RATE_LIMITED', 'too many codes sent; retry later');
+      throw new Refused({ code: 'sms_rate_limited' });
     }
 
     const [mobilesPerIp, countriesPerIp, mobilesPerDevice] = pumping.distinct.map((counts) => counts[0] ?? 0);
-    const pumpingReason = !sms.allowed_countries.includes(country)
+    // Checked at the start of a backend's challenge too; an evaluation's challenge_token carries the number unchecked.
+    const pumpingReason = !this.smsMayGoTo(country)
       ? 'country_not_allowed'
       : (mobilesPerIp ?? 0) > sms.pumping.mobiles_per_ip_hour
         ? 'many_mobiles_per_ip'
@@ -430,7 +442,7 @@ export class ChallengeService {
         record.sms = state;
         await this.store(() => this.save(record));
         log.warn({ challenge_id: record.id, app_id: app.id, err: error instanceof SmsSendError ? error.code : String(error) }, 'SMS provider failed');
-        throw new ApiError('SMS_FAILED', 'the code could not be sent; try again');
+        throw new Refused({ code: 'sms_send_failed' });
       }
       await this.store(() => this.save(record));
       metrics.smsSent();
@@ -491,6 +503,11 @@ export class ChallengeService {
     };
   }
 
+  /** Whether SMS may go to numbers of this country calling code (challenges.sms.allowed_countries). */
+  private smsMayGoTo(country: string): boolean {
+    return this.options.settings.sms.allowed_countries.includes(country);
+  }
+
   private maskedMobile(record: ChallengeRecord): string {
     return record.mobileSealed ? this.options.identifiers.mask('mobile', this.sealer.open(record.mobileSealed)) : '';
   }
@@ -529,9 +546,9 @@ export class ChallengeService {
     try {
       return await call();
     } catch (error) {
-      if (error instanceof ApiError) throw error;
+      if (error instanceof Refused) throw error;
       this.options.log.warn({ err: (error as Error).message }, 'hot state unavailable on a challenge path');
-      throw new ApiError('STORE_UNAVAILABLE', 'challenge state is unavailable; try again shortly');
+      throw new Refused({ code: 'challenge_state_unavailable' });
     }
   }
 }

@@ -25,7 +25,7 @@ import { z } from 'zod';
 import type { BlackBoxPayload } from '../../shared/schemas.js';
 import type { EnrollRequest, EnrollResponse, PuzzleResponse } from '../../shared/enrollment.js';
 import type { AppSettings } from '../config/config.js';
-import { ApiError } from '../http/errors.js';
+import { Refused } from './failures.js';
 import { certificateFeatures, Certificates, deviceOfProof, type Certificate, type EnrollmentFeatures } from '../engine/enrollment/certificate.js';
 import type { HotState } from '../adapters/hot-state/hot-state.js';
 import { BASE_DERIVATIONS, PUZZLE_COST, puzzleShape, type PrefixCounts } from '../engine/enrollment/difficulty.js';
@@ -144,17 +144,17 @@ export class EnrollmentService {
       hmacKeySignatureSecret: this.keySecret,
     });
     const params = challenge.parameters;
-    if (result.expired || params.expiresAt * 1000 < this.now()) throw new ApiError('PUZZLE_EXPIRED', 'the puzzle has expired; ask for a new one', 'puzzle');
-    if (result.invalidSignature) throw new ApiError('PUZZLE_INVALID', 'the puzzle was not issued by this server', 'puzzle');
-    if (params.data.app !== app.id) throw new ApiError('PUZZLE_FOREIGN', 'the puzzle was issued to another app', 'puzzle');
-    if (params.data.net !== (this.prefixHash(ip) || 'none')) throw new ApiError('PUZZLE_FOREIGN', 'the puzzle was issued to another network', 'puzzle');
-    if (!result.verified) throw new ApiError('SOLUTION_WRONG', 'the solution does not solve the puzzle', 'solution');
+    if (result.expired || params.expiresAt * 1000 < this.now()) throw new Refused({ code: 'puzzle_expired' });
+    if (result.invalidSignature) throw new Refused({ code: 'puzzle_not_issued' });
+    if (params.data.app !== app.id) throw new Refused({ code: 'puzzle_other_app' });
+    if (params.data.net !== (this.prefixHash(ip) || 'none')) throw new Refused({ code: 'puzzle_other_network' });
+    if (!result.verified) throw new Refused({ code: 'solution_wrong' });
     const device = this.checkProof(body);
 
     const { hotState } = this.options;
     const ttl = Math.max(1000, params.expiresAt * 1000 - this.now() + 60_000);
     if (!(await this.store(() => hotState.claimOnce(`enr:used:${params.nonce}`, ttl, `enr:${app.id}`)))) {
-      throw new ApiError('PUZZLE_USED', 'the puzzle was already used; ask for a new one', 'puzzle');
+      throw new Refused({ code: 'puzzle_used' });
     }
     // A first-seen mark, not a claim: a year of devices would fill a claim table. Kept (never
     // evicted by evaluation traffic in memory mode); a full kept space fails closed (STORE_UNAVAILABLE).
@@ -162,7 +162,7 @@ export class EnrollmentService {
     const marked = await this.store(() =>
       hotState.observe({ at: now, keep: true, counters: [], distinct: [], firstSeen: [{ key: `enr:dev:{${app.id}:${device}}`, ttlMs: ENROLLED_TTL_MS }] }),
     );
-    if (!marked.firstSeen[0]) throw new ApiError('DEVICE_ENROLLED', 'this device key is already enrolled for this app', 'public_key');
+    if (!marked.firstSeen[0]) throw new Refused({ code: 'device_enrolled' });
     await this.store(() =>
       hotState.observe({ at: now, keep: true, counters: [{ key: this.counterKey(app.id, params.data.net, 'enrolled'), windowsMs: WINDOWS_MS }], distinct: [], firstSeen: [] }),
     );
@@ -182,17 +182,17 @@ export class EnrollmentService {
     try {
       json = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
     } catch {
-      throw new ApiError('PUZZLE_INVALID', 'the puzzle is not one this server issued', 'puzzle');
+      throw new Refused({ code: 'puzzle_unreadable' });
     }
     const parsed = IssuedChallenge.safeParse(json);
-    if (!parsed.success) throw new ApiError('PUZZLE_INVALID', 'the puzzle is not one this server issued', 'puzzle');
+    if (!parsed.success) throw new Refused({ code: 'puzzle_unreadable' });
     return parsed.data;
   }
 
   /** The device id, when `proof` is the key's ES256 signature of the puzzle. */
   private checkProof(body: EnrollRequest): string {
     const device = deviceOfProof(body);
-    if (!device) throw new ApiError('PROOF_INVALID', 'proof is not the public key\'s ES256 signature of the puzzle', 'proof');
+    if (!device) throw new Refused({ code: 'proof_invalid' });
     return device;
   }
 
@@ -242,9 +242,9 @@ export class EnrollmentService {
     try {
       return await call();
     } catch (error) {
-      if (error instanceof ApiError) throw error;
+      if (error instanceof Refused) throw error;
       this.options.log.warn({ err: (error as Error).message }, 'hot state unavailable on an enrollment path');
-      throw new ApiError('STORE_UNAVAILABLE', 'enrollment state is unavailable; try again shortly');
+      throw new Refused({ code: 'enrollment_state_unavailable' });
     }
   }
 }

@@ -20,7 +20,6 @@ import {
   VerifyResponse,
 } from '../../../shared/schemas.js';
 import type { AppSettings } from '../../config/config.js';
-import { mobileInfo } from '../../engine/features/identity.js';
 import { authenticateAppKey, authenticateSecret, sdkPreflight, type AppRegistry } from '../apps.js';
 import { ApiError } from '../errors.js';
 import type { ChallengeOrigin, ChallengeService } from '../../services/challenges.js';
@@ -31,11 +30,9 @@ const ChallengeParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/,
 export interface ChallengeRoutesOptions {
   apps: AppRegistry;
   challenges: Pick<ChallengeService, 'start' | 'startFromToken' | 'originFromBackend' | 'answer' | 'sendSms' | 'verify'>;
-  /** Country calling codes an SMS may go to (config challenges.sms.allowed_countries). */
-  smsCountries: readonly string[];
 }
 
-export const challengeRoutes: FastifyPluginAsyncZod<ChallengeRoutesOptions> = async (app, { apps, challenges, smsCountries }) => {
+export const challengeRoutes: FastifyPluginAsyncZod<ChallengeRoutesOptions> = async (app, { apps, challenges }) => {
 
   /** The app a browser-facing call is for: by secret when one is sent, else by app_key and Origin. */
   function callerApp(request: FastifyRequest, reply: FastifyReply, appKey: string | undefined): AppSettings {
@@ -69,13 +66,7 @@ export const challengeRoutes: FastifyPluginAsyncZod<ChallengeRoutesOptions> = as
       }
       const backend = ChallengeStartFromBackend.parse(body);
       const target = authenticateSecret(apps, request);
-      if (backend.type === 'sms') {
-        if (!backend.mobile) throw new ApiError('FIELD_EMPTY', 'mobile is empty (an SMS challenge needs it)', 'mobile');
-        const country = mobileInfo(backend.mobile).country_code;
-        if (!smsCountries.includes(country)) {
-          throw new ApiError('FIELD_INVALID', `mobile is invalid: country code "${country}" is not allowed for SMS`, 'mobile');
-        }
-      }
+      // Refuses an SMS challenge without a number, or for a country SMS may not go to.
       const origin = challenges.originFromBackend(target, backend);
       return challenges.start(origin, requester);
     },
