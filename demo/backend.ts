@@ -7,7 +7,7 @@
  * /demo/api/confirm, which asks RiskGate to verify it before the action goes
  * through.
  *
- * `npm start` mounts it at /demo/ when the demo app is in use.
+ * `npm start` (demo/main.ts) mounts it at /demo/ when the demo app is in use.
  */
 import { readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';

@@ -428,7 +428,7 @@ export const BlackBoxPayload = z.object({
   degraded: z.boolean().default(false),
   signals: WebSignals,
   behavior: BehaviorSignals,
-  /** The device key's enrollment (server/enrollment): its certificate once enrolled. */
+  /** The device key's enrollment (server/services/enrollment.ts): its certificate once enrolled. */
   enrollment: z
     .object({
       state: z.enum(['enrolled', 'enrolling', 'failed']),

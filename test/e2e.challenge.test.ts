@@ -26,7 +26,7 @@ import { demoBackend } from '../demo/backend.js';
 import { generateSliderPuzzle, PUZZLE_WIDTH, type SliderPuzzle } from '../server/engine/challenges/slider/puzzle.js';
 import { LogSmsProvider } from '../server/adapters/sms/log.js';
 import type { SmsMessage, SmsProvider } from '../server/adapters/sms/provider.js';
-import { DEMO_WEB_DIR } from '../server/paths.js';
+import { DEMO_WEB_DIR } from '../demo/paths.js';
 import { APP_KEY, APP_SECRET, testApp, type TestApp } from './support/app.js';
 import { ensureSdkBuilt } from './support/build.js';
 import { CHROMIUM, HEADLESS_CHROMIUM_ARGS as CHROMIUM_ARGS } from './support/chromium.js';

@@ -1,5 +1,5 @@
 /**
- * Device enrollment (server/enrollment): puzzles bound to app and IP prefix,
+ * Device enrollment (server/services/enrollment.ts): puzzles bound to app and IP prefix,
  * single use, rising difficulty, one enrollment per key, and the certificate
  * check in evaluate — in memory and on a real Redis.
  */

@@ -38,7 +38,7 @@ const reasonIds = (body: EvaluateResponse) => body.reasons.map((r) => r.id);
 describe('POST /v1/risk/evaluate: contract', () => {
   it('answers a decision with every field of the contract for a good token', async () => {
     const t = await start({}, { enrollment: { baseDerivations: 4, cost: 50 } });
-    // A good token: its device key enrolled (server/enrollment), as the SDKs do at init.
+    // A good token: its device key enrolled (server/services/enrollment.ts), as the SDKs do at init.
     const device = await newDevice();
     const cert = await enroll(t.app, device, APP_KEY, '203.0.113.10');
     const { status, body } = await evaluate(t, { event: 'register', black_box: await token(t, { device, payload: { enrollment: { state: 'enrolled', cert } } }), ip: '203.0.113.10', account_id: 'u1' });

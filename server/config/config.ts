@@ -78,7 +78,7 @@ const AppConfig = z
   })
   .refine((a) => Boolean(a.secret) !== Boolean(a.secret_sha256), { message: 'give exactly one of secret and secret_sha256', path: ['secret'] });
 
-/** Where SMS codes are POSTed, signed; see server/challenges/sms/webhook.ts for the contract. */
+/** Where SMS codes are POSTed, signed; see adapters/sms/webhook.ts for the contract. */
 const SmsWebhookSettings = z
   .object({
     url: z.url(),

@@ -34,7 +34,7 @@ import { makeToken } from './tokens.js';
 import { HAS_X11_TOOLS, XDOTOOL, XVFB } from './x11.js';
 
 export { HAS_X11_TOOLS, XDOTOOL, XVFB };
-export const MAIN = join(ROOT, 'dist', 'server', 'main.js');
+export const MAIN = join(ROOT, 'dist', 'demo', 'main.js');
 export const SDK_BUNDLE = join(ROOT, 'dist', 'sdk', 'riskgate.min.js');
 export const HAS_DIST = existsSync(MAIN) && existsSync(SDK_BUNDLE);
 export const HAS_CHROMIUM = existsSync(CHROMIUM);
@@ -124,7 +124,7 @@ export interface RiskGateServer {
 }
 
 /**
- * `node dist/server/main.js` on a free port with a fresh data directory and a
+ * `node dist/demo/main.js` on a free port with a fresh data directory and a
  * config file holding only `trust_proxy: true` (no apps: the demo app and shop
  * are generated as on a first `npm start`).
  */
