@@ -164,6 +164,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   const identifiers = new IdentifierKeys(secrets.identifierHashKey);
   const rules = await RuleBook.open(config.rulesFile ?? DEFAULT_RULES_FILE, app.log);
 
+  // How a rotation reaches this instance (adapters/keys/key-book.ts); every key set the book reads goes to the decoders.
   const keySource: TokenKeySource = dataDirectory.tokenKeyFile
     ? { kind: 'file', file: dataDirectory.tokenKeyFile }
     : secrets.readSharedTokenKeys
