@@ -34,7 +34,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Browser } from 'playwright-core';
-import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
+import { generateTokenKey, TokenKeyRing } from '../server/engine/token/key-ring.js';
 import { enrollmentPart } from './enrollment-browser.js';
 
 // Compiled to dist/bench/browser.js: the project root is two levels up.

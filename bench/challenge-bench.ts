@@ -19,9 +19,9 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { cpus, loadavg } from 'node:os';
 import { solvePow } from '../client/core/challenge/pow.js';
-import { PowIssuer } from '../server/challenges/slider/pow.js';
-import { generateSliderPuzzle, renderSliderPuzzle } from '../server/challenges/slider/puzzle.js';
-import { checkSliderAnswer, type TrackPoint } from '../server/challenges/slider/track.js';
+import { PowIssuer } from '../server/engine/challenges/slider/pow.js';
+import { generateSliderPuzzle, renderSliderPuzzle } from '../server/engine/challenges/slider/puzzle.js';
+import { checkSliderAnswer, type TrackPoint } from '../server/engine/challenges/slider/track.js';
 import { APP_KEY, testApp } from '../test/support/app.js';
 import { attackOnce, FINDERS, locateGap } from '../test/support/slider-solver.js';
 import { seeded } from '../test/support/tracks.js';

@@ -7,8 +7,8 @@ import { createECDH, createPrivateKey, createPublicKey, sign, verify } from 'nod
 import { compactDecrypt, compactVerify, EmbeddedJWK, importJWK } from 'jose';
 import type { ServerTokenKey } from '../shared/jwk.js';
 import { BlackBoxPayload } from '../shared/schemas.js';
-import { ecThumbprint, generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
-import { openBlackBox } from '../server/token/decode.js';
+import { ecThumbprint, generateTokenKey, TokenKeyRing } from '../server/engine/token/key-ring.js';
+import { openBlackBox } from '../server/engine/token/decode.js';
 import { systemBusySeconds } from './children.js';
 import { deviceProfile } from './device-profile.js';
 import { generateDeviceJwk } from './token-crypto.js';

@@ -59,7 +59,7 @@ export async function enrollmentPart(startBrowser: () => Promise<{ browser: Brow
   const errors: string[] = [];
   try {
     await app.listen({ host: '127.0.0.1', port });
-    const publicKey = app.riskgate.tokenKeys().jwks.keys[0];
+    const publicKey = app.riskgate.keys.current().jwks.keys[0];
     const html = `<!doctype html><html><head><meta charset="utf-8"></head><body>
 <script>window.__scriptStart = performance.now();</script>
 <script src="/sdk/riskgate.min.js"></script>

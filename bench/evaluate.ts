@@ -34,7 +34,7 @@ import { arch, cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerTokenKey } from '../shared/jwk.js';
-import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
+import { generateTokenKey, TokenKeyRing } from '../server/engine/token/key-ring.js';
 import {
   deltaBy,
   installCleanup,

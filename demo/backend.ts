@@ -7,14 +7,13 @@
  * /demo/api/confirm, which asks RiskGate to verify it before the action goes
  * through.
  *
- * `npm start` mounts it at /demo/ when the demo app is in use.
+ * `npm start` (demo/main.ts) mounts it at /demo/ when the demo app is in use.
  */
 import { readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RiskGateClient, type EvaluateResult } from '../client/node/index.js';
-import { LogSmsProvider } from '../server/challenges/sms/log.js';
 import type { RiskEvent } from '../shared/constants.js';
 import type { EvaluateRequest } from '../shared/schemas.js';
 
@@ -25,6 +24,17 @@ export interface DemoBackendOptions {
   riskGateUrl: () => string;
   /** Folder with index.html, app.js and styles.css. */
   webDir: string;
+  /**
+   * DEMO ONLY: the last SMS code sent per challenge, when RiskGate runs the
+   * development `log` provider (which sends nothing), so the page can show it.
+   * Without it, /demo/api/sms-code answers 404.
+   */
+  smsCodes?: SmsCodes;
+}
+
+/** What the demo reads of the development `log` SMS provider (server: LogSmsProvider). */
+export interface SmsCodes {
+  lastCodeFor(challengeId: string): string | undefined;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -110,7 +120,7 @@ export const demoBackend: FastifyPluginAsync<DemoBackendOptions> = async (app, o
     });
   });
 
-  await app.register(demoConfirm, { risk });
+  await app.register(demoConfirm, { risk, ...(options.smsCodes ? { smsCodes: options.smsCodes } : {}) });
 
   app.post('/demo/api/coupon', { schema: { hide: true, body: CouponForm } }, async (request) => {
     const form = request.body as z.infer<typeof CouponForm>;
@@ -129,7 +139,7 @@ export const demoBackend: FastifyPluginAsync<DemoBackendOptions> = async (app, o
  * closed) and lets the action through only for a session of this account and
  * this action's event.
  */
-export const demoConfirm: FastifyPluginAsync<{ risk: () => RiskGateClient }> = async (app, options) => {
+export const demoConfirm: FastifyPluginAsync<{ risk: () => RiskGateClient; smsCodes?: SmsCodes }> = async (app, options) => {
   app.post('/demo/api/confirm', { schema: { hide: true, body: ConfirmForm } }, async (request) => {
     const form = request.body as z.infer<typeof ConfirmForm>;
     const startedAt = performance.now();
@@ -150,8 +160,8 @@ export const demoConfirm: FastifyPluginAsync<{ risk: () => RiskGateClient }> = a
   // leave the server this way.
   app.get('/demo/api/sms-code', { schema: { hide: true, querystring: SmsCodeQuery } }, async (request, reply) => {
     const { challenge_id: challengeId } = request.query as z.infer<typeof SmsCodeQuery>;
-    const provider = app.hasDecorator('riskgate') ? app.riskgate.smsProvider : undefined;
-    if (!(provider instanceof LogSmsProvider)) {
+    const provider = options.smsCodes;
+    if (!provider) {
       return reply.status(404).send({ code: 4040, error: 'NOT_FOUND', message: 'codes are shown only with the development log SMS provider' });
     }
     const code = provider.lastCodeFor(challengeId);

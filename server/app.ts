@@ -1,88 +1,87 @@
 /**
- * Builds the RiskGate Fastify instance. `main.ts` calls `listen`; tests use
- * `inject` on what this returns.
+ * The composition root: builds the stores, the engine's services and one
+ * Fastify plugin per route group, each given exactly the dependencies it
+ * uses. `main.ts` (the server) and `demo/main.ts` (the demo) call `listen`;
+ * tests use `inject` on what this returns. Anything here can be replaced
+ * through BuildAppOptions, so tests inject what they need.
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { AppSettings, RiskGateConfig } from './config/config.js';
+import type { Pool } from 'pg';
+import type { HotState } from './adapters/hot-state/hot-state.js';
+import { MemoryHotState } from './adapters/hot-state/memory.js';
+import { KeyBook, type TokenKeySource } from './adapters/keys/key-book.js';
+import { resolveSecrets, type InstanceSecrets } from './adapters/keys/secrets.js';
+import type { Records } from './adapters/records/records.js';
+import { RuleBook } from './adapters/rules/rule-book.js';
+import { smsProviderFor } from './adapters/sms/from-config.js';
+import type { SmsLogger } from './adapters/sms/log.js';
+import type { SmsProvider } from './adapters/sms/provider.js';
+import { createTokenOpener } from './adapters/token/openers.js';
+import type { RiskGateConfig } from './config/config.js';
 import { prepareDataDirectory, type DataDirectory } from './config/data-dir.js';
-import { ChallengeService } from './challenges/service.js';
-import { smsProviderFor } from './challenges/sms/from-config.js';
-import type { SliderPuzzle } from './challenges/slider/puzzle.js';
-import type { SmsProvider } from './challenges/sms/provider.js';
-import { EnrollmentService } from './enrollment/service.js';
-import { Evaluator } from './evaluation/evaluator.js';
+import type { SliderPuzzle } from './engine/challenges/slider/puzzle.js';
+import { IdentifierKeys } from './engine/identifiers/identifiers.js';
+import type { OpenResult } from './engine/token/decode.js';
 import { AppRegistry } from './http/apps.js';
 import { ApiError, installErrorHandling } from './http/errors.js';
+import { challengeRoutes } from './http/routes/challenges.js';
+import { decisionRoutes } from './http/routes/decisions.js';
+import { enrollmentRoutes } from './http/routes/enrollment.js';
+import { evaluateRoutes } from './http/routes/evaluate.js';
+import { healthRoutes } from './http/routes/health.js';
+import { keyRoutes } from './http/routes/keys.js';
+import { listRoutes } from './http/routes/lists.js';
+import { sdkRoutes } from './http/routes/sdk.js';
 import { zodValidatorCompiler } from './http/validation.js';
-import { readKeyFile, TokenKeyRing, type StoredTokenKey } from './keys/token-keys.js';
-import { resolveSecrets, type InstanceSecrets } from './keys/secrets.js';
 import { RiskMetrics } from './observability/metrics.js';
-import type { OpenResult } from './token/decode.js';
-import { createTokenOpener } from './token/openers.js';
-import { IdentifierKeys } from './records/identifiers.js';
-import type { Records } from './records/records.js';
-import { challengeRoutes } from './routes/challenges.js';
-import { decisionRoutes } from './routes/decisions.js';
-import { enrollmentRoutes } from './routes/enrollment.js';
-import { evaluateRoutes } from './routes/evaluate.js';
-import { healthRoutes } from './routes/health.js';
-import { keyRoutes } from './routes/keys.js';
-import { listRoutes } from './routes/lists.js';
-import { sdkRoutes } from './routes/sdk.js';
-import { RuleBook } from './rules/book.js';
-import type { HotState } from './state/hot-state.js';
+import { ChallengeService } from './services/challenges.js';
+import { EnrollmentService } from './services/enrollment.js';
+import { Evaluator } from './services/evaluator.js';
 import { openStores } from './stores.js';
-import { MemoryHotState } from './state/memory.js';
 
-export const DEFAULT_RULES_FILE = join(dirname(fileURLToPath(import.meta.url)), 'rules', 'default-rules.yaml');
+export const DEFAULT_RULES_FILE = join(dirname(fileURLToPath(import.meta.url)), 'engine', 'rules', 'default-rules.yaml');
 
-/** Everything routes need, decorated onto the instance as `app.riskgate`. */
-export interface RiskGateServices {
-  readonly config: RiskGateConfig;
+/**
+ * What code outside the app may reach of it, as `app.riskgate`: the routes
+ * never read it (they get their dependencies as plugin options).
+ */
+export interface RiskGateHandle {
+  /** The data directory as prepared at start (the start banner shows it, and the generated app's key). */
   readonly dataDirectory: DataDirectory;
-  readonly apps: AppRegistry;
-  readonly identifiers: IdentifierKeys;
-  readonly records: Records;
-  readonly hotState: HotState;
+  /** The rules in force; `reload()` on SIGHUP. */
   readonly rules: RuleBook;
-  readonly evaluator: Evaluator;
-  readonly challenges: ChallengeService;
-  readonly enrollment: EnrollmentService;
-  /** The SMS provider in use (the demo shows codes of the development `log` provider). */
-  readonly smsProvider: SmsProvider;
-  readonly metrics: RiskMetrics;
-  tokenKeys(): TokenKeyRing;
-  /** Re-reads the token keys (after `riskgate keys rotate`, or a rotation by another instance). */
-  reloadTokenKeys(): Promise<void>;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    riskgate: RiskGateServices;
-  }
-  interface FastifyRequest {
-    /** The authenticated app, set by routes that require one. */
-    riskApp: AppSettings | null;
-  }
+  /** The token keys in force; `reload()` on SIGHUP. */
+  readonly keys: KeyBook;
+  /** Evaluations without HTTP: what a re-scoring job (T+1) runs, with no request schema in front. */
+  readonly evaluator: Pick<Evaluator, 'evaluate'>;
 }
 
 export interface BuildAppOptions {
   config: RiskGateConfig;
-  /** Defaults to in-process memory. */
+  /** Defaults to the configuration's: in-process memory, or Redis. */
   hotState?: HotState;
-  /** Defaults to SQLite in the data directory. */
+  /** Defaults to the configuration's: SQLite in the data directory, or PostgreSQL. */
   records?: Records;
+  /**
+   * The PostgreSQL pool the token keys and identifier hash key are shared
+   * through, when `records` is given and the configuration shares them
+   * (`database_url` without `token.keys`). Opened with the stores otherwise.
+   */
+  database?: Pool;
   logger?: FastifyServerOptions['logger'];
   /** Budget for each store call on the evaluate path (ms). */
   dependencyTimeoutMs?: number;
-  /** Replaces the configured SMS provider (tests). */
-  smsProvider?: SmsProvider;
+  /**
+   * Replaces the configured SMS provider: a provider, or a function of the
+   * app's logger that makes one (the demo keeps the development `log`
+   * provider it makes, to show its codes).
+   */
+  smsProvider?: SmsProvider | ((logger: SmsLogger) => SmsProvider);
   /** Replaces the slider puzzle generator (tests that must know the answer). */
   puzzles?: () => SliderPuzzle;
   /** Replaces the enrollment puzzle settings (tests). */
@@ -91,7 +90,7 @@ export interface BuildAppOptions {
   decodeWorker?: URL;
 }
 
-export type RiskGateApp = FastifyInstance & { riskgate: RiskGateServices };
+export type RiskGateApp = FastifyInstance & { readonly riskgate: RiskGateHandle };
 
 export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   const { config } = options;
@@ -147,29 +146,31 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   const stores = options.hotState && options.records ? undefined : await openStores(config, { logger: app.log });
   const records = options.records ?? stores!.records;
   const hotState = options.hotState ?? stores!.hotState;
+  // A store opened here that the options replace is not used: close it.
+  if (stores && options.records) await stores.records.close();
+  if (stores && options.hotState) await stores.hotState.close();
   if (hotState instanceof MemoryHotState) {
     hotState.listener = (event, space) => (event === 'evicted' ? metrics.hotStateEvictions : metrics.hotStateFull).inc({ space });
   }
-  const database = stores?.database;
+  const database = options.database ?? (options.records ? undefined : stores?.database);
 
   let secrets: InstanceSecrets;
-  let readTokenKeys: (() => Promise<StoredTokenKey[]>) | undefined;
   try {
     secrets = await resolveSecrets(dataDirectory, config, database, app.log);
   } catch (error) {
     await Promise.allSettled([records.close(), hotState.close()]);
     throw error;
   }
-  if (dataDirectory.tokenKeyFile) {
-    const file = dataDirectory.tokenKeyFile;
-    readTokenKeys = async () => readKeyFile(file);
-  } else {
-    readTokenKeys = secrets.readSharedTokenKeys;
-  }
   const identifiers = new IdentifierKeys(secrets.identifierHashKey);
   const rules = await RuleBook.open(config.rulesFile ?? DEFAULT_RULES_FILE, app.log);
 
-  let tokenKeys = new TokenKeyRing(secrets.tokenKeys);
+  // How a rotation reaches this instance (adapters/keys/key-book.ts); every key set the book reads goes to the decoders.
+  const keySource: TokenKeySource = dataDirectory.tokenKeyFile
+    ? { kind: 'file', file: dataDirectory.tokenKeyFile }
+    : secrets.readSharedTokenKeys
+      ? { kind: 'shared', read: secrets.readSharedTokenKeys }
+      : { kind: 'fixed' };
+  const tokenKeys = KeyBook.open(secrets.tokenKeys, keySource, { logger: app.log, onKeys: (keys) => tokenOpener.setKeys(keys) });
   const tokenOpener = createTokenOpener(config.token.decode_threads, secrets.tokenKeys, {
     timeoutMs: config.token.decode_timeout_ms,
     ...(options.decodeWorker ? { workerUrl: options.decodeWorker } : {}),
@@ -178,62 +179,16 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
       app.log.error({ err: error.message, cause }, 'token decode worker failed; replaced');
     },
   });
-  /** Re-reads the keys; true when the set of kids or the primary changed. */
-  const reload = async (): Promise<boolean> => {
-    if (!readTokenKeys) return false;
-    try {
-      const next = new TokenKeyRing(await readTokenKeys());
-      const changed = next.keys.map((k) => k.kid).join() !== tokenKeys.keys.map((k) => k.kid).join() || next.jwks.keys[0]?.kid !== tokenKeys.jwks.keys[0]?.kid;
-      tokenKeys = next;
-      tokenOpener.setKeys(next.keys);
-      if (changed) app.log.info({ kids: tokenKeys.keys.map((k) => k.kid) }, 'token keys reloaded');
-      return changed;
-    } catch (error) {
-      app.log.error({ err: (error as Error).message }, 'token keys not reloaded; the previous keys stay in force');
-      return false;
-    }
-  };
-  const reloadTokenKeys = async () => {
-    await reload();
-  };
-  // A rotation by the CLI shows as a change of the key file; one by another
-  // instance (keys shared through PostgreSQL) is picked up by polling.
-  let keyWatcher: FSWatcher | undefined;
-  let keyPoller: NodeJS.Timeout | undefined;
-  if (dataDirectory.tokenKeyFile) {
-    const file = basename(dataDirectory.tokenKeyFile);
-    let timer: NodeJS.Timeout | undefined;
-    keyWatcher = watch(config.dataDir, (_event, name) => {
-      if (name !== file) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => void reloadTokenKeys(), 100);
-    });
-    keyWatcher.unref();
-  } else if (readTokenKeys) {
-    keyPoller = setInterval(() => void reloadTokenKeys(), 30_000);
-    keyPoller.unref();
-  }
-
-  // Each instance polls the shared keys on its own schedule, so another one may
-  // already offer SDKs a key this one has not read: a token for a kid it does
-  // not know re-reads the keys before it counts as TOKEN_UNKNOWN_KEY. At most
-  // one re-read a second (forged kids must not become database load), within
-  // the store budget of the evaluate path.
-  let unknownKidReload: { at: number; changed: Promise<boolean> } | undefined;
+  const dependencyTimeoutMs = options.dependencyTimeoutMs ?? config.dependencyTimeoutMs;
+  // A token for a kid this instance does not know may be for a key another instance already offers.
   const openToken = async (token: string): Promise<OpenResult> => {
     const opened = await tokenOpener.open(token);
-    if (opened.ok || opened.failure !== 'TOKEN_UNKNOWN_KEY' || !keyPoller) return opened;
-    if (!unknownKidReload || Date.now() - unknownKidReload.at >= 1000) unknownKidReload = { at: Date.now(), changed: reload() };
-    let budget: NodeJS.Timeout | undefined;
-    const changed = await Promise.race([
-      unknownKidReload.changed,
-      new Promise<false>((resolve) => (budget = setTimeout(resolve, options.dependencyTimeoutMs ?? config.dependencyTimeoutMs, false))),
-    ]);
-    clearTimeout(budget);
-    return changed ? tokenOpener.open(token) : opened;
+    if (opened.ok || opened.failure !== 'TOKEN_UNKNOWN_KEY') return opened;
+    return (await tokenKeys.rereadForUnknownKid(dependencyTimeoutMs)) ? tokenOpener.open(token) : opened;
   };
 
-  const smsProvider = options.smsProvider ?? smsProviderFor(config.challenges, app.log);
+  const smsProvider =
+    typeof options.smsProvider === 'function' ? options.smsProvider(app.log) : (options.smsProvider ?? smsProviderFor(config.challenges, app.log));
   const challenges = new ChallengeService({
     hotState,
     settings: config.challenges,
@@ -262,7 +217,7 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     identifiers,
     maxTokenAgeSeconds: config.token.max_age_seconds,
     clockSkewSeconds: config.token.clock_skew_seconds,
-    dependencyTimeoutMs: options.dependencyTimeoutMs ?? config.dependencyTimeoutMs,
+    dependencyTimeoutMs,
     onDependencyFailure: (dependency, error) => {
       metrics.degraded.inc({ dependency });
       app.log.warn({ dependency, err: (error as Error).message }, 'dependency skipped on the evaluate path');
@@ -279,31 +234,15 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     },
   });
 
-  const services: RiskGateServices = {
-    config,
-    dataDirectory,
-    apps: new AppRegistry(dataDirectory.apps),
-    identifiers,
-    records,
-    hotState,
-    rules,
-    evaluator,
-    challenges,
-    enrollment,
-    smsProvider,
-    metrics,
-    tokenKeys: () => tokenKeys,
-    reloadTokenKeys,
-  };
-  app.decorate('riskgate', services);
+  const handle: RiskGateHandle = { dataDirectory, rules, keys: tokenKeys, evaluator };
+  app.decorate('riskgate', handle);
   app.decorateRequest('riskApp', null);
 
   app.addHook('onResponse', async (request, reply) => {
     metrics.requests.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: reply.statusCode });
   });
   app.addHook('onClose', async () => {
-    keyWatcher?.close();
-    clearInterval(keyPoller);
+    tokenKeys.close();
     rules.close();
     await Promise.allSettled([records.close(), hotState.close(), tokenOpener.close()]);
   });
@@ -319,13 +258,14 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
   });
   if (config.docs) await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  await app.register(evaluateRoutes);
-  await app.register(listRoutes);
-  await app.register(decisionRoutes);
-  await app.register(keyRoutes);
-  await app.register(healthRoutes);
+  const apps = new AppRegistry(dataDirectory.apps);
+  await app.register(evaluateRoutes, { apps, evaluator, metrics, reasonLanguage: config.reasonLanguage });
+  await app.register(listRoutes, { apps, records, identifiers });
+  await app.register(decisionRoutes, { apps, records });
+  await app.register(keyRoutes, { keys: tokenKeys });
+  await app.register(healthRoutes, { records, hotState, metrics, metricsToken: config.metricsToken });
   await app.register(sdkRoutes);
-  await app.register(challengeRoutes);
-  await app.register(enrollmentRoutes);
+  await app.register(challengeRoutes, { apps, challenges });
+  await app.register(enrollmentRoutes, { apps, enrollment });
   return app as unknown as RiskGateApp;
 }

@@ -16,11 +16,11 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/config.js';
 import { TOKEN_KEY_FILE } from './config/data-dir.js';
-import { generateKeyEncryptionKey, keyEncryptionKeyId, SealedSecretError, type KeyEncryptionKeys } from './keys/key-encryption.js';
-import { requireKeyEncryptionKeys } from './keys/secrets.js';
-import { readSharedTokenKeys, removeSharedTokenKey, retireSharedTokenKey, rotateSharedTokenKeys } from './keys/shared-secrets.js';
-import { loadOrCreateKeyFile, removeKey, retireKey, rotateKeyFile } from './keys/token-keys.js';
-import { PostgresRecords } from './records/postgres.js';
+import { generateKeyEncryptionKey, keyEncryptionKeyId, SealedSecretError, type KeyEncryptionKeys } from './adapters/keys/key-encryption.js';
+import { requireKeyEncryptionKeys } from './adapters/keys/secrets.js';
+import { readSharedTokenKeys, removeSharedTokenKey, retireSharedTokenKey, rotateSharedTokenKeys } from './adapters/keys/shared-secrets.js';
+import { loadOrCreateKeyFile, removeKey, retireKey, rotateKeyFile } from './adapters/keys/key-file.js';
+import { PostgresRecords } from './adapters/records/postgres.js';
 
 const USAGE = 'usage: riskgate keys <list | rotate | retire <kid> | remove <kid> | new-kek>';
 

@@ -1,60 +1,18 @@
 /**
- * `npm start`: the embedded RiskGate server. Creates the data directory, keys
- * and a demo app on first start, then listens on HOST:PORT.
+ * `node dist/server/main.js`: the RiskGate server alone (API, SDK files,
+ * docs). Creates the data directory, keys and, when the configuration lists
+ * no app, an app to try it with on first start, then listens on HOST:PORT.
+ * `npm start` runs the demo instead (demo/main.ts), which is this server with
+ * the demo shop mounted.
  */
-import { demoBackend } from '../demo/backend.js';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config/config.js';
-import { SealedSecretError } from './keys/key-encryption.js';
-import { DEMO_WEB_DIR } from './paths.js';
-import { RulesFileError } from './rules/loader.js';
+import { loadConfig } from './config/config.js';
+import { failStartup, serve } from './serve.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const app = await buildApp({ config });
-  const { dataDirectory } = app.riskgate;
-  const demo = dataDirectory.demoApp;
-  let address = '';
-  if (demo) {
-    await app.register(demoBackend, { appKey: demo.key, appSecret: demo.secret, riskGateUrl: () => address, webDir: DEMO_WEB_DIR });
-  }
-
-  const shutdown = (signal: string) => {
-    app.log.info({ signal }, 'shutting down');
-    app.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
-  process.on('SIGHUP', () => {
-    void app.riskgate.rules.reload();
-    void app.riskgate.reloadTokenKeys();
-  });
-
-  address = await app.listen({ host: config.host, port: config.port });
-  const lines = [
-    `RiskGate listening on ${address}`,
-    `  data directory: ${dataDirectory.dir}`,
-    ...(dataDirectory.created.length > 0 ? [`  created: ${dataDirectory.created.join(', ')}`] : []),
-    `  token key: ${app.riskgate.tokenKeys().primary.kid}   API docs: ${address}/docs`,
-    ...(demo
-      ? [
-          `  demo page: ${address}/demo/`,
-          `  demo app "${demo.name}": app key ${demo.key}`,
-          `  demo app secret: ${dataDirectory.created.length > 0 ? demo.secret : `(in ${dataDirectory.dir}/demo-app.json)`}`,
-        ]
-      : []),
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  await serve(app, config);
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof RulesFileError || error instanceof SealedSecretError) {
-    process.stderr.write(`riskgate: ${error.message}\n`);
-  } else {
-    process.stderr.write(`riskgate: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  }
-  process.exit(1);
-});
+main().catch(failStartup);

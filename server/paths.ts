@@ -19,4 +19,3 @@ function findProjectRoot(from: string): string {
 export const PROJECT_ROOT = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
 /** The browser SDK builds (rollup output). */
 export const SDK_DIR = join(PROJECT_ROOT, 'dist', 'sdk');
-export const DEMO_WEB_DIR = join(PROJECT_ROOT, 'demo', 'web');

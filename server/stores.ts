@@ -7,18 +7,18 @@ import { join } from 'node:path';
 import type { Pool } from 'pg';
 import type { RiskGateConfig } from './config/config.js';
 import { CLAIMS_DIR, DATABASE_FILE } from './config/data-dir.js';
-import { PostgresRecords, type PostgresRecordsOptions } from './records/postgres.js';
-import type { Records } from './records/records.js';
-import { SqliteRecords } from './records/sqlite.js';
-import type { HotState } from './state/hot-state.js';
-import { FileClaimJournal } from './state/claim-journal.js';
-import { MemoryHotState } from './state/memory.js';
-import { RedisHotState } from './state/redis.js';
+import { PostgresRecords, type PostgresRecordsOptions } from './adapters/records/postgres.js';
+import type { Records } from './adapters/records/records.js';
+import { SqliteRecords } from './adapters/records/sqlite.js';
+import type { HotState } from './adapters/hot-state/hot-state.js';
+import { FileClaimJournal } from './adapters/hot-state/claim-journal.js';
+import { MemoryHotState } from './adapters/hot-state/memory.js';
+import { RedisHotState } from './adapters/hot-state/redis.js';
 
 export interface Stores {
   hotState: HotState;
   records: Records;
-  /** The PostgreSQL pool in distributed mode, for shared secrets (keys/shared-secrets.ts); else undefined. */
+  /** The PostgreSQL pool in distributed mode, for shared secrets (adapters/keys/shared-secrets.ts); else undefined. */
   database: Pool | undefined;
 }
 

@@ -276,7 +276,7 @@ export const DecisionResponse = z.object({ code: z.literal(200), message: z.stri
  * so old and new SDKs coexist. A value of the wrong type is not dropped: it
  * fails the token (TOKEN_PAYLOAD_INVALID), because no SDK sends one and a
  * silently dropped value would read as a clean default. Which signals a token
- * must carry is the server's call (server/features/collection.ts).
+ * must carry is the server's call (server/engine/features/collection.ts).
  */
 const opt = <T extends z.ZodType>(schema: T) => schema.optional();
 const shortString = z.string().max(512);
@@ -299,7 +299,7 @@ export const AutomationSignals = z.object({
 /**
  * What the mini-program SDK reads from wx APIs (`platform: "wechat"` tokens),
  * as `signals.wechat`. Raw values: the server classifies them
- * (server/features/features.ts `wechatFeatures`), so a new emulator pattern
+ * (server/engine/features/features.ts `wechatFeatures`), so a new emulator pattern
  * needs no SDK release.
  */
 export const WechatSignals = z.object({
@@ -428,7 +428,7 @@ export const BlackBoxPayload = z.object({
   degraded: z.boolean().default(false),
   signals: WebSignals,
   behavior: BehaviorSignals,
-  /** The device key's enrollment (server/enrollment): its certificate once enrolled. */
+  /** The device key's enrollment (server/services/enrollment.ts): its certificate once enrolled. */
   enrollment: z
     .object({
       state: z.enum(['enrolled', 'enrolling', 'failed']),

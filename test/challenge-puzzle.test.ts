@@ -11,7 +11,7 @@ import {
   renderSliderPuzzle,
   type RandomBytes,
   type SliderPuzzle,
-} from '../server/challenges/slider/puzzle.js';
+} from '../server/engine/challenges/slider/puzzle.js';
 
 /** Deterministic bytes (SHA-256 in counter mode), so every run sees the same puzzles. */
 function seededBytes(seed: string): RandomBytes {

@@ -3,10 +3,10 @@ import type { lookup as dnsLookup, LookupAddress } from 'node:dns';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, isIP, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { smsProviderFor } from '../server/challenges/sms/from-config.js';
-import { LogSmsProvider } from '../server/challenges/sms/log.js';
+import { smsProviderFor } from '../server/adapters/sms/from-config.js';
+import { LogSmsProvider } from '../server/adapters/sms/log.js';
 import { loadConfig } from '../server/config/config.js';
-import { maskPhoneNumber, SmsSendError, type SmsMessage } from '../server/challenges/sms/provider.js';
+import { maskPhoneNumber, SmsSendError, type SmsMessage } from '../server/adapters/sms/provider.js';
 import {
   signWebhookPayload,
   verifyWebhookSignature,
@@ -15,7 +15,7 @@ import {
   WebhookSmsProvider,
   type SmsWebhookPayload,
   type WebhookSmsProviderOptions,
-} from '../server/challenges/sms/webhook.js';
+} from '../server/adapters/sms/webhook.js';
 
 const SECRET = 'test-secret-0123456789abcdef';
 const MESSAGE: SmsMessage = {

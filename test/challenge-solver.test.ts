@@ -11,13 +11,16 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config/config.js';
-import { ChallengeService, networkPrefix, type Requester } from '../server/challenges/service.js';
-import { generateSliderPuzzle, type RandomBytes, type SliderPuzzle } from '../server/challenges/slider/puzzle.js';
-import { IdentifierKeys } from '../server/records/identifiers.js';
-import { MemoryHotState } from '../server/state/memory.js';
+import { networkPrefix } from '../server/engine/identifiers/ip-prefix.js';
+import { apiErrorFor } from '../server/http/errors.js';
+import { ChallengeService, type Requester } from '../server/services/challenges.js';
+import { Refused } from '../server/services/failures.js';
+import { generateSliderPuzzle, type RandomBytes, type SliderPuzzle } from '../server/engine/challenges/slider/puzzle.js';
+import { IdentifierKeys } from '../server/engine/identifiers/identifiers.js';
+import { MemoryHotState } from '../server/adapters/hot-state/memory.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { solvePow as sdkSolvePow } from '../client/core/challenge/pow.js';
-import { PowIssuer } from '../server/challenges/slider/pow.js';
+import { PowIssuer } from '../server/engine/challenges/slider/pow.js';
 import { APP_KEY, testApp, type TestApp } from './support/app.js';
 import { attackOnce, FINDERS, solvePow, type SliderView } from './support/slider-solver.js';
 import { humanTrack, seeded } from './support/tracks.js';
@@ -281,6 +284,9 @@ describe('try limits per network and per device', () => {
     // The fourth, even right, from yet another network: the device is out of tries.
     expect(await tryOnce({ ip: '100.64.0.1' }, true)).toMatchObject({ success: false, failure: 'too_many_attempts' });
     // And a device that says who it is gets no fresh slider (429).
-    await expect(service.start(origin, { ip: '100.64.0.2', deviceId: 'dev-1' })).rejects.toMatchObject({ kind: 'RATE_LIMITED' });
+    const refused: unknown = await service.start(origin, { ip: '100.64.0.2', deviceId: 'dev-1' }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(Refused);
+    expect(refused).toMatchObject({ failure: { code: 'slider_tries_exhausted' } });
+    expect(apiErrorFor((refused as Refused).failure)).toMatchObject({ kind: 'RATE_LIMITED', statusCode: 429 });
   });
 });

@@ -16,7 +16,7 @@ import {
   type SliderAnswer,
   type SliderFailure,
   type TrackPoint,
-} from '../server/challenges/slider/track.js';
+} from '../server/engine/challenges/slider/track.js';
 import { between, gauss, humanTrack, pick, PROFILES, seeded, synthetic, type Rand } from './support/tracks.js';
 
 const ANSWER = 180;

@@ -14,12 +14,12 @@ import type { InjectOptions } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import YAML from 'yaml';
 import { DEFAULT_RULES_FILE } from '../server/app.js';
-import { rateLimitIp } from '../server/challenges/service.js';
-import { generateSliderPuzzle, type RandomBytes } from '../server/challenges/slider/puzzle.js';
-import type { SmsMessage, SmsProvider } from '../server/challenges/sms/provider.js';
-import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, type SmsWebhookPayload } from '../server/challenges/sms/webhook.js';
-import type { HotState, ObservationBatch } from '../server/state/hot-state.js';
-import { MemoryHotState } from '../server/state/memory.js';
+import { rateLimitIp } from '../server/engine/identifiers/ip-prefix.js';
+import { generateSliderPuzzle, type RandomBytes } from '../server/engine/challenges/slider/puzzle.js';
+import type { SmsMessage, SmsProvider } from '../server/adapters/sms/provider.js';
+import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, type SmsWebhookPayload } from '../server/adapters/sms/webhook.js';
+import type { HotState, ObservationBatch } from '../server/adapters/hot-state/hot-state.js';
+import { MemoryHotState } from '../server/adapters/hot-state/memory.js';
 import type {
   ChallengeAnswerResponse,
   ChallengeStartResponse,
@@ -864,7 +864,7 @@ describe('the webhook SMS provider, end to end', () => {
 describe('the challenge loop', () => {
   async function device(h: Harness) {
     const signer = await newDevice();
-    return () => makeToken({ serverKey: h.t.app.riskgate.tokenKeys().primary, appKey: APP_KEY, device: signer });
+    return () => makeToken({ serverKey: h.t.app.riskgate.keys.current().primary, appKey: APP_KEY, device: signer });
   }
 
   it('a passed challenge lowers the next score for that device and account: challenge_passed_recently', async () => {

@@ -33,7 +33,7 @@ async function evaluate(t: TestApp, body: Record<string, unknown>, payload?: Pay
   if (payload !== undefined) {
     const device = await newDevice();
     const enrollment = payload.enrollment ?? { state: 'enrolled' as const, cert: await enroll(t.app, device, APP_KEY, typeof body.ip === 'string' ? body.ip : undefined) };
-    black_box = await makeToken({ serverKey: t.app.riskgate.tokenKeys().primary, appKey: APP_KEY, device, payload: { ...payload, enrollment } });
+    black_box = await makeToken({ serverKey: t.app.riskgate.keys.current().primary, appKey: APP_KEY, device, payload: { ...payload, enrollment } });
   }
   const response = await t.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { ...body, ...(black_box ? { black_box } : {}) } });
   expect(response.statusCode, response.body).toBe(200);
@@ -60,7 +60,7 @@ describe('missing is not clean', () => {
   it('clean signals copied into a token whose device key never enrolled are a challenge, never an accept', async () => {
     const t = await start();
     for (const enrollment of [undefined, { state: 'enrolling' as const }, { state: 'failed' as const, error: 'network' }]) {
-      const black_box = await makeToken({ serverKey: t.app.riskgate.tokenKeys().primary, appKey: APP_KEY, payload: enrollment ? { enrollment } : {} });
+      const black_box = await makeToken({ serverKey: t.app.riskgate.keys.current().primary, appKey: APP_KEY, payload: enrollment ? { enrollment } : {} });
       const response = await t.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'register', ip: PUBLIC_IP, black_box } });
       const body = response.json() as EvaluateResponse;
       expect(body.decision, JSON.stringify(enrollment)).toBe('challenge');

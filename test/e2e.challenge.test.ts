@@ -23,9 +23,10 @@ import { Writable } from 'node:stream';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoBackend } from '../demo/backend.js';
-import { generateSliderPuzzle, PUZZLE_WIDTH, type SliderPuzzle } from '../server/challenges/slider/puzzle.js';
-import type { SmsMessage, SmsProvider } from '../server/challenges/sms/provider.js';
-import { DEMO_WEB_DIR } from '../server/paths.js';
+import { generateSliderPuzzle, PUZZLE_WIDTH, type SliderPuzzle } from '../server/engine/challenges/slider/puzzle.js';
+import { LogSmsProvider } from '../server/adapters/sms/log.js';
+import type { SmsMessage, SmsProvider } from '../server/adapters/sms/provider.js';
+import { DEMO_WEB_DIR } from '../demo/paths.js';
 import { APP_KEY, APP_SECRET, testApp, type TestApp } from './support/app.js';
 import { ensureSdkBuilt } from './support/build.js';
 import { CHROMIUM, HEADLESS_CHROMIUM_ARGS as CHROMIUM_ARGS } from './support/chromium.js';
@@ -546,12 +547,14 @@ describe.skipIf(!existsSync(CHROMIUM))('demo shop: a challenged action goes thro
   beforeAll(async () => {
     const port = await freePort();
     demoOrigin = `http://127.0.0.1:${port}`;
-    // The default rules and the development `log` SMS provider, as `npm start` has them.
+    // The default rules and the development `log` SMS provider, whose codes the demo shows, as `npm start` has them.
+    let smsCodes: LogSmsProvider | undefined;
     demo = await testApp({ apps: [{ id: 'demo', name: 'Demo shop', key: DEMO_KEY, secret: DEMO_SECRET, origins: [demoOrigin] }] }, {
       puzzles: recordPuzzle(demoPuzzles),
       logger: { level: 'info', stream: logInto(demoLogs) },
+      smsProvider: (logger) => (smsCodes = new LogSmsProvider(logger)),
     });
-    await demo.app.register(demoBackend, { appKey: DEMO_KEY, appSecret: DEMO_SECRET, riskGateUrl: () => demoOrigin, webDir: DEMO_WEB_DIR });
+    await demo.app.register(demoBackend, { appKey: DEMO_KEY, appSecret: DEMO_SECRET, riskGateUrl: () => demoOrigin, webDir: DEMO_WEB_DIR, ...(smsCodes ? { smsCodes } : {}) });
     await demo.app.listen({ host: '127.0.0.1', port });
   }, 120_000);
 

@@ -1,7 +1,8 @@
 /**
- * End to end in real browsers, against the real server: the built server
- * (`node dist/server/main.js`, no RISKGATE_CONFIG, so it generates the demo app
- * and mounts the demo shop at /demo/) and Debian's Chromium.
+ * End to end in real browsers, against the real server: what `npm start` runs
+ * (`node dist/demo/main.js`, the built server with the demo composed in; no
+ * RISKGATE_CONFIG, so it generates the demo app and mounts the demo shop at
+ * /demo/) and Debian's Chromium.
  *
  * - Headless Chromium under playwright-core fills in the demo's registration
  *   form; what the page shows, what the demo backend answers and what the server
@@ -32,7 +33,7 @@ import { CHROMIUM, HEADLESS_CHROMIUM_ARGS as HEADLESS_ARGS } from './support/chr
 import { cleanEnv, freePort } from './support/processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'server', 'main.js');
+const MAIN = join(ROOT, 'dist', 'demo', 'main.js');
 const SDK_BUNDLE = join(ROOT, 'dist', 'sdk', 'riskgate.min.js');
 const XVFB = '/usr/bin/Xvfb';
 const XDOTOOL = '/usr/bin/xdotool';
@@ -41,7 +42,7 @@ const HAS_DIST = existsSync(MAIN) && existsSync(SDK_BUNDLE);
 const HAS_CHROMIUM = existsSync(CHROMIUM);
 const HAS_X11_TOOLS = existsSync(XVFB) && existsSync(XDOTOOL);
 const MISSING = [
-  ...(HAS_DIST ? [] : ['dist/server/main.js or dist/sdk/riskgate.min.js (run `npm run build`; `npm test` does)']),
+  ...(HAS_DIST ? [] : ['dist/demo/main.js or dist/sdk/riskgate.min.js (run `npm run build`; `npm test` does)']),
   ...(HAS_CHROMIUM ? [] : [`${CHROMIUM} (Debian's chromium package; \`bash .ci/run\` installs it)`]),
 ].join(' and ');
 const MISSING_X11 = `${XVFB} or ${XDOTOOL} (Debian's xvfb and xdotool packages)`;
@@ -117,7 +118,7 @@ interface RiskGateServer {
   process: ReturnType<typeof spawnGroup>;
 }
 
-/** Starts `node dist/server/main.js` on a free port with a fresh data directory and the generated demo app. */
+/** Starts `node dist/demo/main.js` on a free port with a fresh data directory and the generated demo app. */
 async function startRiskGate(): Promise<RiskGateServer> {
   for (let attempt = 1; ; attempt++) {
     const dataDir = join(scratchDir('server-'), 'data');

@@ -63,7 +63,7 @@ async function evaluate(blackBox: string): Promise<{ body: { device_id?: string;
   expect(response.statusCode).toBe(200);
   const body = response.json() as { sequence_id: string; device_id?: string; reasons: { id: string }[] };
   for (let i = 0; i < 50; i++) {
-    const record = await t.app.riskgate.records.getDecision('web', body.sequence_id);
+    const record = await t.records.getDecision('web', body.sequence_id);
     if (record) return { body, features: record.features as unknown as Features };
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -12,9 +12,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as noble from '../client/miniprogram/src/crypto.js';
 import { solveInSlices } from '../client/miniprogram/src/enrollment.js';
 import type { AppSettings } from '../server/config/config.js';
-import { EnrollmentService } from '../server/enrollment/service.js';
-import { MemoryHotState } from '../server/state/memory.js';
-import { openBlackBox } from '../server/token/decode.js';
+import { EnrollmentService } from '../server/services/enrollment.js';
+import { MemoryHotState } from '../server/adapters/hot-state/memory.js';
+import { openBlackBox } from '../server/engine/token/decode.js';
 import type { DecisionRecord, EvaluateResponse } from '../shared/schemas.js';
 import { APP_KEY, createFakeWx, ensureMiniprogramBuilt, httpTransport, MINIPROGRAM_DIR, PHONE, startServer, type RunningServer } from './support/miniprogram.js';
 
@@ -40,7 +40,7 @@ afterEach(() => {
 });
 
 const enrollmentOf = (token: string) => {
-  const opened = openBlackBox(token, server.app.riskgate.tokenKeys());
+  const opened = openBlackBox(token, server.app.riskgate.keys.current());
   if (!opened.ok) throw new Error(opened.failure);
   return opened.payload.enrollment;
 };

@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { NO_ENROLLMENT, type EnrollmentFeatures } from '../server/enrollment/service.js';
-import type { Features } from '../server/features/features.js';
-import { compileRuleSet } from '../server/rules/compile.js';
+import { NO_ENROLLMENT, type EnrollmentFeatures } from '../server/engine/enrollment/certificate.js';
+import type { Features } from '../server/engine/features/features.js';
+import { compileRuleSet } from '../server/engine/rules/compile.js';
 import { quietFeatures } from './support/features.js';
 
-const FILE = fileURLToPath(new URL('../server/rules/default-rules.yaml', import.meta.url));
+const FILE = fileURLToPath(new URL('../server/engine/rules/default-rules.yaml', import.meta.url));
 const rules = compileRuleSet(readFileSync(FILE, 'utf8'), FILE);
 
 const features = (platform: Features['platform'], enrollment: Partial<EnrollmentFeatures>): Features =>

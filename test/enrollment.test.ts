@@ -1,5 +1,5 @@
 /**
- * Device enrollment (server/enrollment): puzzles bound to app and IP prefix,
+ * Device enrollment (server/services/enrollment.ts): puzzles bound to app and IP prefix,
  * single use, rising difficulty, one enrollment per key, and the certificate
  * check in evaluate — in memory and on a real Redis.
  */
@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ServerTokenKey } from '../shared/jwk.js';
-import { BASE_DERIVATIONS, multiplierFor, PUZZLE_COST } from '../server/enrollment/difficulty.js';
-import { ipPrefix } from '../server/enrollment/prefix.js';
-import { MemoryHotState } from '../server/state/memory.js';
-import { RedisHotState } from '../server/state/redis.js';
+import { BASE_DERIVATIONS, multiplierFor, PUZZLE_COST } from '../server/engine/enrollment/difficulty.js';
+import { ipPrefix } from '../server/engine/identifiers/ip-prefix.js';
+import { MemoryHotState } from '../server/adapters/hot-state/memory.js';
+import { RedisHotState } from '../server/adapters/hot-state/redis.js';
 import { ERROR_CODES } from '../shared/constants.js';
 import { APP_KEY, OTHER_APP_KEY, testApp, type TestApp } from './support/app.js';
 import { askPuzzle, enroll, enrollBody, post, proofOf } from './support/enroll.js';
@@ -192,7 +192,7 @@ describe('a hot-state outage', () => {
     Object.assign(state, { observe: down, claimOnce: down });
     expect(await post(t.app, '/v1/devices/puzzle', { app_key: APP_KEY }, IP)).toMatchObject(failure('STORE_UNAVAILABLE'));
     expect(await post(t.app, '/v1/devices/enroll', body, IP)).toMatchObject(failure('STORE_UNAVAILABLE'));
-    const key = t.app.riskgate.tokenKeys().jwks.keys[0] as ServerTokenKey;
+    const key = t.app.riskgate.keys.current().jwks.keys[0] as ServerTokenKey;
     const response = await t.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', ip: IP, black_box: await makeToken({ serverKey: key, appKey: APP_KEY }) } });
     expect(response.statusCode).toBe(200);
   });
@@ -234,10 +234,10 @@ describe('the certificate in evaluate', () => {
     const response = await t.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', black_box: blackBox, ip } });
     expect(response.statusCode).toBe(200);
     const body = response.json() as { score: number; level: number; decision: string; challenge: string; sequence_id: string; reasons: { id: string }[]; tags: string[] };
-    const record = await t.app.riskgate.records.getDecision('shop', body.sequence_id);
+    const record = await t.records.getDecision('shop', body.sequence_id);
     return { ...body, ids: body.reasons.map((r) => r.id), features: record?.features as { enrollment: Record<string, unknown> } | undefined };
   }
-  const key = (t: TestApp) => t.app.riskgate.tokenKeys().jwks.keys[0] as ServerTokenKey;
+  const key = (t: TestApp) => t.app.riskgate.keys.current().jwks.keys[0] as ServerTokenKey;
   const settle = () => new Promise((r) => setTimeout(r, 300));
 
   it('a valid certificate is ok; missing, enrolling, another device\'s or another app\'s are not', async () => {
@@ -279,13 +279,13 @@ describe('the certificate in evaluate', () => {
     await settle();
     const recorded = await evaluate(t, await makeToken({ serverKey: key(t), appKey: APP_KEY, device, payload: { enrollment: { state: 'enrolled', cert } } }), '203.0.113.99');
     await settle();
-    const again = await t.app.riskgate.records.getDecision('shop', recorded.sequence_id);
+    const again = await t.records.getDecision('shop', recorded.sequence_id);
     expect(again?.features).toMatchObject({
       enrollment: { status: 'ok', difficulty: 300, prefix_match: true, prefix_enrollments_5m: 1, prefix_enrollments_1h: 1, prefix_enrollments_24h: 1 },
     });
     const moved = await evaluate(t, await makeToken({ serverKey: key(t), appKey: APP_KEY, device, payload: { enrollment: { state: 'enrolled', cert } } }), '198.51.100.1');
     await settle();
-    expect((await t.app.riskgate.records.getDecision('shop', moved.sequence_id))?.features).toMatchObject({ enrollment: { status: 'ok', prefix_match: false, prefix_enrollments_24h: 0 } });
+    expect((await t.records.getDecision('shop', moved.sequence_id))?.features).toMatchObject({ enrollment: { status: 'ok', prefix_match: false, prefix_enrollments_24h: 0 } });
   });
 
   it('a malformed enrollment object fails the token payload, not the request', async () => {

@@ -7,9 +7,9 @@ import { ERROR_CODES } from '../shared/constants.js';
 import { MAX_DETAIL_DEPTH, type EvaluateResponse } from '../shared/schemas.js';
 import { runKeysCommand } from '../server/cli.js';
 import { TOKEN_KEY_FILE } from '../server/config/data-dir.js';
-import type { HotState } from '../server/state/hot-state.js';
-import { MemoryHotState } from '../server/state/memory.js';
-import { APP_KEY, APP_SECRET, OTHER_APP_SECRET, testApp, type TestApp } from './support/app.js';
+import type { HotState } from '../server/adapters/hot-state/hot-state.js';
+import { MemoryHotState } from '../server/adapters/hot-state/memory.js';
+import { APP_KEY, APP_SECRET, OTHER_APP_SECRET, overriding, testApp, type TestApp } from './support/app.js';
 import { nulAccountOutcomes } from './support/control-chars.js';
 import { enroll } from './support/enroll.js';
 import { makeToken, newDevice } from './support/tokens.js';
@@ -31,14 +31,14 @@ async function evaluate(t: TestApp, body: Record<string, unknown>, headers: Reco
 }
 
 const token = (t: TestApp, options: Partial<Parameters<typeof makeToken>[0]> = {}) =>
-  makeToken({ serverKey: t.app.riskgate.tokenKeys().primary, appKey: APP_KEY, ...options });
+  makeToken({ serverKey: t.app.riskgate.keys.current().primary, appKey: APP_KEY, ...options });
 
 const reasonIds = (body: EvaluateResponse) => body.reasons.map((r) => r.id);
 
 describe('POST /v1/risk/evaluate: contract', () => {
   it('answers a decision with every field of the contract for a good token', async () => {
     const t = await start({}, { enrollment: { baseDerivations: 4, cost: 50 } });
-    // A good token: its device key enrolled (server/enrollment), as the SDKs do at init.
+    // A good token: its device key enrolled (server/services/enrollment.ts), as the SDKs do at init.
     const device = await newDevice();
     const cert = await enroll(t.app, device, APP_KEY, '203.0.113.10');
     const { status, body } = await evaluate(t, { event: 'register', black_box: await token(t, { device, payload: { enrollment: { state: 'enrolled', cert } } }), ip: '203.0.113.10', account_id: 'u1' });
@@ -136,10 +136,17 @@ describe('error codes', () => {
   });
 
   it('9200 without a stack trace when a store fails unexpectedly', async () => {
-    const t = await start();
-    t.app.riskgate.records.getDecision = async () => {
-      throw new Error('disk on fire at /secret/path.ts:1:1');
-    };
+    const t = await start(
+      {},
+      {
+        records: (records) =>
+          overriding(records, {
+            getDecision: async () => {
+              throw new Error('disk on fire at /secret/path.ts:1:1');
+            },
+          }),
+      },
+    );
     const response = await t.app.inject({ method: 'GET', url: `/v1/decisions/${'B'.repeat(32)}`, headers: t.auth });
     expect(response.statusCode).toBe(500);
     expect(response.json()).toEqual({ code: 9200, error: 'SYSTEM_ERROR', message: 'internal error' });
@@ -305,14 +312,19 @@ describe('control characters (issue 13, item 2)', () => {
   });
 
   it('a list lookup failing for one dimension still applies the others, degraded and counted', async () => {
-    const t = await start();
+    const t = await start(
+      {},
+      {
+        records: (records) =>
+          overriding(records, {
+            matchLists: async (appId, lookups, now) => {
+              if (lookups.some((l) => l.dimension === 'account')) throw new Error('invalid byte sequence for encoding "UTF8": 0x00');
+              return records.matchLists(appId, lookups, now);
+            },
+          }),
+      },
+    );
     expect((await t.app.inject({ method: 'POST', url: '/v1/lists', headers: t.auth, payload: { list: 'black', dimension: 'ip', value: '203.0.113.77' } })).statusCode).toBe(200);
-    const records = t.app.riskgate.records;
-    const real = records.matchLists.bind(records);
-    records.matchLists = async (appId, lookups, now) => {
-      if (lookups.some((l) => l.dimension === 'account')) throw new Error('invalid byte sequence for encoding "UTF8": 0x00');
-      return real(appId, lookups, now);
-    };
     const { status, body } = await evaluate(t, { event: 'login', ip: '203.0.113.77', account_id: 'u-77' });
     expect(status).toBe(200);
     expect(body).toMatchObject({ decision: 'decline', tags: ['blacklist'], degraded: true });
@@ -483,11 +495,11 @@ describe('keys', () => {
 
   it('rotates with the CLI: the new key leads the JWKS, tokens for the old key still decode, removed keys do not', async () => {
     const t = await start();
-    const oldKey = t.app.riskgate.tokenKeys().primary;
+    const oldKey = t.app.riskgate.keys.current().primary;
     const oldToken = await token(t);
     const lines: string[] = [];
     expect(runKeysCommand(['rotate'], t.dataDir, (l) => lines.push(l))).toBe(0);
-    await t.app.riskgate.reloadTokenKeys();
+    await t.app.riskgate.keys.reload();
     const jwks = (await t.app.inject({ method: 'GET', url: '/v1/keys' })).json() as { keys: { kid: string }[] };
     expect(jwks.keys).toHaveLength(2);
     expect(jwks.keys[1]!.kid).toBe(oldKey.kid);
@@ -496,7 +508,7 @@ describe('keys', () => {
     expect((await evaluate(t, { event: 'login', black_box: await token(t), ip: '203.0.113.1' })).body.tags).not.toContain('token_invalid');
 
     expect(runKeysCommand(['remove', oldKey.kid], t.dataDir, () => {})).toBe(0);
-    await t.app.riskgate.reloadTokenKeys();
+    await t.app.riskgate.keys.reload();
     const stale = await makeToken({ serverKey: oldKey, appKey: APP_KEY });
     expect(reasonIds((await evaluate(t, { event: 'login', black_box: stale, ip: '203.0.113.1' })).body)).toContain('token_unknown_key');
     expect(readFileSync(join(t.dataDir, TOKEN_KEY_FILE), 'utf8')).not.toContain(oldKey.x);
@@ -504,11 +516,11 @@ describe('keys', () => {
 
   it('picks up a rotation by itself by watching the key file', async () => {
     const t = await start();
-    const before = t.app.riskgate.tokenKeys().primary.kid;
+    const before = t.app.riskgate.keys.current().primary.kid;
     runKeysCommand(['rotate'], t.dataDir, () => {});
     const deadline = Date.now() + 3000;
-    while (Date.now() < deadline && t.app.riskgate.tokenKeys().primary.kid === before) await new Promise((r) => setTimeout(r, 50));
-    expect(t.app.riskgate.tokenKeys().primary.kid).not.toBe(before);
+    while (Date.now() < deadline && t.app.riskgate.keys.current().primary.kid === before) await new Promise((r) => setTimeout(r, 50));
+    expect(t.app.riskgate.keys.current().primary.kid).not.toBe(before);
   });
 });
 

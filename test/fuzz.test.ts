@@ -1400,7 +1400,7 @@ describe(`fuzzing every route (seed ${SEED}, ${RUNS} runs)`, () => {
         },
       },
     );
-    const serverKey = t.app.riskgate.tokenKeys().primary;
+    const serverKey = t.app.riskgate.keys.current().primary;
     const devices = await Promise.all(Array.from({ length: DEVICES }, () => newDevice()));
     const bases = await Promise.all(Array.from({ length: BASES }, (_, i) => makeToken({ serverKey, appKey: APP_KEY, device: devices[i % DEVICES] })));
     material = { serverKey, devices, bases };

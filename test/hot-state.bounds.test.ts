@@ -11,7 +11,7 @@ import type { InjectOptions } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { DEFAULT_RULES_FILE } from '../server/app.js';
-import type { SmsMessage, SmsProvider } from '../server/challenges/sms/provider.js';
+import type { SmsMessage, SmsProvider } from '../server/adapters/sms/provider.js';
 import type { ChallengeAnswerResponse, ChallengeStartResponse, ErrorBody, EvaluateResponse, SmsSendResponse, VerifyResponse } from '../shared/schemas.js';
 import { APP_KEY, OTHER_APP_KEY, OTHER_APP_SECRET, testApp, type TestApp } from './support/app.js';
 import { makeToken, newDevice } from './support/tokens.js';
@@ -93,7 +93,7 @@ describe('memory mode: a full replay table never declines a fresh token (issue 1
   it('1,000 claimed tokens later, a fresh token is degraded, not replayed; a replay is still one; other apps and sessions are untouched', async () => {
     const sms = new CapturingSms();
     const t = await app({ ...SMALL, rules_file: DEFAULT_RULES_FILE }, sms);
-    const serverKey = t.app.riskgate.tokenKeys().primary;
+    const serverKey = t.app.riskgate.keys.current().primary;
     const device = await newDevice();
     const token = () => makeToken({ serverKey, appKey: APP_KEY, device });
     // A session passed before the flood, verified after it.

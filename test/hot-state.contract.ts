@@ -7,7 +7,7 @@
  * plain keys, which follow the wall clock, use short real waits.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { HotState, ObservationBatch } from '../server/state/hot-state.js';
+import type { HotState, ObservationBatch } from '../server/adapters/hot-state/hot-state.js';
 
 export interface HotStateHarness {
   state: HotState;

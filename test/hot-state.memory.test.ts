@@ -2,10 +2,10 @@ import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileClaimJournal, type ClaimJournal } from '../server/state/claim-journal.js';
+import { FileClaimJournal, type ClaimJournal } from '../server/adapters/hot-state/claim-journal.js';
 import type { LRUCache } from 'lru-cache';
-import { HotStateFullError, type ObservationBatch } from '../server/state/hot-state.js';
-import { MemoryHotState, type MemorySpace } from '../server/state/memory.js';
+import { HotStateFullError, type ObservationBatch } from '../server/adapters/hot-state/hot-state.js';
+import { MemoryHotState, type MemorySpace } from '../server/adapters/hot-state/memory.js';
 import { describeHotState } from './hot-state.contract.js';
 
 /** The store's bounded caches (private fields, read here for the TTL check only). */

@@ -6,8 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import ipaddr from 'ipaddr.js';
 import { EvaluateRequest, type EvaluateResponse } from '../shared/schemas.js';
-import { canonicalAccount, canonicalEmail, canonicalIp, canonicalMobile, e164 } from '../server/identifiers/canonical.js';
-import { mobileInfo } from '../server/features/identity.js';
+import { canonicalAccount, canonicalEmail, canonicalIp, canonicalMobile, e164 } from '../server/engine/identifiers/canonical.js';
+import { mobileInfo } from '../server/engine/features/identity.js';
 import { APP_KEY, APP_SECRET, OTHER_APP_KEY, OTHER_APP_SECRET, testApp, type TestApp } from './support/app.js';
 
 describe('canonical spellings', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emailInfo, ipKind, mobileInfo, userAgentMismatch } from '../server/features/identity.js';
+import { emailInfo, ipKind, mobileInfo, userAgentMismatch } from '../server/engine/features/identity.js';
 
 describe('ipKind', () => {
   it.each([

@@ -17,9 +17,9 @@ import { asServerKey } from '../client/core/keys.js';
 import type { ServerTokenKey } from '../shared/jwk.js';
 import type { EvaluateResponse } from '../shared/schemas.js';
 import { runKeysCommand } from '../server/cli.js';
-import { generateKeyEncryptionKey, KeyEncryptionKeys } from '../server/keys/key-encryption.js';
-import { removeSharedTokenKey, retireSharedTokenKey, rotateSharedTokenKeys } from '../server/keys/shared-secrets.js';
-import type { PostgresRecords } from '../server/records/postgres.js';
+import { generateKeyEncryptionKey, KeyEncryptionKeys } from '../server/adapters/keys/key-encryption.js';
+import { removeSharedTokenKey, retireSharedTokenKey, rotateSharedTokenKeys } from '../server/adapters/keys/shared-secrets.js';
+import type { PostgresRecords } from '../server/adapters/records/postgres.js';
 import { APP_KEY, testApp, type TestApp } from './support/app.js';
 import { testPostgresUrl, TestSchemas } from './support/postgres.js';
 import { makeToken } from './support/tokens.js';
@@ -71,7 +71,7 @@ describe('token key rotation with tokens in flight (key file)', () => {
 
     // Rotated: SDKs are offered the new key first; a token made before, for the old key, still decodes.
     keys('rotate');
-    await t.app.riskgate.reloadTokenKeys();
+    await t.app.riskgate.keys.reload();
     const { key: newKey, kids: rotated } = await sdkKey(t);
     expect(rotated).toEqual([newKey.kid, oldKey.kid]);
     expect(newKey.kid).not.toBe(oldKey.kid);
@@ -80,13 +80,13 @@ describe('token key rotation with tokens in flight (key file)', () => {
 
     // Retired: no longer offered, still decrypts what SDKs with a cached key send.
     keys('retire', oldKey.kid);
-    await t.app.riskgate.reloadTokenKeys();
+    await t.app.riskgate.keys.reload();
     expect((await sdkKey(t)).kids).toEqual([newKey.kid]);
     expectDecoded(await evaluate(t, await makeToken({ serverKey: oldKey, appKey: APP_KEY }), '203.0.113.3'));
 
     // Removed: a token for it is a decline with its reason, not an error and not a clean score.
     keys('remove', oldKey.kid);
-    await t.app.riskgate.reloadTokenKeys();
+    await t.app.riskgate.keys.reload();
     expect((await sdkKey(t)).kids).toEqual([newKey.kid]);
     expectUnknownKey(await evaluate(t, await makeToken({ serverKey: oldKey, appKey: APP_KEY }), '203.0.113.4'));
     expectDecoded(await evaluate(t, await makeToken({ serverKey: newKey, appKey: APP_KEY }), '203.0.113.5'));
@@ -120,14 +120,14 @@ describe.skipIf(PG_URL === undefined)('token key rotation with tokens in flight 
     rmSync(kekDir, { recursive: true, force: true });
   });
 
-  const poolOf = (t: TestApp) => (t.app.riskgate.records as PostgresRecords).pool;
+  const poolOf = (t: TestApp) => (t.records as PostgresRecords).pool;
 
   it('an instance that has not re-read the keys yet decodes a token for the key another instance already offers', async () => {
     const [a, b] = instances as [TestApp, TestApp];
     const { key: oldKey } = await sdkKey(a);
     // Rotated by the CLI; A re-reads the keys first (its poll, or SIGHUP), B's poll is up to 30 s away.
     const added = await rotateSharedTokenKeys(poolOf(a), keks);
-    await a.app.riskgate.reloadTokenKeys();
+    await a.app.riskgate.keys.reload();
     const { key: offered, kids } = await sdkKey(a);
     expect(offered.kid).toBe(added.kid);
     expect(kids).toEqual([added.kid, oldKey.kid]);
@@ -148,13 +148,13 @@ describe.skipIf(PG_URL === undefined)('token key rotation with tokens in flight 
     const { key: oldKey } = await sdkKey(a);
     const added = await rotateSharedTokenKeys(poolOf(a), keks);
     await retireSharedTokenKey(poolOf(a), keks, oldKey.kid);
-    await Promise.all(instances.map((t) => t.app.riskgate.reloadTokenKeys()));
+    await Promise.all(instances.map((t) => t.app.riskgate.keys.reload()));
     for (const t of instances) expect((await sdkKey(t)).kids).toEqual([added.kid]);
     expectDecoded(await evaluate(b, await makeToken({ serverKey: oldKey, appKey: APP_KEY }), '198.51.100.10'));
 
     // Removed: each instance declines its tokens once it has re-read the keys (its poll, or SIGHUP).
     await removeSharedTokenKey(poolOf(a), keks, oldKey.kid);
-    await Promise.all(instances.map((t) => t.app.riskgate.reloadTokenKeys()));
+    await Promise.all(instances.map((t) => t.app.riskgate.keys.reload()));
     expectUnknownKey(await evaluate(a, await makeToken({ serverKey: oldKey, appKey: APP_KEY }), '198.51.100.11'));
     expectUnknownKey(await evaluate(b, await makeToken({ serverKey: oldKey, appKey: APP_KEY }), '198.51.100.12'));
 

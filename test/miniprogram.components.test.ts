@@ -21,8 +21,8 @@ import { join, relative } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EvaluateResponse, VerifyResponse } from '../shared/schemas.js';
-import { generateSliderPuzzle, type SliderPuzzle } from '../server/challenges/slider/puzzle.js';
-import type { SmsMessage, SmsProvider } from '../server/challenges/sms/provider.js';
+import { generateSliderPuzzle, type SliderPuzzle } from '../server/engine/challenges/slider/puzzle.js';
+import type { SmsMessage, SmsProvider } from '../server/adapters/sms/provider.js';
 import { humanTrack, seeded } from './support/tracks.js';
 import {
   APP_KEY,

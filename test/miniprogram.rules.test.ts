@@ -6,12 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { wechatEmulatorHints, wechatFeatures, type Features } from '../server/features/features.js';
-import { compileRuleSet } from '../server/rules/compile.js';
+import { wechatEmulatorHints, wechatFeatures, type Features } from '../server/engine/features/features.js';
+import { compileRuleSet } from '../server/engine/rules/compile.js';
 import type { WechatSignals } from '../shared/schemas.js';
 import { quietFeatures } from './support/features.js';
 
-const DEFAULT_RULES = fileURLToPath(new URL('../server/rules/default-rules.yaml', import.meta.url));
+const DEFAULT_RULES = fileURLToPath(new URL('../server/engine/rules/default-rules.yaml', import.meta.url));
 const rules = compileRuleSet(readFileSync(DEFAULT_RULES, 'utf8'), DEFAULT_RULES);
 
 /** A clean mini-program registration: good token, some touches, nothing else going on. */

@@ -9,8 +9,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionRecord, EvaluateResponse } from '../shared/schemas.js';
-import { openBlackBox } from '../server/token/decode.js';
 import { VERSION } from '../client/core/version.js';
+import { openBlackBox } from '../server/engine/token/decode.js';
 import {
   APP_KEY,
   createFakeWx,
@@ -69,7 +69,7 @@ function start(profile: WxProfile = PHONE, options: FakeWxOptions = {}, initOpti
 }
 
 function open(token: string) {
-  const opened = openBlackBox(token, server.app.riskgate.tokenKeys());
+  const opened = openBlackBox(token, server.app.riskgate.keys.current());
   if (!opened.ok) throw new Error(`token did not open: ${opened.failure}`);
   return opened;
 }
@@ -207,7 +207,7 @@ describe('mini-program SDK under Node with a fake wx and a real server', () => {
     expect(error).toMatchObject({ name: 'RiskGateError', code: 'key_unavailable' });
     expect(wx.requests.map((r) => new URL(r.url).pathname)).toEqual(['/v1/keys', '/v1/keys']);
     // With the key given to init, no request is needed at all.
-    const { keys } = server.app.riskgate.tokenKeys().jwks;
+    const { keys } = server.app.riskgate.keys.current().jwks;
     const withKey = start(PHONE, { unreachable: ['/v1/keys'] }, { publicKey: keys[0] });
     expect(open(await withKey.rg.getBlackBox()).payload.platform).toBe('wechat');
   });

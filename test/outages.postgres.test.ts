@@ -24,8 +24,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { EvaluateResponse } from '../shared/schemas.js';
-import { generateKeyEncryptionKey } from '../server/keys/key-encryption.js';
-import type { PostgresRecords } from '../server/records/postgres.js';
+import { generateKeyEncryptionKey } from '../server/adapters/keys/key-encryption.js';
+import type { PostgresRecords } from '../server/adapters/records/postgres.js';
 import { APP_KEY, testApp, type TestApp } from './support/app.js';
 import { firstPostgres, PG_CANDIDATES } from './support/postgres.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
@@ -117,7 +117,7 @@ async function call(t: TestApp, method: 'GET' | 'POST' | 'DELETE', url: string, 
 }
 
 const evaluate = (t: TestApp, body: Json) => call(t, 'POST', '/v1/risk/evaluate', body);
-const token = (t: TestApp) => makeToken({ serverKey: t.app.riskgate.tokenKeys().primary, appKey: APP_KEY });
+const token = (t: TestApp) => makeToken({ serverKey: t.app.riskgate.keys.current().primary, appKey: APP_KEY });
 const reasonIds = (body: Json): string[] => ((body as EvaluateResponse).reasons ?? []).map((r) => r.id);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -228,7 +228,7 @@ describe.skipIf(probe.url === undefined)('PostgreSQL outages (through a proxy)',
     expect(ready.json).toMatchObject({ records: false, hot_state: true });
     // The outage outlasts a few of the decision log's flushes (every 200 ms), each of which fails.
     await sleep(700);
-    expect((t.app.riskgate.records as PostgresRecords).queuedDecisions).toBeGreaterThanOrEqual(outageDecisions.length);
+    expect((t.records as PostgresRecords).queuedDecisions).toBeGreaterThanOrEqual(outageDecisions.length);
 
     proxy.restore();
     await recovered(t, blackIp);
@@ -236,7 +236,7 @@ describe.skipIf(probe.url === undefined)('PostgreSQL outages (through a proxy)',
     await poll('the outage decisions in the decisions table', async () =>
       (await writtenDecisions(schema, outageDecisions)) === outageDecisions.length ? true : undefined,
     );
-    expect((t.app.riskgate.records as PostgresRecords).droppedDecisions).toBe(0);
+    expect((t.records as PostgresRecords).droppedDecisions).toBe(0);
     // What was refused did not happen: no entry for the refused add, the refused delete deleted nothing.
     expect(await entriesWithValue(schema, '203.0.113.51')).toBe(0);
     const listed = await call(t, 'GET', `/v1/lists?dimension=ip&value=${blackIp}`);
@@ -291,7 +291,7 @@ describe.skipIf(probe.url === undefined)('PostgreSQL outages (through a proxy)',
     await poll('the hang-time decisions in the decisions table', async () =>
       (await writtenDecisions(schema, evaluations.map((e) => e.json.sequence_id as string))) === evaluations.length ? true : undefined,
     );
-    expect((t.app.riskgate.records as PostgresRecords).droppedDecisions).toBe(0);
+    expect((t.records as PostgresRecords).droppedDecisions).toBe(0);
     // A statement that reached the database before its answer was lost may have been applied
     // (the caller got 5030: not acknowledged); whatever happened, it happened whole.
     expect(await entriesWithValue(schema, '203.0.113.61')).toBeLessThanOrEqual(1);

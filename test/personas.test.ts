@@ -70,7 +70,7 @@ import { startForwardingProxy } from './support/reverse-proxy.js';
 import { desktopChromeUserAgent, STEALTH_GPU, stealthInitScript } from './support/stealth.js';
 
 const MISSING = [
-  ...(HAS_DIST ? [] : ['dist/server/main.js or dist/sdk/riskgate.min.js (run `npm run build`; `npm test` does)']),
+  ...(HAS_DIST ? [] : ['dist/demo/main.js or dist/sdk/riskgate.min.js (run `npm run build`; `npm test` does)']),
   ...(HAS_CHROMIUM ? [] : [`${CHROMIUM} (Debian's chromium package; \`bash .ci/run\` installs it)`]),
 ].join(' and ');
 const MISSING_X11 = `${XVFB} or ${XDOTOOL} (Debian's xvfb and xdotool packages)`;

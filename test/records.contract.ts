@@ -4,9 +4,9 @@
  * SQLite, records.postgres.test.ts for PostgreSQL).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { newRecordId } from '../server/records/identifiers.js';
-import { MIGRATIONS } from '../server/records/migrations.js';
-import type { NewListEntry, Records } from '../server/records/records.js';
+import { newRecordId } from '../server/adapters/records/record-id.js';
+import { MIGRATIONS } from '../server/adapters/records/migrations.js';
+import type { NewListEntry, Records } from '../server/adapters/records/records.js';
 import type { DecisionRecord } from '../shared/schemas.js';
 
 export interface RecordsUnderTest extends Records {

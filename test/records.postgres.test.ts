@@ -19,13 +19,13 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../server/config/config.js';
 import { prepareDataDirectory } from '../server/config/data-dir.js';
-import { generateKeyEncryptionKey, KeyEncryptionKeys } from '../server/keys/key-encryption.js';
-import { loadSharedSecrets, readSharedTokenKeys, retireSharedTokenKey, rotateSharedTokenKeys } from '../server/keys/shared-secrets.js';
-import { TokenKeyRing, generateTokenKey } from '../server/keys/token-keys.js';
-import { IdentifierKeys } from '../server/records/identifiers.js';
-import { MIGRATIONS } from '../server/records/migrations.js';
-import { PostgresRecords } from '../server/records/postgres.js';
-import { MemoryHotState } from '../server/state/memory.js';
+import { generateKeyEncryptionKey, KeyEncryptionKeys } from '../server/adapters/keys/key-encryption.js';
+import { loadSharedSecrets, readSharedTokenKeys, retireSharedTokenKey, rotateSharedTokenKeys } from '../server/adapters/keys/shared-secrets.js';
+import { TokenKeyRing, generateTokenKey } from '../server/engine/token/key-ring.js';
+import { IdentifierKeys } from '../server/engine/identifiers/identifiers.js';
+import { MIGRATIONS } from '../server/adapters/records/migrations.js';
+import { PostgresRecords } from '../server/adapters/records/postgres.js';
+import { MemoryHotState } from '../server/adapters/hot-state/memory.js';
 import { openStores } from '../server/stores.js';
 import { testApp, APP_KEY } from './support/app.js';
 import { controlCharacterProblems, nulAccountOutcomes } from './support/control-chars.js';
@@ -243,7 +243,7 @@ describe.skipIf(skip)('PostgresRecords on PostgreSQL', () => {
     const dir = mkdtempSync(join(tmpdir(), 'riskgate-pg-kill-'));
     try {
       const child = join(dir, 'child.mts');
-      const module = new URL('../server/records/postgres.ts', import.meta.url).href;
+      const module = new URL('../server/adapters/records/postgres.ts', import.meta.url).href;
       writeFileSync(
         child,
         `import { PostgresRecords } from ${JSON.stringify(module)};

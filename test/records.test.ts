@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DecisionRecord } from '../shared/schemas.js';
-import { DecisionQueue, type DecisionRow } from '../server/records/decision-queue.js';
-import { IdentifierKeys, maskIdentifier, maskRequest, newRecordId } from '../server/records/identifiers.js';
-import { StoreUnavailableError } from '../server/records/records.js';
-import { SqliteRecords } from '../server/records/sqlite.js';
+import { DecisionQueue, type DecisionRow } from '../server/adapters/records/decision-queue.js';
+import { newRecordId } from '../server/adapters/records/record-id.js';
+import { IdentifierKeys, maskIdentifier, maskRequest } from '../server/engine/identifiers/identifiers.js';
+import { StoreUnavailableError } from '../server/adapters/records/records.js';
+import { SqliteRecords } from '../server/adapters/records/sqlite.js';
 import { describeRecords, type AuditRow, type RecordsHarness } from './records.contract.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -220,14 +221,14 @@ describeRecords('SqliteRecords', sqlite);
 
 // The same contract for the compiled store, as `npm start` runs it: decision
 // batches go to the writer thread (its compiled file exists only in dist/).
-const compiledSqlite = new URL('../dist/server/records/sqlite.js', import.meta.url);
+const compiledSqlite = new URL('../dist/server/adapters/records/sqlite.js', import.meta.url);
 const compiledBuilt = existsSync(fileURLToPath(compiledSqlite));
 if (!compiledBuilt) {
   if (process.env.CI) throw new Error('dist/ is missing: npm test builds it before the tests');
   console.warn('records.test.ts: the writer-thread suite is skipped, run npm run build first');
 }
 describe.skipIf(!compiledBuilt)('SqliteRecords compiled, decisions from the writer thread', async () => {
-  const { SqliteRecords: Compiled } = (await import(compiledSqlite.href)) as typeof import('../server/records/sqlite.js');
+  const { SqliteRecords: Compiled } = (await import(compiledSqlite.href)) as typeof import('../server/adapters/records/sqlite.js');
   describeRecords('SqliteRecords (writer thread)', {
     ...sqlite,
     async open(options) {

@@ -12,14 +12,14 @@ import {
   type DistinctFeature,
   type Features,
   type VelocityFeature,
-} from '../server/features/features.js';
-import { RuleBook, type RuleBookLogger } from '../server/rules/book.js';
-import { compileRuleSet } from '../server/rules/compile.js';
-import { RulesFileError, rulesVersion, type RulesFileIssue } from '../server/rules/loader.js';
+} from '../server/engine/features/features.js';
+import { RuleBook, type RuleBookLogger } from '../server/adapters/rules/rule-book.js';
+import { compileRuleSet } from '../server/engine/rules/compile.js';
+import { RulesFileError, rulesVersion, type RulesFileIssue } from '../server/engine/rules/loader.js';
 import { quietFeatures } from './support/features.js';
-import type { RuleEvaluation, RuleSet } from '../server/rules/ruleset.js';
+import type { RuleEvaluation, RuleSet } from '../server/engine/rules/ruleset.js';
 
-const DEFAULT_RULES = fileURLToPath(new URL('../server/rules/default-rules.yaml', import.meta.url));
+const DEFAULT_RULES = fileURLToPath(new URL('../server/engine/rules/default-rules.yaml', import.meta.url));
 
 type Overrides = Parameters<typeof quietFeatures>[0];
 

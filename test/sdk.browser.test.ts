@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlackBoxPayload } from '../shared/schemas.js';
-import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
-import { openBlackBox } from '../server/token/decode.js';
 import { TOKEN_BUDGET_CHARS } from '../client/core/token/size.js';
 import { VERSION } from '../client/core/version.js';
+import { generateTokenKey, TokenKeyRing } from '../server/engine/token/key-ring.js';
+import { openBlackBox } from '../server/engine/token/decode.js';
 import { ensureSdkBuilt, ROOT, SDK_DIR } from './support/build.js';
 import { CHROMIUM, HEADLESS_CHROMIUM_ARGS as CHROMIUM_ARGS } from './support/chromium.js';
 

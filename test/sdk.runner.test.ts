@@ -13,8 +13,8 @@ import { fitPayload, TOKEN_BUDGET_CHARS, tokenLength } from '../client/core/toke
 import { buildBlackBox } from '../client/core/token/build.js';
 import { hintsOs, isDesktop, parseUserAgent, platformOs, sameOs } from '../client/web/util/platform.js';
 import { BlackBoxPayload } from '../shared/schemas.js';
-import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
-import { openBlackBox } from '../server/token/decode.js';
+import { generateTokenKey, TokenKeyRing } from '../server/engine/token/key-ring.js';
+import { openBlackBox } from '../server/engine/token/decode.js';
 import { newDevice, tokenCrypto } from './support/tokens.js';
 
 /** The platform's context, handed to every source; these sources read none. */

@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { printNewKek } from '../server/cli.js';
 import { ConfigError, loadConfig } from '../server/config/config.js';
-import { generateKeyEncryptionKey, KeyEncryptionKeys, keyEncryptionKeyId, SealedSecretError } from '../server/keys/key-encryption.js';
-import { generateTokenKey, type PublicTokenJwk } from '../server/keys/token-keys.js';
-import { IdentifierKeys } from '../server/records/identifiers.js';
-import { PostgresRecords } from '../server/records/postgres.js';
+import { generateKeyEncryptionKey, KeyEncryptionKeys, keyEncryptionKeyId, SealedSecretError } from '../server/adapters/keys/key-encryption.js';
+import { generateTokenKey, type PublicTokenJwk } from '../server/engine/token/key-ring.js';
+import { IdentifierKeys } from '../server/engine/identifiers/identifiers.js';
+import { PostgresRecords } from '../server/adapters/records/postgres.js';
 import { testApp, type TestApp } from './support/app.js';
 import { testPostgresUrl, TestSchemas } from './support/postgres.js';
 import { makeToken } from './support/tokens.js';
@@ -187,7 +187,7 @@ describe.skipIf(PG_URL === undefined)('shared secrets sealed in PostgreSQL', () 
     const a = await instance([kek]);
     const rows = await storedRows();
     expect([...rows.keys()].sort()).toEqual(['identifier_hash_key', 'token_keys']);
-    const [tokenKey] = a.app.riskgate.tokenKeys().keys;
+    const [tokenKey] = a.app.riskgate.keys.current().keys;
     const keks = KeyEncryptionKeys.parse([kek], 'test');
     for (const [name, stored] of rows) {
       expect(stored.startsWith(`rgs1.${kekId(kek)}.`), name).toBe(true);
@@ -207,7 +207,7 @@ describe.skipIf(PG_URL === undefined)('shared secrets sealed in PostgreSQL', () 
     // First start of both at once, on an empty schema: created once, under the lock.
     const [a, b] = await Promise.all([instance([kek]), instance([kek])]);
     expect(await jwks(b)).toEqual(await jwks(a));
-    const token = await makeToken({ serverKey: a.app.riskgate.tokenKeys().primary, appKey: 'pk_test_shop_0001' });
+    const token = await makeToken({ serverKey: a.app.riskgate.keys.current().primary, appKey: 'pk_test_shop_0001' });
     const onB = await b.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: b.auth, payload: { event: 'login', ip: '203.0.113.9', black_box: token } });
     expect(onB.statusCode).toBe(200);
     expect(onB.json().device_id).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -271,7 +271,7 @@ describe.skipIf(PG_URL === undefined)('shared secrets sealed in PostgreSQL', () 
     }
     const kek = generateKeyEncryptionKey();
     const t = await instance([kek]);
-    expect(t.app.riskgate.tokenKeys().keys).toEqual(legacyKeys);
+    expect(t.app.riskgate.keys.current().keys).toEqual(legacyKeys);
     expect(await listMobile(t, '13600136000')).toBe(new IdentifierKeys(Buffer.from(legacyHashKey, 'utf8')).key('mobile', '13600136000'));
     const rows = await storedRows();
     expect(rows.get('token_keys')!.startsWith(`rgs1.${kekId(kek)}.`)).toBe(true);

@@ -9,15 +9,15 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { EvaluateResponse } from '../shared/schemas.js';
-import { generateTokenKey, TokenKeyRing } from '../server/keys/token-keys.js';
-import { openBlackBox, type OpenResult } from '../server/token/decode.js';
-import type * as Openers from '../server/token/openers.js';
+import { generateTokenKey, TokenKeyRing } from '../server/engine/token/key-ring.js';
+import { openBlackBox, type OpenResult } from '../server/engine/token/decode.js';
+import type * as Openers from '../server/adapters/token/openers.js';
 import { APP_KEY, testApp, type TestApp } from './support/app.js';
 import { makeToken, newDevice } from './support/tokens.js';
 
 const FAULTY_WORKER = new URL('./fixtures/faulty-decode-worker.mjs', import.meta.url);
 
-const compiled = new URL('../dist/server/token/openers.js', import.meta.url);
+const compiled = new URL('../dist/server/adapters/token/openers.js', import.meta.url);
 const built = existsSync(fileURLToPath(compiled));
 if (!built) {
   if (process.env.CI) throw new Error('dist/ is missing: npm test builds it before the tests');
@@ -135,7 +135,7 @@ describe.skipIf(!built)('evaluations while a decode worker crashes or hangs', ()
     const response = await app.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: app.auth, payload: { event: 'login', ip, black_box } });
     return { status: response.statusCode, body: response.json() as EvaluateResponse, ms: performance.now() - started };
   };
-  const token = (app: TestApp) => makeToken({ serverKey: app.app.riskgate.tokenKeys().primary, appKey: APP_KEY });
+  const token = (app: TestApp) => makeToken({ serverKey: app.app.riskgate.keys.current().primary, appKey: APP_KEY });
   const reasonIds = (body: EvaluateResponse) => body.reasons.map((r) => r.id);
   const metric = async (app: TestApp, line: RegExp) => {
     const text = (await app.app.inject({ method: 'GET', url: '/metrics' })).body;

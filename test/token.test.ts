@@ -2,8 +2,8 @@ import * as jose from 'jose';
 import { describe, expect, it } from 'vitest';
 import { base64url, utf8 } from '../client/core/token/encoding.js';
 import type { DeviceSigner } from '../client/core/token/build.js';
-import { generateTokenKey, TokenKeyRing, type StoredTokenKey } from '../server/keys/token-keys.js';
-import { decodeBlackBox, openBlackBox, type DecodeOptions } from '../server/token/decode.js';
+import { generateTokenKey, TokenKeyRing, type StoredTokenKey } from '../server/engine/token/key-ring.js';
+import { decodeBlackBox, openBlackBox, type DecodeOptions } from '../server/engine/token/decode.js';
 import { makeToken, newDevice } from './support/tokens.js';
 
 const APP = 'pk_app_under_test';

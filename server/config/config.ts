@@ -17,15 +17,14 @@ import {
   DEFAULT_LEVEL_DECISIONS,
   DEFAULT_LEVEL_FLOORS,
   EVENTS,
-  type ChallengeKind,
-  type Decision,
   type RiskEvent,
 } from '../../shared/constants.js';
 import { REASON_LANGUAGES } from '../../shared/reasons.js';
-import { webhookUrlProblem, WebhookTargetPolicy } from '../challenges/sms/webhook-target.js';
-import { KeyEncryptionKeys } from '../keys/key-encryption.js';
-import type { IdentifierRules } from '../records/identifiers.js';
-import { StoredTokenKeys } from '../keys/token-keys.js';
+import { webhookUrlProblem, WebhookTargetPolicy } from '../adapters/sms/webhook-target.js';
+import { KeyEncryptionKeys } from '../adapters/keys/key-encryption.js';
+import type { IdentifierRules } from '../engine/identifiers/identifiers.js';
+import type { EventScoring } from '../engine/scoring/decide.js';
+import { StoredTokenKeys } from '../engine/token/key-ring.js';
 import { networkProblem } from './networks.js';
 
 const byLevel = <T extends z.ZodType>(value: T) =>
@@ -79,7 +78,7 @@ const AppConfig = z
   })
   .refine((a) => Boolean(a.secret) !== Boolean(a.secret_sha256), { message: 'give exactly one of secret and secret_sha256', path: ['secret'] });
 
-/** Where SMS codes are POSTed, signed; see server/challenges/sms/webhook.ts for the contract. */
+/** Where SMS codes are POSTed, signed; see adapters/sms/webhook.ts for the contract. */
 const SmsWebhookSettings = z
   .object({
     url: z.url(),
@@ -290,11 +289,7 @@ export const ConfigFile = z.object({
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 
-export interface EventScoring {
-  levelFloors: readonly [number, number, number, number, number];
-  decisions: Readonly<Record<0 | 1 | 2 | 3 | 4, Decision>>;
-  challenges: Readonly<Record<0 | 1 | 2 | 3 | 4, ChallengeKind>>;
-}
+export type { EventScoring } from '../engine/scoring/decide.js';
 
 export interface AppSettings {
   readonly id: string;

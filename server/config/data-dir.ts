@@ -5,21 +5,22 @@
  *
  * Distributed mode (`databaseUrl` set): token keys and the identifier hash key
  * that the configuration does not give are shared through PostgreSQL
- * (keys/shared-secrets.ts), not kept here, so no key file is created.
+ * (adapters/keys/shared-secrets.ts), not kept here, so no key file is created.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { loadOrCreateKeyFile, type StoredTokenKey } from '../keys/token-keys.js';
-import { DEFAULT_IDENTIFIER_RULES } from '../records/identifiers.js';
+import { loadOrCreateKeyFile } from '../adapters/keys/key-file.js';
+import type { StoredTokenKey } from '../engine/token/key-ring.js';
+import { DEFAULT_IDENTIFIER_RULES } from '../engine/identifiers/identifiers.js';
 import { ConfigError, hashSecret, type AppSettings, type RiskGateConfig } from './config.js';
 
 export const TOKEN_KEY_FILE = 'token-keys.json';
 export const HASH_KEY_FILE = 'identifier-hash-key';
 export const DEMO_APP_FILE = 'demo-app.json';
 export const DATABASE_FILE = 'riskgate.sqlite';
-/** Memory mode's replay claims, kept across restarts (state/claim-journal.ts). */
+/** Memory mode's replay claims, kept across restarts (adapters/hot-state/claim-journal.ts). */
 export const CLAIMS_DIR = 'claims';
 
 const DemoAppFile = z.object({

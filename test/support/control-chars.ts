@@ -103,7 +103,7 @@ export async function controlCharacterProblems(app: RiskGateApp, auth: Record<st
  * where the lists of the other dimensions must still apply.
  */
 export async function nulAccountOutcomes(app: RiskGateApp, auth: Record<string, string>, appKey: string) {
-  const serverKey = app.riskgate.tokenKeys().primary;
+  const serverKey = app.riskgate.keys.current().primary;
   const device = await newDevice();
   const first = await app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: auth, payload: { event: 'login', black_box: await makeToken({ serverKey, appKey, device }), ip: '198.51.100.200' } });
   const deviceId = (first.json() as { device_id: string }).device_id;
@@ -111,7 +111,7 @@ export async function nulAccountOutcomes(app: RiskGateApp, auth: Record<string, 
     const added = await app.inject({ method: 'POST', url: '/v1/lists', headers: auth, payload: { list: 'black', dimension, value, reason: 'nul test' } });
     if (added.statusCode !== 200) throw new Error(`list add: ${added.statusCode} ${added.body}`);
   }
-  const settings = app.riskgate.apps.byPublicKey(appKey)!;
+  const settings = app.riskgate.dataDirectory.apps.find((a) => a.key === appKey)!;
   const direct = async (request: Record<string, unknown>) => {
     const { response } = await app.riskgate.evaluator.evaluate(settings, request as never, 'en');
     return response;

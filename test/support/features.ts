@@ -3,8 +3,8 @@
  * from a known, enrolled device, with a person's input and nothing firing.
  * Tests override the groups they are about.
  */
-import { NO_ENROLLMENT } from '../../server/enrollment/service.js';
-import { DISTINCT_PAIRS, VELOCITY_DIMENSIONS, WINDOW_NAMES, wechatFeatures, type Features } from '../../server/features/features.js';
+import { NO_ENROLLMENT } from '../../server/engine/enrollment/certificate.js';
+import { DISTINCT_PAIRS, VELOCITY_DIMENSIONS, WINDOW_NAMES, wechatFeatures, type Features } from '../../server/engine/features/features.js';
 
 type Overrides = { [K in keyof Features]?: Features[K] extends object ? Partial<Features[K]> : Features[K] };
 

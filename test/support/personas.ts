@@ -11,7 +11,7 @@
  * it with `extraHTTPHeaders`, the browsers nothing automates go through a
  * forwarding proxy (reverse-proxy.ts) that adds it. The documentation ranges
  * (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) are "reserved" to
- * server/features/identity.ts and would score private_ip, so the suite uses
+ * server/engine/features/identity.ts and would score private_ip, so the suite uses
  * addresses of 7.0.0.0/8 and 11.0.0.0/8: ordinary unicast to ipaddr.js, and
  * nothing is ever sent to them (all traffic goes to 127.0.0.1).
  */
@@ -34,7 +34,7 @@ import { makeToken } from './tokens.js';
 import { HAS_X11_TOOLS, XDOTOOL, XVFB } from './x11.js';
 
 export { HAS_X11_TOOLS, XDOTOOL, XVFB };
-export const MAIN = join(ROOT, 'dist', 'server', 'main.js');
+export const MAIN = join(ROOT, 'dist', 'demo', 'main.js');
 export const SDK_BUNDLE = join(ROOT, 'dist', 'sdk', 'riskgate.min.js');
 export const HAS_DIST = existsSync(MAIN) && existsSync(SDK_BUNDLE);
 export const HAS_CHROMIUM = existsSync(CHROMIUM);
@@ -124,7 +124,7 @@ export interface RiskGateServer {
 }
 
 /**
- * `node dist/server/main.js` on a free port with a fresh data directory and a
+ * `node dist/demo/main.js` on a free port with a fresh data directory and a
  * config file holding only `trust_proxy: true` (no apps: the demo app and shop
  * are generated as on a first `npm start`).
  */

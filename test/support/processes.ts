@@ -1,7 +1,8 @@
 /**
  * Real processes for the tests that run the built server
- * (`dist/server/main.js`): list durability across kill -9, and distributed
- * mode. Each test file keeps one `Processes`, whose `cleanup()` in afterAll
+ * (`dist/server/main.js`; `dist/demo/main.js`, what `npm start` runs, is the
+ * same server with the demo composed in): list durability across kill -9,
+ * distributed mode, the entry points. Each test file keeps one `Processes`, whose `cleanup()` in afterAll
  * kills whatever is still running and removes its temporary directories.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +13,8 @@ import { join } from 'node:path';
 import { ROOT } from './build.js';
 
 export const SERVER_MAIN = join(ROOT, 'dist', 'server', 'main.js');
+/** `npm start`: the server with the demo shop. */
+export const DEMO_MAIN = join(ROOT, 'dist', 'demo', 'main.js');
 export const SERVER_CLI = join(ROOT, 'dist', 'server', 'cli.js');
 
 export interface Proc {
@@ -86,19 +89,19 @@ export class Processes {
     return { child, stdout: () => stdout, stderr: () => stderr, exited };
   }
 
-  /** Runs the built server with a clean environment plus `env`, without waiting for anything. */
-  spawnServer(env: Record<string, string>): Proc {
-    return this.track(process.execPath, [SERVER_MAIN], cleanEnv(env));
+  /** Runs the built server (or `main`, e.g. DEMO_MAIN) with a clean environment plus `env`, without waiting for anything. */
+  spawnServer(env: Record<string, string>, main = SERVER_MAIN): Proc {
+    return this.track(process.execPath, [main], cleanEnv(env));
   }
 
   /**
    * Starts the built server on a free port of 127.0.0.1 (log level warn unless
    * `env` says otherwise) and waits for its "RiskGate listening on …" line.
    */
-  async startServer(name: string, env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProc> {
+  async startServer(name: string, env: Record<string, string>, timeoutMs = 30_000, main = SERVER_MAIN): Promise<ServerProc> {
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const proc = this.spawnServer({ RISKGATE_LOG_LEVEL: 'warn', ...env, HOST: '127.0.0.1', PORT: String(port) });
+      const proc = this.spawnServer({ RISKGATE_LOG_LEVEL: 'warn', ...env, HOST: '127.0.0.1', PORT: String(port) }, main);
       const outcome = await new Promise<{ base: string } | { exit: string }>((resolve) => {
         const timer = setTimeout(() => resolve({ exit: `no listening line after ${timeoutMs} ms` }), timeoutMs);
         const onData = () => {

@@ -2,7 +2,7 @@
  * Slider drag tracks for tests: person-like ones (seeded, so a failing track can
  * be regenerated) and the building blocks of synthetic bot tracks.
  */
-import { MAX_TRACK_POINTS, type SliderAnswer, type TrackPoint } from '../../server/challenges/slider/track.js';
+import { MAX_TRACK_POINTS, type SliderAnswer, type TrackPoint } from '../../server/engine/challenges/slider/track.js';
 
 export type Rand = () => number;
 

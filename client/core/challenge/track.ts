@@ -1,6 +1,6 @@
 /**
  * Records a slider drag as the server's track checks expect it
- * (server/challenges/slider/track.ts): `[t, x, y]` samples relative to the
+ * (server/engine/challenges/slider/track.ts): `[t, x, y]` samples relative to the
  * pointerdown, which is `[0, 0, 0]`; t in milliseconds from `event.timeStamp`
  * (kept to the microsecond: browsers' clocks are no finer, and whole
  * milliseconds would make a 125 Hz mouse look clocked); x and y in puzzle-image
