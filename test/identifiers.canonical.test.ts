@@ -90,7 +90,7 @@ describe('through the API', () => {
 
   it('ambiguous IP spellings are refused (9002), in evaluate and in list entries', async () => {
     const t = (current = await testApp());
-    for (const ip of ['6.6.6.006', '6.6.6.6:443', '[2001:db8::1]', '0x6.6.6.6', '6.6.6']) {
+    for (const ip of ['6.6.6.006', '6.6.6.6:443', '[2001:db8::1]', '0x6.6.6.6', '6.6.6', '::ffff:06.6.6.6']) {
       const { status, body } = await evaluate(t, { ip });
       expect(status, ip).toBe(400);
       expect(body).toMatchObject({ code: 9002, field: 'ip' });

@@ -6,10 +6,9 @@
  * Every input is attacker-controlled, so each function bounds its input's
  * length first and answers "invalid"/empty rather than throwing.
  */
-import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import ipaddr from 'ipaddr.js';
-import { e164, phoneCountryCode } from '../identifiers/canonical.js';
+import { e164, isStrictIp, phoneCountryCode } from '../identifiers/canonical.js';
 import { disposableEmailBlocklistSet } from 'disposable-email-domains-js';
 import type { IpKind } from './features.js';
 
@@ -48,12 +47,12 @@ const V6_KINDS: Record<string, Kind> = {
 export function ipKind(ip: string | undefined): IpKind {
   const text = ip?.trim() ?? '';
   if (text === '') return 'missing';
-  if (text.length > MAX_IP_LENGTH || isIP(text) === 0) return 'invalid';
+  if (text.length > MAX_IP_LENGTH || !isStrictIp(text)) return 'invalid';
   let addr: ipaddr.IPv4 | ipaddr.IPv6;
   try {
     addr = ipaddr.parse(text);
   } catch {
-    return 'invalid'; // a zone id node:net accepts but ipaddr.js does not
+    return 'invalid'; // a form the strict test lets through but ipaddr.js cannot parse
   }
   if (addr instanceof ipaddr.IPv4) return v4Kind(addr);
   // ipaddr.js reads the deprecated IPv4-compatible form `::a.b.c.d` as

@@ -81,7 +81,11 @@ export function canonicalEmail(value: string): string {
 
 /** Plain dotted-quad IPv4 (no leading zeros) or IPv6: the only spellings the API admits. */
 export function isStrictIp(value: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(value) || ipaddr.IPv6.isValid(value);
+  if (ipaddr.IPv4.isValidFourPartDecimal(value)) return true;
+  if (!ipaddr.IPv6.isValid(value)) return false;
+  // An embedded IPv4 (`::ffff:a.b.c.d`) must be plain dotted decimal too: `::ffff:010.0.0.1` is ambiguous.
+  const dotted = /:([^:]*\.[^:]*)$/.exec(value)?.[1];
+  return dotted === undefined || ipaddr.IPv4.isValidFourPartDecimal(dotted);
 }
 
 export function canonicalIp(value: string): string {
