@@ -1,60 +1,43 @@
 /**
- * The layering server/README.md states, checked on the sources' imports: the
- * engine is pure (no Fastify, no store client, no file or network I/O, nothing
- * from the layers around it), services know no transport, adapters know no
- * service, and nothing in server/ imports the demo.
+ * The layering (ARCHITECTURE.md) on every import of the real tree, type-only
+ * ones included, by dependency-cruiser with the rules of
+ * .dependency-cruiser.cjs; and each rule shown to fire on a small tree that
+ * breaks every rule once (test/fixtures/layers), so none can pass by matching
+ * nothing. A violation fails with the rule's name, the importer and the import.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ROOT } from './support/build.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SERVER = join(ROOT, 'server');
+const CONFIG = join(ROOT, '.dependency-cruiser.cjs');
+const BIN = join(ROOT, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
+const RULES: string[] = (createRequire(import.meta.url)(CONFIG) as { forbidden: { name: string }[] }).forbidden.map((rule) => rule.name);
 
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
-  );
+interface Cruise {
+  modules: number;
+  violations: string[];
 }
 
-/** Each import of a file: a package name, or a path relative to the project root. */
-function importsOf(file: string): string[] {
-  const text = readFileSync(file, 'utf8');
-  const specifiers = [...text.matchAll(/(?:^import[^'"]*?from\s*|^export[^'"]*?from\s*|import\(\s*)['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
-  return specifiers.map((s) => (s.startsWith('.') ? relative(ROOT, resolve(dirname(file), s)) : s));
+function cruise(cwd: string): Cruise {
+  const run = spawnSync(process.execPath, [BIN, 'server', 'client', 'shared', 'demo', '--config', CONFIG, '--output-type', 'json'], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (!run.stdout) throw new Error(`dependency-cruiser failed: ${run.stderr}`);
+  const { summary } = JSON.parse(run.stdout) as { summary: { totalCruised: number; violations: { from: string; to: string; rule: { name: string } }[] } };
+  return { modules: summary.totalCruised, violations: summary.violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`) };
 }
 
-function violations(layer: string, forbidden: (specifier: string) => boolean): string[] {
-  return sources(join(SERVER, layer)).flatMap((file) => importsOf(file).filter(forbidden).map((s) => `${relative(ROOT, file)} imports ${s}`));
-}
-
-const IO_PACKAGES = ['fastify', 'ioredis', 'pg', 'better-sqlite3', 'node:fs', 'node:fs/promises', 'node:http', 'node:https', 'node:dns', 'node:worker_threads', 'node:child_process'];
-const isPackage = (s: string, names: readonly string[]) => names.some((name) => s === name || s.startsWith(`${name}/`) || s.startsWith('@fastify/'));
-const inLayer = (s: string, ...layers: string[]) => layers.some((layer) => s.startsWith(`server/${layer}/`) || s === `server/${layer}`);
-const atTop = (s: string) => /^server\/[^/]+\.(js|ts)$/.test(s);
-
-describe('layers', () => {
-  it('server/ imports nothing from demo/', () => {
-    const found = sources(SERVER).flatMap((file) => importsOf(file).filter((s) => s.startsWith('demo/') || s === 'demo').map((s) => `${relative(ROOT, file)} imports ${s}`));
-    expect(found).toEqual([]);
+describe('layers (dependency-cruiser)', () => {
+  it('the tree keeps every rule', { timeout: 60_000 }, () => {
+    const { modules, violations } = cruise(ROOT);
+    expect(violations).toEqual([]);
+    // A guard against cruising nothing: server, the SDKs, shared and the demo.
+    expect(modules).toBeGreaterThan(150);
   });
 
-  it('the engine imports no transport, store, I/O or outer layer', () => {
-    expect(violations('engine', (s) => isPackage(s, IO_PACKAGES) || inLayer(s, 'adapters', 'services', 'http', 'config', 'observability') || atTop(s))).toEqual([]);
-  });
-
-  it('services import no transport and nothing from http/', () => {
-    expect(violations('services', (s) => isPackage(s, ['fastify']) || inLayer(s, 'http') || atTop(s))).toEqual([]);
-  });
-
-  it('adapters import no service, no http/ and no Fastify', () => {
-    expect(violations('adapters', (s) => isPackage(s, ['fastify']) || inLayer(s, 'services', 'http') || atTop(s))).toEqual([]);
-  });
-
-  it('the checks see the imports they judge', () => {
-    // A guard against a pattern that matches nothing: the composition root imports every layer.
-    const root = importsOf(join(SERVER, 'app.ts'));
-    for (const layer of ['engine', 'adapters', 'services', 'http']) expect(root.some((s) => inLayer(s, layer))).toBe(true);
+  it('each rule fires on a tree that breaks it', { timeout: 60_000 }, () => {
+    const { violations } = cruise(join(ROOT, 'test', 'fixtures', 'layers'));
+    const fired = new Set(violations.map((v) => v.split(':')[0]));
+    expect([...fired].sort()).toEqual([...RULES].sort());
   });
 });
