@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz`: the property-based fuzzing of test/fuzz.test.ts at length,
+ * `npm run fuzz`: the property-based fuzzing of test/service/fuzz.test.ts at length,
  * 100,000 cases from a fresh seed unless told otherwise. A failure prints its
  * shrunk case and the command that replays it (seed and path).
  *
@@ -19,7 +19,7 @@ const seed = values.seed ?? String(randomInt(2 ** 31));
 // Vitest's own entry, run by this Node: no shell, so the environment is set the same way everywhere.
 const vitest = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
 console.info(`fuzz: ${values.runs} runs, seed ${seed}`);
-const run = spawnSync(process.execPath, [vitest, 'run', 'test/fuzz.test.ts'], {
+const run = spawnSync(process.execPath, [vitest, 'run', 'test/service/fuzz.test.ts'], {
   stdio: 'inherit',
   env: { ...process.env, RISKGATE_FUZZ_RUNS: values.runs, RISKGATE_FUZZ_SEED: seed },
 });

@@ -1,5 +1,5 @@
 /**
- * The harness of the persona suite (test/personas.test.ts, issue 12): the
+ * The harness of the persona suite (test/browser/personas.test.ts, issue 12): the
  * built server as a process (`trust_proxy: true`, fresh data directory, the
  * generated demo app and shop), Xvfb displays, plain desktop Chromium driven
  * by xdotool, Playwright-driven registrations on the demo page, the answer's

@@ -4,7 +4,7 @@
  * jose through WebCrypto spends ~400 µs per token, mostly importing the
  * ephemeral JWK and awaiting deriveBits; node:crypto's ECDH and ES256 verify
  * cost ~90 + ~65 µs. The format is narrow (one alg, one enc, one curve), so
- * this path checks exactly that and nothing else; test/token.test.ts proves it
+ * this path checks exactly that and nothing else; test/unit/token.test.ts proves it
  * agrees with jose on valid tokens and refuses what jose refuses.
  *
  * Every failure is a value (a TokenFailure reason id), never a throw.

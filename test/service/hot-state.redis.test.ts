@@ -1,0 +1,395 @@
+/**
+ * RedisHotState against a real Redis: the shared HotState contract, then what
+ * is Redis's own (one round trip per evaluation, one slot per script, key
+ * prefix, outage behaviour with a private redis-server that is killed and
+ * restarted).
+ *
+ * Redis at RISKGATE_TEST_REDIS_URL (default redis://127.0.0.1:6379). When it is
+ * unreachable the suites are skipped with a message, except under CI where
+ * that is a failure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/config/config.js';
+import type { ObservationBatch } from '../../server/adapters/hot-state/hot-state.js';
+import { evictionPolicyWarning, hashTag, RedisHotState } from '../../server/adapters/hot-state/redis.js';
+import { openStores } from '../../server/stores.js';
+import { describeHotState } from './hot-state.contract.js';
+import { freePort } from '../support/processes.js';
+
+const REDIS_URL = process.env.RISKGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const RUN = `rgtest:${process.pid}-${randomBytes(4).toString('hex')}`;
+
+async function reachable(url: string): Promise<string | undefined> {
+  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000 });
+  let cause: string | undefined;
+  probe.on('error', (error: Error) => (cause ??= error.message));
+  try {
+    await probe.connect();
+    await probe.ping();
+    return undefined;
+  } catch (error) {
+    return cause ?? (error as Error).message;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+const unreachable = await reachable(REDIS_URL);
+if (unreachable !== undefined) {
+  const message = `Redis at ${REDIS_URL} is unreachable (${unreachable})`;
+  if (process.env.CI) throw new Error(`${message}; CI is set, so this fails instead of skipping the Redis hot-state suites`);
+  console.warn(`${message}: skipping the Redis hot-state suites (set RISKGATE_TEST_REDIS_URL to point elsewhere)`);
+}
+
+/** A client for inspecting and cleaning up keys. */
+let admin: Redis | undefined;
+const adminClient = (): Redis => (admin ??= new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }));
+
+async function scanKeys(client: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
+
+async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+  const keys = await scanKeys(client, prefix);
+  for (let i = 0; i < keys.length; i += 500) await client.unlink(...keys.slice(i, i + 500));
+}
+
+afterAll(async () => {
+  if (!admin) return;
+  await deleteKeys(admin, `${RUN}:`);
+  await admin.quit();
+});
+
+let suiteIndex = 0;
+describeHotState(
+  'RedisHotState',
+  async () => {
+    const prefix = `${RUN}:${suiteIndex++}:`;
+    const state = await RedisHotState.open({ url: REDIS_URL, keyPrefix: prefix });
+    return {
+      state,
+      async keyTtls() {
+        const client = adminClient();
+        const keys = await scanKeys(client, prefix);
+        const ttls = new Map<string, number>();
+        for (const key of keys) ttls.set(key, await client.pttl(key));
+        return ttls;
+      },
+      async dispose() {
+        await state.close();
+        await deleteKeys(adminClient(), prefix);
+      },
+    };
+  },
+  { skip: unreachable !== undefined },
+);
+
+const WINDOWS = [5 * 60_000, 3_600_000, 86_400_000];
+
+/** What one evaluation with every identifier observes: 4 counters × 3 windows, 4 distinct sets, 1 first-seen mark. */
+function evaluationBatch(i: number, at = Date.now()): ObservationBatch {
+  const ip = `10.0.${(i >> 8) & 255}.${i & 255}`;
+  const device = `dev-${i % 5000}`;
+  const account = `u${i % 20000}`;
+  const mobile = `m:${(i % 30000).toString(36)}`;
+  return {
+    at,
+    counters: [
+      { key: `v:{app:ip:${ip}}:login`, windowsMs: WINDOWS },
+      { key: `v:{app:device:${device}}:login`, windowsMs: WINDOWS },
+      { key: `v:{app:account:${account}}:login`, windowsMs: WINDOWS },
+      { key: `v:{app:mobile:${mobile}}:login`, windowsMs: WINDOWS },
+    ],
+    distinct: [
+      { key: `d:{app:device:${device}}:accounts`, member: account, windowsMs: WINDOWS },
+      { key: `d:{app:ip:${ip}}:accounts`, member: account, windowsMs: WINDOWS },
+      { key: `d:{app:device:${device}}:mobiles`, member: mobile, windowsMs: WINDOWS },
+      { key: `d:{app:ip:${ip}}:devices`, member: device, windowsMs: WINDOWS },
+    ],
+    firstSeen: [{ key: `s:{app:device:${device}}`, ttlMs: 90 * 86_400_000 }],
+  };
+}
+
+describe.skipIf(unreachable !== undefined)('RedisHotState on Redis', () => {
+  const opened: { state: RedisHotState; prefix: string }[] = [];
+  let n = 0;
+  const open = async (options: Partial<Parameters<typeof RedisHotState.open>[0]> = {}) => {
+    const prefix = `${RUN}:x${n++}:`;
+    const state = await RedisHotState.open({ url: REDIS_URL, keyPrefix: prefix, ...options });
+    opened.push({ state, prefix });
+    return { state, prefix };
+  };
+  afterEach(async () => {
+    for (const { state, prefix } of opened.splice(0)) {
+      await state.close();
+      await deleteKeys(adminClient(), prefix);
+    }
+  });
+
+  it('observes an evaluation in one pipeline: one script per entity, each on one slot', async () => {
+    const client = new Redis(REDIS_URL, { enableOfflineQueue: false });
+    await new Promise((resolve) => client.once('ready', resolve));
+    const prefix = `${RUN}:rt:`;
+    const state = new RedisHotState({ client, keyPrefix: prefix });
+    const sent: { name: string; args: unknown[]; piped: boolean }[] = [];
+    const original = client.sendCommand.bind(client);
+    client.sendCommand = ((command: { name: string; args: unknown[] }, stream?: unknown) => {
+      sent.push({ name: command.name, args: command.args, piped: stream !== undefined });
+      return original(command as never, stream as never);
+    }) as typeof client.sendCommand;
+    let pipelines = 0;
+    const pipeline = client.pipeline.bind(client);
+    client.pipeline = ((...args: Parameters<typeof client.pipeline>) => {
+      pipelines++;
+      return pipeline(...args);
+    }) as typeof client.pipeline;
+
+    const result = await state.observe(evaluationBatch(1));
+    expect(result.counters).toEqual(Array.from({ length: 4 }, () => [1, 1, 1]));
+    expect(result.distinct).toEqual(Array.from({ length: 4 }, () => [1, 1, 1]));
+    expect(result.firstSeen).toEqual([true]);
+
+    expect(pipelines).toBe(1);
+    // ip, device, account, mobile: four entities, four scripts, all written together.
+    expect(sent).toHaveLength(4);
+    for (const command of sent) {
+      expect(['eval', 'evalsha']).toContain(command.name);
+      expect(command.piped).toBe(true);
+      const numKeys = Number(command.args[1]);
+      const keys = command.args.slice(2, 2 + numKeys).map(String);
+      expect(new Set(keys.map(hashTag)).size).toBe(1);
+      for (const key of keys) expect(key.startsWith(prefix)).toBe(true);
+    }
+
+    // A single entity needs no pipeline.
+    sent.length = 0;
+    await state.observe({ at: Date.now(), counters: [{ key: 'v:{app:ip:x}:login', windowsMs: WINDOWS }], distinct: [], firstSeen: [] });
+    expect(sent).toHaveLength(1);
+
+    await state.close();
+    // The client was given, not made: close leaves it open.
+    expect(await client.ping()).toBe('PONG');
+    await deleteKeys(client, prefix);
+    await client.quit();
+  });
+
+  it('keeps keys under the prefix and refuses a prefix that would put every key in one slot', async () => {
+    const { state, prefix } = await open();
+    await state.observe(evaluationBatch(2));
+    await state.put('challenge:1', 'x', 10_000);
+    const keys = await scanKeys(adminClient(), prefix);
+    // 4 counters, 4 distinct sets, 1 first-seen mark, 1 value: one key each.
+    expect(keys.length).toBe(10);
+    expect(() => new RedisHotState({ url: REDIS_URL, keyPrefix: 'rg:{all}:' })).toThrow(/must not contain/);
+    expect(() => new RedisHotState({})).toThrow(/url or a client/);
+  });
+
+  it('warns at start when Redis may evict keys (any maxmemory-policy but noeviction), or when it cannot tell', async () => {
+    expect(evictionPolicyWarning('noeviction')).toBeUndefined();
+    for (const policy of ['allkeys-lru', 'volatile-ttl', 'volatile-lru', undefined]) expect(evictionPolicyWarning(policy)).toMatch(/set maxmemory-policy noeviction/);
+    const warnings: string[] = [];
+    const logger = { warn: (message: string) => warnings.push(message), info() {} };
+    const real = new Redis(REDIS_URL);
+    const policy = ((await real.config('GET', 'maxmemory-policy')) as string[])[1];
+    // The local Redis as it is configured: a warning exactly when its policy evicts.
+    await open({ logger });
+    expect(warnings.some((w) => w.includes('maxmemory-policy'))).toBe(policy !== 'noeviction');
+    // A managed Redis that refuses CONFIG: named as unchecked.
+    warnings.length = 0;
+    const refusing = new Proxy(real, {
+      get: (target, property, receiver) => (property === 'config' ? async () => { throw new Error("ERR unknown command 'CONFIG'"); } : Reflect.get(target, property, receiver)),
+    });
+    const state = await RedisHotState.open({ client: refusing, keyPrefix: `${RUN}:cfg:`, logger });
+    expect(warnings).toEqual([expect.stringContaining('could not read maxmemory-policy')]);
+    await state.close();
+    real.disconnect();
+  });
+
+  it('opens a store in distributed mode when the configuration names Redis', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'riskgate-stores-'));
+    try {
+      const config = loadConfig({ env: { RISKGATE_DATA_DIR: dataDir, RISKGATE_REDIS_URL: REDIS_URL }, raw: {} });
+      expect(config.redisUrl).toBe(REDIS_URL);
+      expect(config.databaseUrl).toBeUndefined();
+      const stores = await openStores(config);
+      try {
+        expect(stores.hotState).toBeInstanceOf(RedisHotState);
+        expect(await stores.hotState.ping()).toBe(true);
+      } finally {
+        await stores.hotState.close();
+        await stores.records.close();
+      }
+      expect(() => loadConfig({ env: { RISKGATE_DATA_DIR: dataDir, RISKGATE_REDIS_URL: 'http://localhost:6379' }, raw: {} })).toThrow(
+        /stores\.redis_url.*redis:\/\/ or rediss:\/\//,
+      );
+      expect(() => loadConfig({ env: { RISKGATE_DATA_DIR: dataDir }, raw: { stores: { redis_url: 'not a url' } } })).toThrow(/stores\.redis_url/);
+      expect(loadConfig({ env: { RISKGATE_DATA_DIR: dataDir }, raw: { stores: { redis_url: 'rediss://:pw@cache.internal:6380/2' } } }).redisUrl).toBe(
+        'rediss://:pw@cache.internal:6380/2',
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('observes 50 evaluations in flight on one connection (throughput)', async () => {
+    const { state } = await open();
+    const inFlight = 50;
+    const durationMs = 3000;
+    for (let i = 0; i < 2000; i++) await state.observe(evaluationBatch(i));
+    let done = 0;
+    const latencies: number[] = [];
+    const start = performance.now();
+    const deadline = start + durationMs;
+    await Promise.all(
+      Array.from({ length: inFlight }, async (_, worker) => {
+        for (let i = worker; performance.now() < deadline; i += inFlight) {
+          const t0 = performance.now();
+          await state.observe(evaluationBatch(i));
+          latencies.push(performance.now() - t0);
+          done++;
+        }
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    latencies.sort((a, b) => a - b);
+    const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(2);
+    console.log(
+      `RedisHotState.observe: ${Math.round(done / seconds)} evaluations/s, ${inFlight} in flight on one connection ` +
+        `(4 counters × 3 windows, 4 distinct sets, 1 first-seen), p50 ${p(0.5)} ms, p99 ${p(0.99)} ms`,
+    );
+    expect(done / seconds).toBeGreaterThan(1000);
+  });
+});
+
+// -- Outage: a private redis-server, killed and restarted on the same port. --
+
+const redisServerAvailable = await new Promise<boolean>((resolve) => {
+  const child = spawn('redis-server', ['--version'], { stdio: 'ignore' });
+  child.on('error', () => resolve(false));
+  child.on('exit', (code) => resolve(code === 0));
+});
+if (!redisServerAvailable) {
+  const message = 'redis-server is not on PATH';
+  if (process.env.CI) throw new Error(`${message}; CI is set, so this fails instead of skipping the Redis outage test`);
+  console.warn(`${message}: skipping the Redis outage test`);
+}
+
+describe.skipIf(!redisServerAvailable)('RedisHotState during a Redis outage', () => {
+  let port: number;
+  let server: ChildProcess | undefined;
+  let state: RedisHotState | undefined;
+
+  const startServer = async (): Promise<ChildProcess> => {
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      if ((await reachable(`redis://127.0.0.1:${port}`)) === undefined) return child;
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const stopServer = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    const child = server;
+    server = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    server = await startServer();
+  });
+  afterAll(async () => {
+    await state?.close();
+    if (server?.pid && server.exitCode === null) process.kill(server.pid, 'SIGCONT');
+    await stopServer();
+  });
+
+  const timed = async <T>(promise: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> => {
+    const start = performance.now();
+    try {
+      const value = await promise;
+      return { ms: performance.now() - start, value };
+    } catch (error) {
+      return { ms: performance.now() - start, error };
+    }
+  };
+
+  it('fails fast while Redis is down or stalled, and recovers by itself', async () => {
+    const logged: string[] = [];
+    const logger = { warn: (m: string) => logged.push(`warn ${m}`), info: (m: string) => logged.push(`info ${m}`) };
+    state = await RedisHotState.open({ url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 200, maxReconnectDelayMs: 500, logger });
+    expect((await state.observe(evaluationBatch(1))).firstSeen).toEqual([true]);
+    expect(await state.claimOnce('jti:before', 60_000)).toBe(true);
+
+    // Killed: the connection drops; calls reject at once instead of queueing.
+    await stopServer('SIGKILL');
+    const calls: (() => Promise<unknown>)[] = [
+      () => state!.observe(evaluationBatch(2)),
+      () => state!.claimOnce('jti:during', 60_000),
+      () => state!.increment('rate', 1000),
+      () => state!.take('challenge'),
+    ];
+    for (const call of calls) {
+      const outcome = await timed(call());
+      expect(outcome.error).toBeInstanceOf(Error);
+      expect(outcome.ms).toBeLessThan(100);
+    }
+    const ping = await timed(state.ping());
+    expect(ping.value).toBe(false);
+    expect(ping.ms).toBeLessThan(100);
+    // Several failed reconnection attempts later, still one warning for the outage.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await timed(state.observe(evaluationBatch(3)))).error).toBeInstanceOf(Error);
+    expect(logged.filter((m) => m.startsWith('warn'))).toHaveLength(1);
+
+    // Restarted on the same port (empty: no data, no scripts): the client reconnects by itself.
+    const restartedAt = performance.now();
+    server = await startServer();
+    let recoveredMs = -1;
+    while (performance.now() - restartedAt < 5000) {
+      if (await state.ping()) {
+        recoveredMs = performance.now() - restartedAt;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    console.log(`RedisHotState: reconnected ${Math.round(recoveredMs)} ms after redis-server was restarted`);
+    expect(recoveredMs).toBeGreaterThanOrEqual(0);
+    expect((await state.observe(evaluationBatch(1))).firstSeen).toEqual([true]);
+    expect(await state.claimOnce('jti:after', 60_000)).toBe(true);
+    expect(await state.claimOnce('jti:after', 60_000)).toBe(false);
+    expect(logged.filter((m) => m.startsWith('info'))).toHaveLength(1);
+
+    // Stalled (SIGSTOP): the connection stays up but nothing answers; calls time out.
+    process.kill(server.pid!, 'SIGSTOP');
+    try {
+      const stalled = await timed(state.observe(evaluationBatch(4)));
+      expect(stalled.error).toBeInstanceOf(Error);
+      expect(stalled.ms).toBeLessThan(400);
+      expect((await timed(state.ping())).value).toBe(false);
+    } finally {
+      process.kill(server.pid!, 'SIGCONT');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await state.observe(evaluationBatch(5))).firstSeen).toEqual([true]);
+    expect(await state.ping()).toBe(true);
+  });
+});
