@@ -36,6 +36,7 @@ import { gzipSync } from 'node:zlib';
 import type { Browser } from 'playwright-core';
 import { generateTokenKey, TokenKeyRing } from '../server/engine/token/key-ring.js';
 import { enrollmentPart } from './enrollment-browser.js';
+import { quietLabel, quietSince } from './cpu-window.js';
 
 // Compiled to dist/bench/browser.js: the project root is two levels up.
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -317,6 +318,8 @@ async function browserPart(): Promise<void> {
   const fp = new Series();
   const loadAverage = () => loadavg()[0]!.toFixed(1);
   console.log(`  machine: ${availableParallelism()} CPUs, 1-minute load average ${loadAverage()} before the runs`);
+  // Chromium is a child of this process: its CPU counts as the bench's own, not as other processes'.
+  const quiet = quietSince();
   try {
     for (let round = 0; round < PROFILES; round++) {
       // Two fresh browsers a round, one per page: each has a cold first load.
@@ -335,6 +338,7 @@ async function browserPart(): Promise<void> {
       }
     }
     console.log(`  1-minute load average ${loadAverage()} after the runs`);
+    console.log(`  ${quietLabel(quiet())}`);
     report(sdk, withFp ? fp : undefined, keyHits());
   } catch (error) {
     console.log(`  skipped: ${error instanceof Error ? error.message : String(error)}`);

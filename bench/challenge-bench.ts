@@ -25,6 +25,7 @@ import { checkSliderAnswer, type TrackPoint } from '../server/engine/challenges/
 import { APP_KEY, testApp } from '../test/support/app.js';
 import { attackOnce, FINDERS, locateGap } from '../test/support/slider-solver.js';
 import { seeded } from '../test/support/tracks.js';
+import { quietLabel, quietSince } from './cpu-window.js';
 
 const RUNS = 200;
 const WARMUP = 30;
@@ -61,6 +62,7 @@ function sampleTrack(): { x: number; track: TrackPoint[] } {
 }
 
 async function main(): Promise<void> {
+  const quiet = quietSince();
   console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   for (let i = 0; i < WARMUP; i++) generateSliderPuzzle();
@@ -125,6 +127,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < calls; i++) checkSliderAnswer(answer, { answerX: 180 });
   const usPerCall = ((performance.now() - started) * 1000) / calls;
   console.log(`\ncheckSliderAnswer, ${answer.track.length}-point track: ${usPerCall.toFixed(1)} µs per call (result ${JSON.stringify(verdict)})`);
+  console.log(`Whole script: ${quietLabel(quiet())}`);
 }
 
 await main();

@@ -205,3 +205,25 @@ export async function runDecodeBench(factory: TokenFactory, log: (line: string) 
   steps.push({ what: 'device id (RFC 7638 thumbprint)', timing: timeSync(() => ecThumbprint(deviceJwk), 500, 1, 200) });
   return { rows, steps, tokenBytes, makeSeconds, otherCores };
 }
+
+/**
+ * The bare decode loop of the side-by-side rounds (R2's denominator):
+ * openBlackBox alone, on this thread, on tokens in the evaluate mix made for
+ * this loop's own key. Its device-key cache is openBlackBox's, as in the
+ * server's decode workers, so returning devices hit it and new ones miss.
+ */
+export class DecodeLoop {
+  readonly ring = new TokenKeyRing([generateTokenKey()]);
+
+  get serverKey(): ServerTokenKey {
+    const { kty, crv, x, y, kid } = this.ring.primary;
+    return { kty, crv, x, y, kid };
+  }
+
+  run(tokens: readonly string[]): void {
+    for (const token of tokens) {
+      const opened = openBlackBox(token, this.ring);
+      if (!opened.ok) throw new Error(`bench token does not open: ${opened.failure}`);
+    }
+  }
+}

@@ -1,8 +1,8 @@
 /**
- * Load generators: autocannon (closed loop, whole-millisecond latencies) and a
- * small open-loop client on node:http with microsecond latencies.
+ * autocannon (closed loop, whole-millisecond latencies), kept for --profile
+ * and as a cross-check of net-load.ts (--autocannon), which the bench
+ * otherwise uses; and the quantile of sorted samples.
  */
-import { Agent, request as httpRequest } from 'node:http';
 import autocannon from 'autocannon';
 import type { BodySource } from './workload.js';
 
@@ -23,6 +23,8 @@ export interface CannonOptions {
   /** Sees one response in `sampleEvery`. */
   onSample?: (status: number, body: string) => void;
   sampleEvery?: number;
+  /** Called just before autocannon starts (to sample CPU around the run). */
+  onStart?: () => void;
 }
 
 export interface CannonRun {
@@ -73,6 +75,7 @@ export function cannon(options: CannonOptions): Promise<CannonRun> {
       },
     };
     if (bodies) bodies.onExhausted = () => setImmediate(() => instance?.stop());
+    options.onStart?.();
     const startedAt = performance.now();
     instance = autocannon(
       {
@@ -91,123 +94,6 @@ export function cannon(options: CannonOptions): Promise<CannonRun> {
         resolve({ result, okPerSecond: (result['2xx'] - fallbackResponses) / seconds, exhausted: exhaustedAt !== undefined, fallbackResponses });
       },
     );
-  });
-}
-
-export interface PacedOptions {
-  url: string;
-  path: string;
-  headers: Record<string, string>;
-  rate: number;
-  durationS: number;
-  bodies: BodySource;
-  onSample?: (status: number, body: string) => void;
-  sampleEvery?: number;
-  /** How long to wait for answers after the last request was sent. Default 5 s. */
-  graceMs?: number;
-}
-
-export interface PacedResult {
-  /** Requests still unanswered when the grace period ended (aborted). */
-  unfinished: number;
-  sent: number;
-  ok: number;
-  non2xx: number;
-  errors: number;
-  /** Achieved completions per second. */
-  rate: number;
-  /** Sorted latencies in ms (send → full response), 2xx only. */
-  latencies: Float64Array;
-  /** Most requests in flight at once. */
-  maxInFlight: number;
-  /** Sockets the agent opened. */
-  sockets: number;
-}
-
-/**
- * Open loop: requests start on a fixed schedule (a 1 ms timer sends whatever
- * is due), whatever the server's pace, over a keep-alive socket pool.
- */
-export async function paced(options: PacedOptions): Promise<PacedResult> {
-  const target = new URL(options.path, options.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' });
-  let sockets = 0;
-  const seen = new WeakSet<object>();
-  const total = Math.round(options.rate * options.durationS);
-  const latencies = new Float64Array(total);
-  let ok = 0;
-  let non2xx = 0;
-  let errors = 0;
-  let sent = 0;
-  let done = 0;
-  let inFlight = 0;
-  let maxInFlight = 0;
-  const sampleEvery = options.sampleEvery ?? 100;
-
-  return new Promise<PacedResult>((resolve) => {
-    const start = performance.now();
-    let finishedAt = start;
-    let resolved = false;
-    let grace: NodeJS.Timeout | undefined;
-    const finish = (force = false) => {
-      if (resolved || (done < total && !force)) return;
-      resolved = true;
-      clearTimeout(grace);
-      const unfinished = sent - done;
-      agent.destroy();
-      const measured = latencies.subarray(0, ok).sort();
-      resolve({ unfinished, sent, ok, non2xx, errors, rate: done / ((finishedAt - start) / 1000), latencies: measured, maxInFlight, sockets });
-    };
-    const fire = () => {
-      const index = sent++;
-      const body = options.bodies.take();
-      if (body === undefined) throw new Error('paced: fewer bodies than rate × duration');
-      const startedAt = performance.now();
-      inFlight++;
-      if (inFlight > maxInFlight) maxInFlight = inFlight;
-      const req = httpRequest(
-        target,
-        { method: 'POST', agent, headers: { ...options.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            if (resolved) return;
-            const elapsed = performance.now() - startedAt;
-            inFlight--;
-            done++;
-            finishedAt = performance.now();
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) latencies[ok++] = elapsed;
-            else non2xx++;
-            if (options.onSample && index % sampleEvery === 0) options.onSample(status, Buffer.concat(chunks).toString('utf8'));
-            finish();
-          });
-        },
-      );
-      req.on('socket', (socket) => {
-        if (!seen.has(socket)) {
-          seen.add(socket);
-          sockets++;
-        }
-      });
-      req.on('error', () => {
-        if (resolved) return;
-        inFlight--;
-        done++;
-        errors++;
-        finish();
-      });
-      req.end(body);
-    };
-    const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * options.rate) + 1);
-      while (sent < due) fire();
-      if (sent < total) setTimeout(tick, 1);
-      // Sending is over; answers still missing after the grace period are aborted.
-      else grace = setTimeout(() => finish(true), options.graceMs ?? 5000);
-    };
-    tick();
   });
 }
 
