@@ -111,6 +111,9 @@ export async function buildApp(options: BuildAppOptions): Promise<RiskGateApp> {
     // and closes once a request outlives these. Fastify's own default turns requestTimeout off.
     requestTimeout: config.http.requestTimeoutMs,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    // Those bound requests; a connection that never sends a byte is no request yet. Socket
+    // inactivity bounds it: as long as headers may take (no legitimate client is silent longer).
+    connectionTimeout: config.http.headersTimeoutMs,
     http: {
       requestTimeout: config.http.requestTimeoutMs,
       headersTimeout: config.http.headersTimeoutMs,

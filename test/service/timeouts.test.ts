@@ -90,6 +90,14 @@ describe('HTTP timeouts against slow clients', () => {
     expect(closedAfter).toBeLessThan(BOUNDS.headers_timeout_ms + BOUNDS.check_interval_ms + 1000);
   });
 
+  it('closes a connection that connects and never sends a byte, within the headers timeout', async () => {
+    const { port } = await listening();
+    const client = await open(port);
+    const closedAfter = await within(client.closed, 6000);
+    client.socket.destroy();
+    expect(closedAfter).toBeLessThan(BOUNDS.headers_timeout_ms + BOUNDS.check_interval_ms + 1000);
+  });
+
   it('answers ordinary requests, keeps a connection alive between them, and closes it once idle past the keep-alive timeout', async () => {
     const { port } = await listening();
     const client = await open(port);
