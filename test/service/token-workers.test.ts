@@ -97,6 +97,8 @@ describe.skipIf(!built)('a decode worker that crashes or hangs', async () => {
   it('terminates and replaces a worker that hangs, rejecting its tokens within the timeout; the other worker decodes meanwhile', { timeout: 30_000 }, async () => {
     const TIMEOUT_MS = 300;
     const { opener, failures } = faultyOpener(2, TIMEOUT_MS);
+    // Both threads up first (one token each): the test is about a hang, not a slow start.
+    expect((await Promise.all((await goodTokens(2)).map((t) => opener.open(t)))).every((r) => r.ok)).toBe(true);
     const started = performance.now();
     const hung = opener.open('fault:hang').then(
       () => 'opened',
@@ -116,6 +118,28 @@ describe.skipIf(!built)('a decode worker that crashes or hangs', async () => {
 
     const after = await Promise.all((await goodTokens(8)).map((t) => opener.open(t)));
     expect(after.every((r) => r.ok)).toBe(true);
+  });
+});
+
+describe.skipIf(!built)('a decode worker slow to start', async () => {
+  const { WorkerOpener } = (await import(compiled.href)) as typeof Openers;
+  const key = generateTokenKey(new Date('2026-01-01T00:00:00Z'));
+  const ring = new TokenKeyRing([key]);
+
+  it('is not taken for hung: tokens given while it starts wait for it (a busy machine starts threads slowly)', { timeout: 30_000 }, async () => {
+    const TIMEOUT_MS = 200;
+    process.env.RISKGATE_TEST_DECODE_SLOW_START_MS = String(4 * TIMEOUT_MS);
+    const failures: string[] = [];
+    const opener = new WorkerOpener(FAULTY_WORKER, 1, [key], { timeoutMs: TIMEOUT_MS, onWorkerFailure: (error) => failures.push(error.message) });
+    try {
+      const tokens = await Promise.all(Array.from({ length: 3 }, () => makeToken({ serverKey: ring.primary, appKey: 'pk_workers' })));
+      const results = await Promise.all(tokens.map((t) => opener.open(t)));
+      expect(results.every((r) => r.ok)).toBe(true);
+      expect(failures).toEqual([]);
+    } finally {
+      delete process.env.RISKGATE_TEST_DECODE_SLOW_START_MS;
+      await opener.close();
+    }
   });
 });
 

@@ -17,3 +17,6 @@ parentPort!.on('message', (message: Message) => {
   }
   parentPort!.postMessage({ id: message.id, results: message.tokens.map((token) => openBlackBox(token, ring)) });
 });
+
+// Loaded and listening: the pool's hang clock starts now (a thread can take long to start on a busy machine).
+parentPort!.postMessage({ ready: true });

@@ -47,6 +47,9 @@ export class DecodeUnavailableError extends Error {
   override name = 'DecodeUnavailableError';
 }
 
+/** How many hang timeouts a worker may take to start before it counts as hung. */
+const STARTUP_FACTOR = 10;
+
 /** Why a worker was replaced: it exited (a crash, an uncaught error), or answered nothing in time (terminated). */
 export type WorkerFailureCause = 'exit' | 'hang';
 
@@ -68,6 +71,9 @@ class DecodeWorker {
    * busy answers a message every few milliseconds.
    */
   lastProgress = performance.now();
+  /** Until the thread says it is listening, starting up is not hanging (it may take long on a busy machine). */
+  #ready = false;
+  readonly #startedAt = performance.now();
   #failed = false;
 
   constructor(
@@ -77,8 +83,12 @@ class DecodeWorker {
   ) {
     this.worker = new Worker(url, { workerData: { keys } });
     this.worker.unref();
-    this.worker.on('message', (message: { id: number; results: OpenResult[] }) => {
+    this.worker.on('message', (message: { id: number; results: OpenResult[] } | { ready: true }) => {
       this.lastProgress = performance.now();
+      if ('ready' in message) {
+        this.#ready = true;
+        return;
+      }
       const jobs = this.pending.get(message.id);
       this.pending.delete(message.id);
       jobs?.forEach((job, i) => job.resolve(message.results[i]!));
@@ -94,7 +104,10 @@ class DecodeWorker {
 
   /** Holds work and has answered nothing for `ms`: maybe hung, so best given nothing more. */
   stalled(now: number, ms: number): boolean {
-    return this.pending.size > 0 && now - this.lastProgress > ms;
+    if (this.pending.size === 0) return false;
+    // A thread that never gets going is hung too, given far longer (STARTUP_FACTOR × the timeout).
+    if (!this.#ready) return now - this.#startedAt > ms * STARTUP_FACTOR;
+    return now - this.lastProgress > ms;
   }
 
   send(id: number, jobs: Job[]): void {
