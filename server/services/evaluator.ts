@@ -14,12 +14,13 @@ import type { DecisionRecord, EvaluateRequest, EvaluateResponse, Reason } from '
 import type { AppSettings } from '../config/config.js';
 import { recordOutcome } from '../engine/challenges/outcomes.js';
 import { NO_ENROLLMENT } from '../engine/enrollment/certificate.js';
-import { deviceIdOf, extractFeatures, openedToken, tokenFailureOf, type CheckedToken } from '../engine/evaluation/extract.js';
+import { extractFeatures } from '../engine/evaluation/extract.js';
 import { entityKeys, observationBatch } from '../engine/evaluation/observations.js';
 import { newSequenceId } from '../engine/evaluation/sequence-id.js';
 import { judge } from '../engine/evaluation/verdict.js';
 import type { Features } from '../engine/features/features.js';
 import { fingerprintKeys } from '../engine/features/fingerprint.js';
+import { deviceIdOf, openedToken, tokenFailureOf, type CheckedToken } from '../engine/features/token.js';
 import { maskRequest, type IdentifierKeys } from '../engine/identifiers/identifiers.js';
 import type { RuleError, RuleHit, RuleSet } from '../engine/rules/ruleset.js';
 import { decodeBlackBox, type OpenResult } from '../engine/token/decode.js';
