@@ -299,7 +299,7 @@ export const AutomationSignals = z.object({
 /**
  * What the mini-program SDK reads from wx APIs (`platform: "wechat"` tokens),
  * as `signals.wechat`. Raw values: the server classifies them
- * (server/engine/features/features.ts `wechatFeatures`), so a new emulator pattern
+ * (server/engine/features/wechat.ts `wechatFeatures`), so a new emulator pattern
  * needs no SDK release.
  */
 export const WechatSignals = z.object({

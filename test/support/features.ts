@@ -4,7 +4,8 @@
  * Tests override the groups they are about.
  */
 import { NO_ENROLLMENT } from '../../server/engine/enrollment/certificate.js';
-import { DISTINCT_PAIRS, VELOCITY_DIMENSIONS, WINDOW_NAMES, wechatFeatures, type Features } from '../../server/engine/features/features.js';
+import { DISTINCT_PAIRS, VELOCITY_DIMENSIONS, WINDOW_NAMES, type Features } from '../../server/engine/features/features.js';
+import { wechatFeatures } from '../../server/engine/features/wechat.js';
 
 type Overrides = { [K in keyof Features]?: Features[K] extends object ? Partial<Features[K]> : Features[K] };
 

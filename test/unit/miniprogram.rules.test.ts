@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { wechatEmulatorHints, wechatFeatures, type Features } from '../../server/engine/features/features.js';
+import type { Features } from '../../server/engine/features/features.js';
+import { wechatEmulatorHints, wechatFeatures } from '../../server/engine/features/wechat.js';
 import { compileRuleSet } from '../../server/engine/rules/compile.js';
 import type { WechatSignals } from '../../shared/schemas.js';
 import { quietFeatures } from '../support/features.js';

@@ -5,9 +5,13 @@
  * `velocity.ip_5m >= 20` or `signals.webdriver`. Numbers are plain JS numbers
  * (the rules engine converts them for CEL), strings are never undefined (an
  * absent value is ""), so conditions need no null checks.
+ *
+ * Each group is filled by its family's module next to this one (token.ts,
+ * signals.ts, fingerprint.ts, behavior.ts, request.ts, identity.ts,
+ * observed.ts, wechat.ts; `enrollment` by engine/enrollment/certificate.ts),
+ * composed by engine/evaluation/extract.ts.
  */
 import type { Platform, RiskEvent, TokenFailure } from '../../../shared/constants.js';
-import type { WechatSignals } from '../../../shared/schemas.js';
 import type { EnrollmentFeatures } from '../enrollment/certificate.js';
 import type { FingerprintReading } from './fingerprint.js';
 
@@ -122,7 +126,7 @@ export interface Features {
     /** An evaluation advised an SMS within the hour and no SMS challenge passed since: nothing weaker is advised. */
     sms_pending: boolean;
   };
-  /** The mini-program's environment (`platform == "wechat"` tokens; false, 0 and "" otherwise). See `wechatFeatures`. */
+  /** The mini-program's environment (`platform == "wechat"` tokens; false, 0 and "" otherwise). See wechat.ts. */
   wechat: {
     /** WeChat DevTools' simulator (`platform: "devtools"`), not WeChat on a device. */
     devtools: boolean;
@@ -147,61 +151,6 @@ export interface Features {
   };
   /** The token's device certificate (engine/enrollment/certificate.ts `EnrollmentFeatures`). */
   enrollment: EnrollmentFeatures;
-}
-
-/** Device key stores that survive a restart; any other (`memory`) is a fallback. */
-export const PERSISTENT_DEVICE_KEY_STORES: readonly string[] = ['indexeddb', 'wx_storage'];
-
-/**
- * Emulator signs in a device's brand or model. Emulators let the user pick any
- * model string (LDPlayer and MuMu imitate real phones), so a clean model proves
- * nothing; the ABI check below catches those on x86 hosts.
- */
-const EMULATOR_MODELS: readonly (readonly [name: string, pattern: RegExp])[] = [
-  ['generic_emulator', /\bemulator\b|android sdk built for|sdk_gphone|google_sdk|^sdk$|^generic(_x86)?$|\bvbox86|\bgoldfish\b|\branchu\b/i],
-  ['mumu', /mumu/i],
-  ['nox', /\bnox\b|夜神/i],
-  ['ldplayer', /ldplayer|雷电/i],
-  ['bluestacks', /bluestacks/i],
-  ['genymotion', /genymotion/i],
-  ['memu', /xiaoyao|memu|逍遥/i],
-  ['other_emulator', /droid4x|tiantian|天天模拟|koplayer|andy ?os|windroye|海马玩|bignox/i],
-];
-
-/** Names of the emulator signs in a mini-program's signals (empty for none). */
-export function wechatEmulatorHints(w: WechatSignals): string[] {
-  const hints: string[] = [];
-  const identity = [w.brand, w.model].filter((v): v is string => typeof v === 'string').map((v) => v.trim());
-  for (const [name, pattern] of EMULATOR_MODELS) {
-    if (identity.some((value) => pattern.test(value))) hints.push(name);
-  }
-  const android = /^android$/i.test(w.platform ?? '');
-  // WeChat's and the device's ABI: x86 builds exist for emulators (and desktop
-  // Android layers), not for the phones WeChat runs on.
-  if (android && [w.abi, w.device_abi].some((abi) => typeof abi === 'string' && /x86/i.test(abi))) hints.push('x86_abi');
-  if (android && typeof w.cpu_type === 'string' && /\b(intel|amd|x86|qemu|virtual)/i.test(w.cpu_type)) hints.push('x86_cpu');
-  return hints;
-}
-
-/** The `wechat` feature group from a mini-program token's `signals.wechat` (neutral values without one). */
-export function wechatFeatures(w: WechatSignals | undefined): Features['wechat'] {
-  if (!w) {
-    return { devtools: false, emulator: false, emulator_hints: 0, hooks: 0, low_benchmark: false, system_proxy: false, debug: false, env_version: '', scene: 0, network_type: '' };
-  }
-  const hints = wechatEmulatorHints(w);
-  const android = /^android$/i.test(w.platform ?? '');
-  return {
-    devtools: w.platform === 'devtools',
-    emulator: hints.length > 0,
-    emulator_hints: hints.length,
-    hooks: w.hooks?.length ?? 0,
-    low_benchmark: android && typeof w.benchmark_level === 'number' && w.benchmark_level <= 0,
-    system_proxy: w.system_proxy === true,
-    debug: w.debug === true,
-    env_version: w.env_version ?? '',
-    scene: typeof w.scene === 'number' ? w.scene : 0,
-    network_type: w.network_type ?? '',
-  };
 }
 
 export const VELOCITY_DIMENSIONS = ['ip', 'device', 'account', 'mobile'] as const;

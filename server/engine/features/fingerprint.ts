@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { WebSignals } from '../../../shared/schemas.js';
+import type { Features } from './features.js';
 import { uaInfo, type UaInfo } from './identity.js';
 
 export interface FingerprintReading {
@@ -195,4 +196,13 @@ export function fingerprintKeys(signals: WebSignals): FingerprintKeys {
     ...TEMPLATE_COMPONENTS.map((name) => components[name] ?? null),
   ];
   return { visitor, template: digest(`t\0${JSON.stringify(parts)}`) };
+}
+
+/**
+ * The `fingerprint` group: the server's reading of the fingerprint, and
+ * whether its configuration template is new to this app on a device that is
+ * new too (both from the hot state's first-seen marks).
+ */
+export function fingerprintFeatures(reading: FingerprintReading, seen: { deviceNew: boolean; templateNew: boolean }): Features['fingerprint'] {
+  return { ...reading, template_new: seen.templateNew && seen.deviceNew };
 }

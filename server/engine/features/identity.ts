@@ -1,7 +1,8 @@
 /**
- * Identity heuristics: what an IP, an email, a mobile number and a pair of
+ * The identity families: what an IP, an email, a mobile number and a pair of
  * user agents say about a request. Pure functions of their input; they fill
- * `Features.ip`, `.email`, `.mobile` and `.request.ua_mismatch`.
+ * `Features.ip`, `.email`, `.mobile` (`identityFeatures`) and
+ * `.request.ua_mismatch` (request.ts).
  *
  * Every input is attacker-controlled, so each function bounds its input's
  * length first and answers "invalid"/empty rather than throwing.
@@ -10,7 +11,7 @@ import { domainToASCII } from 'node:url';
 import ipaddr from 'ipaddr.js';
 import { e164, isStrictIp, phoneCountryCode } from '../identifiers/canonical.js';
 import { disposableEmailBlocklistSet } from 'disposable-email-domains-js';
-import type { IpKind } from './features.js';
+import type { Features, IpKind } from './features.js';
 
 // ---------------------------------------------------------------------------
 // IP
@@ -226,4 +227,18 @@ function uaKey(ua: string): string {
 export function userAgentMismatch(requestUa: string | undefined, tokenUa: string | undefined): boolean {
   if (!requestUa?.trim() || !tokenUa?.trim()) return false;
   return uaKey(requestUa) !== uaKey(tokenUa);
+}
+
+// ---------------------------------------------------------------------------
+// The feature groups
+
+/** The `ip`, `email` and `mobile` groups of a request. */
+export function identityFeatures(request: { ip?: string | undefined; email?: string | undefined; mobile?: string | undefined }): Pick<Features, 'ip' | 'email' | 'mobile'> {
+  const email = emailInfo(request.email);
+  const mobile = mobileInfo(request.mobile);
+  return {
+    ip: { kind: ipKind(request.ip) },
+    email: { domain: email.domain, disposable: email.disposable },
+    mobile: { country_code: mobile.country_code, virtual_operator: mobile.virtual_operator },
+  };
 }
