@@ -4,10 +4,10 @@
  * business backend.
  *
  * All state lives in the hot state, so any instance can serve any step:
- *   ctok:<token>  what evaluate advised (single use)     → ChallengeOrigin
- *   chal:<id>     a running challenge                    → ChallengeRecord
- *   sess:<id>     a passed challenge's session           → SessionRecord
- *   sessu:<id>    the claim that makes a session single-use
+ *   challenge_token <token>  what evaluate advised (single use)  → ChallengeOrigin
+ *   challenge <id>           a running challenge                 → ChallengeRecord
+ *   session <id>             a passed challenge's session        → SessionRecord
+ *   session <id>, used       the claim that makes a session single-use
  * A running challenge is taken (get-and-delete) by each answer and put back
  * only while attempts remain: two answers can never both pass one puzzle.
  *
@@ -23,7 +23,7 @@ import type { AppSettings, ChallengeSettings } from '../config/config.js';
 import { mobileInfo } from '../engine/features/identity.js';
 import { Refused } from './failures.js';
 import type { IdentifierKeys } from '../engine/identifiers/identifiers.js';
-import type { HotState } from '../adapters/hot-state/hot-state.js';
+import type { HotState, StateKey } from '../adapters/hot-state/hot-state.js';
 import { recordOutcome, type ChallengeOutcome, type EscalationMark, type OutcomeEntity } from '../engine/challenges/outcomes.js';
 import { e164 } from '../engine/identifiers/canonical.js';
 import { networkPrefix, rateLimitIp } from '../engine/identifiers/ip-prefix.js';
@@ -126,7 +126,7 @@ export class ChallengeService {
     const { mobile, ...rest } = origin;
     const stored: ChallengeOrigin = { ...rest, ...(mobile ? { mobileSealed: this.sealer.seal(mobile) } : {}) };
     // Made by evaluation traffic: evictable in memory mode (a lost token fails closed: NOT_FOUND at start).
-    await this.options.hotState.put(`ctok:${token}`, JSON.stringify(stored), this.options.settings.ttl_seconds * 1000, { evictable: true });
+    await this.options.hotState.put({ entity: 'challenge_token', id: token }, JSON.stringify(stored), this.options.settings.ttl_seconds * 1000, { evictable: true });
     return token;
   }
 
@@ -168,7 +168,7 @@ export class ChallengeService {
   /** Turns a challenge_token into its origin, once. Another app's token is left alone: it cannot burn it. */
   private async redeemToken(app: AppSettings, token: string): Promise<ChallengeOrigin> {
     const { hotState } = this.options;
-    const key = `ctok:${token}`;
+    const key: StateKey = { entity: 'challenge_token', id: token };
     const unknown = () => new Refused({ code: 'challenge_token_unknown' });
     const peek = await this.store(() => hotState.get(key));
     if (!peek || (JSON.parse(peek) as ChallengeOrigin).appId !== app.id) throw unknown();
@@ -180,12 +180,12 @@ export class ChallengeService {
 
   private async admitStart(requester: Requester): Promise<void> {
     const { settings, hotState } = this.options;
-    const perMinute = await this.store(() => hotState.increment(`rl:start:${rateLimitIp(requester.ip)}`, 60_000, 'rl:start'));
+    const perMinute = await this.store(() => hotState.increment({ entity: 'ip', id: rateLimitIp(requester.ip), facet: 'challenge_starts' }, 60_000, 'rl:start'));
     if (perMinute > settings.starts_per_ip_minute) throw new Refused({ code: 'starts_rate_limited' });
     // A device or network whose slider tries are used up gets no fresh puzzles either.
     const { answers_per_device: perDevice, answers_per_network: perNetwork } = settings.slider;
     const [device, network] = await this.store(() =>
-      Promise.all([requester.deviceId ? hotState.get(this.triesKey('dev', requester.deviceId)) : Promise.resolve(null), hotState.get(this.triesKey('net', networkPrefix(requester.ip)))]),
+      Promise.all([requester.deviceId ? hotState.get(this.triesKey('device', requester.deviceId)) : Promise.resolve(null), hotState.get(this.triesKey('network', networkPrefix(requester.ip)))]),
     );
     if (Number(device ?? 0) >= perDevice || Number(network ?? 0) >= perNetwork) {
       throw new Refused({ code: 'slider_tries_exhausted' });
@@ -193,8 +193,8 @@ export class ChallengeService {
   }
 
   /** Counter of slider answers per device or network (fixed window; `increment` keys read back with `get` in both stores). */
-  private triesKey(kind: 'dev' | 'net', value: string): string {
-    return `rl:slider:${kind}:${value}`;
+  private triesKey(entity: 'device' | 'network', id: string): StateKey {
+    return { entity, id, facet: 'slider_answers' };
   }
 
   /**
@@ -209,8 +209,8 @@ export class ChallengeService {
     const deviceId = record.deviceId ?? requester?.deviceId;
     const [device, network] = await this.store(() =>
       Promise.all([
-        deviceId ? hotState.increment(this.triesKey('dev', deviceId), windowMs, 'rl:slider') : Promise.resolve(0),
-        requester ? hotState.increment(this.triesKey('net', networkPrefix(requester.ip)), windowMs, 'rl:slider') : Promise.resolve(0),
+        deviceId ? hotState.increment(this.triesKey('device', deviceId), windowMs, 'rl:slider') : Promise.resolve(0),
+        requester ? hotState.increment(this.triesKey('network', networkPrefix(requester.ip)), windowMs, 'rl:slider') : Promise.resolve(0),
       ]),
     );
     return device <= settings.slider.answers_per_device && network <= settings.slider.answers_per_network;
@@ -335,7 +335,7 @@ export class ChallengeService {
     const keepFor = this.options.settings.session_ttl_seconds * 1000 + SESSION_RECORD_EXTRA_MS;
     await this.store(() =>
       Promise.all([
-        this.options.hotState.put(`sess:${sessionId}`, JSON.stringify(session), keepFor, { scope: 'sess' }),
+        this.options.hotState.put({ entity: 'session', id: sessionId }, JSON.stringify(session), keepFor, { scope: 'sess' }),
         this.recordOutcome(record, ...(record.type === 'sms' ? (['passed', 'sms_passed'] as const) : (['passed'] as const))),
       ]),
     );
@@ -384,20 +384,20 @@ export class ChallengeService {
 
     const [perMobileHour, perMobileDay, perIp, perDevice, perApp, pumping] = await this.store(() =>
       Promise.all([
-        hotState.increment(`rl:sms:m:${mobileKey}:h`, hour, 'rl:sms'),
-        hotState.increment(`rl:sms:m:${mobileKey}:d`, day, 'rl:sms'),
-        hotState.increment(`rl:sms:ip:${ip}:h`, hour, 'rl:sms'),
-        deviceId ? hotState.increment(`rl:sms:dev:${deviceId}:h`, hour, 'rl:sms') : Promise.resolve(0),
-        hotState.increment(`rl:sms:app:${app.id}:h`, hour, 'rl:sms'),
+        hotState.increment({ entity: 'mobile', id: mobileKey, facet: 'sms_hour' }, hour, 'rl:sms'),
+        hotState.increment({ entity: 'mobile', id: mobileKey, facet: 'sms_day' }, day, 'rl:sms'),
+        hotState.increment({ entity: 'ip', id: ip, facet: 'sms_hour' }, hour, 'rl:sms'),
+        deviceId ? hotState.increment({ entity: 'device', id: deviceId, facet: 'sms_hour' }, hour, 'rl:sms') : Promise.resolve(0),
+        hotState.increment({ entity: 'app', id: app.id, facet: 'sms_hour' }, hour, 'rl:sms'),
         hotState.observe({
           at: now,
           keep: true,
           counters: [],
           firstSeen: [],
           distinct: [
-            { key: `p:{${app.id}:ip:${ip}}:mobiles`, member: mobileKey, windowsMs: [hour] },
-            { key: `p:{${app.id}:ip:${ip}}:countries`, member: country || 'unknown', windowsMs: [day] },
-            ...(deviceId ? [{ key: `p:{${app.id}:device:${deviceId}}:mobiles`, member: mobileKey, windowsMs: [day] }] : []),
+            { app: app.id, entity: 'ip', id: ip, facet: 'sms_mobiles', member: mobileKey, windowsMs: [hour] },
+            { app: app.id, entity: 'ip', id: ip, facet: 'sms_countries', member: country || 'unknown', windowsMs: [day] },
+            ...(deviceId ? [{ app: app.id, entity: 'device' as const, id: deviceId, facet: 'sms_mobiles', member: mobileKey, windowsMs: [day] }] : []),
           ],
         }),
       ]),
@@ -464,7 +464,7 @@ export class ChallengeService {
   ): Promise<VerifyResponse> {
     const { hotState, settings } = this.options;
     const refuse = (error: VerifyFailure): VerifyResponse => ({ code: 200, message: error, success: false, error });
-    const raw = await this.store(() => hotState.get(`sess:${sessionId}`));
+    const raw = await this.store(() => hotState.get({ entity: 'session', id: sessionId }));
     if (!raw) return refuse('not_found');
     const session = JSON.parse(raw) as SessionRecord;
     if (session.appId !== app.id) return refuse('app_mismatch');
@@ -476,7 +476,7 @@ export class ChallengeService {
     if (binding.sequenceId !== undefined && session.sequenceId !== binding.sequenceId) return refuse('challenge_mismatch');
     if (binding.minType !== undefined && CHALLENGE_STRENGTH[session.type] < CHALLENGE_STRENGTH[binding.minType]) return refuse('challenge_mismatch');
     const keepFor = settings.session_ttl_seconds * 1000 + SESSION_RECORD_EXTRA_MS;
-    if (!(await this.store(() => hotState.claimOnce(`sessu:${sessionId}`, keepFor, `sessu:${app.id}`)))) return refuse('already_used');
+    if (!(await this.store(() => hotState.claimOnce({ entity: 'session', id: sessionId, facet: 'used' }, keepFor, `sessu:${app.id}`)))) return refuse('already_used');
     return {
       code: 200,
       message: 'ok',
@@ -517,7 +517,7 @@ export class ChallengeService {
   }
 
   private async take(app: AppSettings, challengeId: string): Promise<ChallengeRecord | undefined> {
-    const raw = await this.store(() => this.options.hotState.take(`chal:${challengeId}`));
+    const raw = await this.store(() => this.options.hotState.take({ entity: 'challenge', id: challengeId }));
     if (!raw) return undefined;
     const record = JSON.parse(raw) as ChallengeRecord;
     // Another app's challenge looks like no challenge at all; it stays where it was.
@@ -529,7 +529,7 @@ export class ChallengeService {
   }
 
   private save(record: ChallengeRecord): Promise<void> {
-    return this.options.hotState.put(`chal:${record.id}`, JSON.stringify(record), Math.max(1, record.expiresAt + CHALLENGE_RECORD_EXTRA_MS - this.now()), { scope: 'chal' });
+    return this.options.hotState.put({ entity: 'challenge', id: record.id }, JSON.stringify(record), Math.max(1, record.expiresAt + CHALLENGE_RECORD_EXTRA_MS - this.now()), { scope: 'chal' });
   }
 
   private async recordOutcome(record: ChallengeRecord, ...outcomes: (ChallengeOutcome | EscalationMark)[]): Promise<void> {

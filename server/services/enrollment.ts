@@ -27,7 +27,7 @@ import type { EnrollRequest, EnrollResponse, PuzzleResponse } from '../../shared
 import type { AppSettings } from '../config/config.js';
 import { Refused } from './failures.js';
 import { certificateFeatures, Certificates, deviceOfProof, type Certificate, type EnrollmentFeatures } from '../engine/enrollment/certificate.js';
-import type { HotState } from '../adapters/hot-state/hot-state.js';
+import type { CounterObservation, HotState } from '../adapters/hot-state/hot-state.js';
 import { BASE_DERIVATIONS, PUZZLE_COST, puzzleShape, type PrefixCounts } from '../engine/enrollment/difficulty.js';
 import { ipPrefix } from '../engine/identifiers/ip-prefix.js';
 
@@ -91,8 +91,9 @@ export class EnrollmentService {
     return prefix ? createHmac('sha256', this.prefixKey).update(prefix).digest().subarray(0, 12).toString('base64url') : '';
   }
 
-  private counterKey(appId: string, net: string, kind: 'puzzles' | 'enrolled'): string {
-    return `enr:{${appId}:${net}}:${kind}`;
+  /** The puzzles asked for, or the devices enrolled, under a network (its prefix's keyed hash); `record` false reads without counting. */
+  private prefixCounter(appId: string, net: string, facet: 'puzzles' | 'enrolled', record = true): CounterObservation {
+    return { app: appId, entity: 'network', id: net, facet, windowsMs: WINDOWS_MS, record };
   }
 
   /** A puzzle for a client at `ip`, as hard as its prefix's recent demand says. */
@@ -100,7 +101,7 @@ export class EnrollmentService {
     const net = this.prefixHash(ip) || 'none';
     const now = this.now();
     const observed = await this.store(() =>
-      this.options.hotState.observe({ at: now, keep: true, counters: [{ key: this.counterKey(app.id, net, 'puzzles'), windowsMs: WINDOWS_MS }], distinct: [], firstSeen: [] }),
+      this.options.hotState.observe({ at: now, keep: true, counters: [this.prefixCounter(app.id, net, 'puzzles')], distinct: [], firstSeen: [] }),
     );
     const [c5m = 1, c1h = 1, c24h = 1] = observed.counters[0] ?? [];
     const counts: PrefixCounts = { '5m': c5m, '1h': c1h, '24h': c24h };
@@ -153,18 +154,18 @@ export class EnrollmentService {
 
     const { hotState } = this.options;
     const ttl = Math.max(1000, params.expiresAt * 1000 - this.now() + 60_000);
-    if (!(await this.store(() => hotState.claimOnce(`enr:used:${params.nonce}`, ttl, `enr:${app.id}`)))) {
+    if (!(await this.store(() => hotState.claimOnce({ entity: 'puzzle', id: params.nonce, facet: 'used' }, ttl, `enr:${app.id}`)))) {
       throw new Refused({ code: 'puzzle_used' });
     }
     // A first-seen mark, not a claim: a year of devices would fill a claim table. Kept (never
     // evicted by evaluation traffic in memory mode); a full kept space fails closed (STORE_UNAVAILABLE).
     const now = this.now();
     const marked = await this.store(() =>
-      hotState.observe({ at: now, keep: true, counters: [], distinct: [], firstSeen: [{ key: `enr:dev:{${app.id}:${device}}`, ttlMs: ENROLLED_TTL_MS }] }),
+      hotState.observe({ at: now, keep: true, counters: [], distinct: [], firstSeen: [{ app: app.id, entity: 'device', id: device, facet: 'enrolled', ttlMs: ENROLLED_TTL_MS }] }),
     );
     if (!marked.firstSeen[0]) throw new Refused({ code: 'device_enrolled' });
     await this.store(() =>
-      hotState.observe({ at: now, keep: true, counters: [{ key: this.counterKey(app.id, params.data.net, 'enrolled'), windowsMs: WINDOWS_MS }], distinct: [], firstSeen: [] }),
+      hotState.observe({ at: now, keep: true, counters: [this.prefixCounter(app.id, params.data.net, 'enrolled')], distinct: [], firstSeen: [] }),
     );
     const cert: Certificate = { device, app: app.id, issuedAt: Math.floor(now / 1000), prefix: params.data.net, difficulty: params.data.d };
     return {
@@ -225,7 +226,7 @@ export class EnrollmentService {
       const timeout = new Promise<undefined>((resolve) => (expire = resolve));
       const timer = setTimeout(() => expire(undefined), timeoutMs);
       const counts = await Promise.race([
-        this.options.hotState.observe({ at, keep: true, counters: [{ key: this.counterKey(appId, net, 'enrolled'), windowsMs: WINDOWS_MS, record: false }], distinct: [], firstSeen: [] }),
+        this.options.hotState.observe({ at, keep: true, counters: [this.prefixCounter(appId, net, 'enrolled', false)], distinct: [], firstSeen: [] }),
         timeout,
       ])
         .catch(() => undefined)

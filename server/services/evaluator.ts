@@ -182,7 +182,7 @@ export class Evaluator {
       maxAgeSeconds: options.maxTokenAgeSeconds,
       clockSkewSeconds: options.clockSkewSeconds,
       claimJti: (jti, ttlMs) =>
-        withTimeout(options.hotState.claimOnce(`jti:${jti}`, ttlMs, `jti:${app.id}`), options.dependencyTimeoutMs).catch((error: unknown) => {
+        withTimeout(options.hotState.claimOnce({ entity: 'token', id: jti, facet: 'used' }, ttlMs, `jti:${app.id}`), options.dependencyTimeoutMs).catch((error: unknown) => {
           // Counted by the store (riskgate_hot_state_full_total); not an outage to log on every request.
           if (error instanceof HotStateFullError) degradation.skipped('replay_check_unavailable');
           else degradation.failed('hot_state', error);

@@ -18,7 +18,7 @@ import { rateLimitIp } from '../../server/engine/identifiers/ip-prefix.js';
 import { generateSliderPuzzle, type RandomBytes } from '../../server/engine/challenges/slider/puzzle.js';
 import type { SmsMessage, SmsProvider } from '../../server/adapters/sms/provider.js';
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, type SmsWebhookPayload } from '../../server/adapters/sms/webhook.js';
-import type { HotState, ObservationBatch } from '../../server/adapters/hot-state/hot-state.js';
+import type { HotState, ObservationBatch, StateKey } from '../../server/adapters/hot-state/hot-state.js';
 import { MemoryHotState } from '../../server/adapters/hot-state/memory.js';
 import type {
   ChallengeAnswerResponse,
@@ -93,23 +93,23 @@ class BreakableHotState implements HotState {
     this.guard('observe');
     return this.inner.observe(batch);
   }
-  async claimOnce(key: string, ttlMs: number) {
+  async claimOnce(key: StateKey, ttlMs: number) {
     this.guard('claimOnce');
     return this.inner.claimOnce(key, ttlMs);
   }
-  async put(key: string, value: string, ttlMs: number) {
+  async put(key: StateKey, value: string, ttlMs: number) {
     this.guard('put');
     return this.inner.put(key, value, ttlMs);
   }
-  async get(key: string) {
+  async get(key: StateKey) {
     this.guard('get');
     return this.inner.get(key);
   }
-  async take(key: string) {
+  async take(key: StateKey) {
     this.guard('take');
     return this.inner.take(key);
   }
-  async increment(key: string, ttlMs: number) {
+  async increment(key: StateKey, ttlMs: number) {
     this.guard('increment');
     return this.inner.increment(key, ttlMs);
   }

@@ -13,7 +13,9 @@
  *   3. a list entry added on A applies on B at once;
  *   4. velocity counts add up across both;
  *   5. a key rotation by the CLI (shared mode) reaches both (SIGHUP reloads at
- *      once instead of waiting for the 30 s poll).
+ *      once instead of waiting for the 30 s poll);
+ *   6. every hot-state key the above made has the name the version before
+ *      structured keys gave it, so a rolling upgrade keeps them.
  * Two more, D and E: D is SIGKILLed while list entries are being added to it
  * and both answer evaluations. E keeps answering every one; every entry D
  * acknowledged is in the database whole (with its audit row) and enforced by
@@ -571,6 +573,34 @@ describe.skipIf(SKIP_REASON !== undefined)(SKIP_REASON ? `SKIPPED distributed mo
         expect(status).toBe(200);
         expect(json).toMatchObject({ decision: 'challenge', device_id: expect.any(String) });
         expect(reasonIds(json).filter((id) => id.startsWith('token_'))).toEqual([]);
+      }
+    });
+
+    it('names every hot-state key in Redis as the version before structured keys did, so a rolling upgrade keeps them (issue 14)', { timeout: 30_000 }, async () => {
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await redisAdmin!.scan(cursor, 'MATCH', 'rg:*', 'COUNT', 1000);
+        cursor = next;
+        keys.push(...batch);
+      } while (cursor !== '0');
+      // The layouts callers wrote out before keys were structured: counters (c), sets (z), marks (f), values and claims (k).
+      const app = APP.id;
+      const before = [
+        new RegExp(`^rg:c:v:\\{${app}:(ip|device|account|mobile):.+\\}:[a-z_]+$`),
+        new RegExp(`^rg:z:d:\\{${app}:(device|ip|visitor|template):.+\\}:(accounts|mobiles|devices)$`),
+        new RegExp(`^rg:f:s:\\{${app}:(device|template):.+\\}$`),
+        new RegExp(`^rg:c:o:\\{${app}:(device|account):.+\\}:(started|passed|failed|sms_advised|sms_passed)$`),
+        new RegExp(`^rg:c:enr:\\{${app}:.+\\}:(puzzles|enrolled)$`),
+        new RegExp(`^rg:f:enr:dev:\\{${app}:.+\\}$`),
+        new RegExp(`^rg:z:p:\\{${app}:(ip|device):.+\\}:(mobiles|countries)$`),
+        /^rg:k!\{(jti|ctok|chal|sess|sessu|enr:used|rl:start|rl:slider:(dev|net)):.+\}$/,
+        /^rg:k!\{rl:sms:(m|ip|dev|app):.+:(h|d)\}$/,
+      ];
+      expect(keys.filter((key) => !before.some((layout) => layout.test(key)))).toEqual([]);
+      // Every kind the tests above made is there.
+      for (const head of ['c:v:', 'z:d:', 'f:s:', 'c:o:', 'c:enr:', 'f:enr:dev:', 'z:p:', 'k!{jti:', 'k!{ctok:', 'k!{chal:', 'k!{sess:', 'k!{sessu:', 'k!{enr:used:', 'k!{rl:start:', 'k!{rl:sms:m:']) {
+        expect(keys.some((key) => key.startsWith(`rg:${head}`)), head).toBe(true);
       }
     });
   });

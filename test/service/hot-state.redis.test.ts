@@ -16,9 +16,11 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config/config.js';
-import type { ObservationBatch } from '../../server/adapters/hot-state/hot-state.js';
+import type { ObservationBatch, StateKey } from '../../server/adapters/hot-state/hot-state.js';
 import { evictionPolicyWarning, hashTag, RedisHotState } from '../../server/adapters/hot-state/redis.js';
 import { openStores } from '../../server/stores.js';
+import { recordOutcome } from '../../server/engine/challenges/outcomes.js';
+import { observationBatch } from '../../server/engine/evaluation/observations.js';
 import { describeHotState } from './hot-state.contract.js';
 import { freePort } from '../support/processes.js';
 
@@ -99,6 +101,9 @@ describeHotState(
 
 const WINDOWS = [5 * 60_000, 3_600_000, 86_400_000];
 
+/** A replay claim on a token (its app and jti). */
+const token = (id: string): StateKey => ({ entity: 'token', id, facet: 'used' });
+
 /** What one evaluation with every identifier observes: 4 counters × 3 windows, 4 distinct sets, 1 first-seen mark. */
 function evaluationBatch(i: number, at = Date.now()): ObservationBatch {
   const ip = `10.0.${(i >> 8) & 255}.${i & 255}`;
@@ -108,18 +113,18 @@ function evaluationBatch(i: number, at = Date.now()): ObservationBatch {
   return {
     at,
     counters: [
-      { key: `v:{app:ip:${ip}}:login`, windowsMs: WINDOWS },
-      { key: `v:{app:device:${device}}:login`, windowsMs: WINDOWS },
-      { key: `v:{app:account:${account}}:login`, windowsMs: WINDOWS },
-      { key: `v:{app:mobile:${mobile}}:login`, windowsMs: WINDOWS },
+      { app: 'app', entity: 'ip', id: ip, facet: 'login', windowsMs: WINDOWS },
+      { app: 'app', entity: 'device', id: device, facet: 'login', windowsMs: WINDOWS },
+      { app: 'app', entity: 'account', id: account, facet: 'login', windowsMs: WINDOWS },
+      { app: 'app', entity: 'mobile', id: mobile, facet: 'login', windowsMs: WINDOWS },
     ],
     distinct: [
-      { key: `d:{app:device:${device}}:accounts`, member: account, windowsMs: WINDOWS },
-      { key: `d:{app:ip:${ip}}:accounts`, member: account, windowsMs: WINDOWS },
-      { key: `d:{app:device:${device}}:mobiles`, member: mobile, windowsMs: WINDOWS },
-      { key: `d:{app:ip:${ip}}:devices`, member: device, windowsMs: WINDOWS },
+      { app: 'app', entity: 'device', id: device, facet: 'accounts', member: account, windowsMs: WINDOWS },
+      { app: 'app', entity: 'ip', id: ip, facet: 'accounts', member: account, windowsMs: WINDOWS },
+      { app: 'app', entity: 'device', id: device, facet: 'mobiles', member: mobile, windowsMs: WINDOWS },
+      { app: 'app', entity: 'ip', id: ip, facet: 'devices', member: device, windowsMs: WINDOWS },
     ],
-    firstSeen: [{ key: `s:{app:device:${device}}`, ttlMs: 90 * 86_400_000 }],
+    firstSeen: [{ app: 'app', entity: 'device', id: device, facet: 'seen', ttlMs: 90 * 86_400_000 }],
   };
 }
 
@@ -176,7 +181,7 @@ describe.skipIf(unreachable !== undefined)('RedisHotState on Redis', () => {
 
     // A single entity needs no pipeline.
     sent.length = 0;
-    await state.observe({ at: Date.now(), counters: [{ key: 'v:{app:ip:x}:login', windowsMs: WINDOWS }], distinct: [], firstSeen: [] });
+    await state.observe({ at: Date.now(), counters: [{ app: 'app', entity: 'ip', id: 'x', facet: 'login', windowsMs: WINDOWS }], distinct: [], firstSeen: [] });
     expect(sent).toHaveLength(1);
 
     await state.close();
@@ -186,10 +191,94 @@ describe.skipIf(unreachable !== undefined)('RedisHotState on Redis', () => {
     await client.quit();
   });
 
+  it('names every key as callers wrote it before keys were structured, byte for byte, so a rolling upgrade keeps what Redis holds (issue 14)', async () => {
+    const { state, prefix } = await open();
+    const at = Date.now();
+    const HOUR = 3_600_000;
+    // An evaluation's batch as the engine builds it, and a challenge outcome.
+    const ip = '2001:db8::1';
+    const evaluation = observationBatch('shop', 'login', at, { ip, device: 'D', account: 'A', mobile: 'M', email: 'E' }, { visitor: 'V', template: 'T' }, 90 * 86_400_000);
+    await state.observe(evaluation.batch);
+    await state.observe({ at, counters: recordOutcome('shop', { device: 'D', account: 'A' }, 'sms_advised'), distinct: [], firstSeen: [] });
+    // What the challenge and enrollment services keep (services/challenges.ts, services/enrollment.ts).
+    await state.observe({
+      at,
+      keep: true,
+      counters: [
+        { app: 'shop', entity: 'network', id: 'N', facet: 'puzzles', windowsMs: WINDOWS },
+        { app: 'shop', entity: 'network', id: 'N', facet: 'enrolled', windowsMs: WINDOWS },
+      ],
+      distinct: [
+        { app: 'shop', entity: 'ip', id: ip, facet: 'sms_mobiles', member: 'M', windowsMs: [HOUR] },
+        { app: 'shop', entity: 'ip', id: ip, facet: 'sms_countries', member: '86', windowsMs: [HOUR] },
+        { app: 'shop', entity: 'device', id: 'D', facet: 'sms_mobiles', member: 'M', windowsMs: [HOUR] },
+      ],
+      firstSeen: [{ app: 'shop', entity: 'device', id: 'D', facet: 'enrolled', ttlMs: HOUR }],
+    });
+    await state.claimOnce(token('shop:J'), HOUR);
+    // A jti with a hash tag of its own kept it (a client makes up its jti).
+    await state.claimOnce(token('shop:{x}'), HOUR);
+    await state.claimOnce({ entity: 'session', id: 'S', facet: 'used' }, HOUR);
+    await state.claimOnce({ entity: 'puzzle', id: 'P', facet: 'used' }, HOUR);
+    await state.put({ entity: 'challenge_token', id: 'CT' }, 'x', HOUR);
+    await state.put({ entity: 'challenge', id: 'C' }, 'x', HOUR);
+    await state.put({ entity: 'session', id: 'S' }, 'x', HOUR);
+    await state.increment({ entity: 'ip', id: ip, facet: 'challenge_starts' }, HOUR);
+    await state.increment({ entity: 'device', id: 'D', facet: 'slider_answers' }, HOUR);
+    await state.increment({ entity: 'network', id: '2001:db8::/64', facet: 'slider_answers' }, HOUR);
+    await state.increment({ entity: 'mobile', id: 'M', facet: 'sms_hour' }, HOUR);
+    await state.increment({ entity: 'mobile', id: 'M', facet: 'sms_day' }, HOUR);
+    await state.increment({ entity: 'ip', id: ip, facet: 'sms_hour' }, HOUR);
+    await state.increment({ entity: 'device', id: 'D', facet: 'sms_hour' }, HOUR);
+    await state.increment({ entity: 'app', id: 'shop', facet: 'sms_hour' }, HOUR);
+
+    const names = (await scanKeys(adminClient(), prefix)).map((key) => key.slice(prefix.length)).sort();
+    expect(names).toEqual(
+      [
+        // observationBatch: velocity, distinct sets, first-seen marks (outcomes are only read there).
+        'c:v:{shop:ip:2001:db8::1}:login',
+        'c:v:{shop:device:D}:login',
+        'c:v:{shop:account:A}:login',
+        'c:v:{shop:mobile:M}:login',
+        'z:d:{shop:device:D}:accounts',
+        'z:d:{shop:ip:2001:db8::1}:accounts',
+        'z:d:{shop:device:D}:mobiles',
+        'z:d:{shop:ip:2001:db8::1}:devices',
+        'z:d:{shop:visitor:V}:devices',
+        'z:d:{shop:template:T}:devices',
+        'f:s:{shop:device:D}',
+        'f:s:{shop:template:T}',
+        'c:o:{shop:device:D}:sms_advised',
+        'c:o:{shop:account:A}:sms_advised',
+        'c:enr:{shop:N}:puzzles',
+        'c:enr:{shop:N}:enrolled',
+        'z:p:{shop:ip:2001:db8::1}:mobiles',
+        'z:p:{shop:ip:2001:db8::1}:countries',
+        'z:p:{shop:device:D}:mobiles',
+        'f:enr:dev:{shop:D}',
+        'k!{jti:shop:J}',
+        'k:jti:shop:{x}',
+        'k!{sessu:S}',
+        'k!{enr:used:P}',
+        'k!{ctok:CT}',
+        'k!{chal:C}',
+        'k!{sess:S}',
+        'k!{rl:start:2001:db8::1}',
+        'k!{rl:slider:dev:D}',
+        'k!{rl:slider:net:2001:db8::/64}',
+        'k!{rl:sms:m:M:h}',
+        'k!{rl:sms:m:M:d}',
+        'k!{rl:sms:ip:2001:db8::1:h}',
+        'k!{rl:sms:dev:D:h}',
+        'k!{rl:sms:app:shop:h}',
+      ].sort(),
+    );
+  });
+
   it('keeps keys under the prefix and refuses a prefix that would put every key in one slot', async () => {
     const { state, prefix } = await open();
     await state.observe(evaluationBatch(2));
-    await state.put('challenge:1', 'x', 10_000);
+    await state.put({ entity: 'challenge', id: '1' }, 'x', 10_000);
     const keys = await scanKeys(adminClient(), prefix);
     // 4 counters, 4 distinct sets, 1 first-seen mark, 1 value: one key each.
     expect(keys.length).toBe(10);
@@ -337,15 +426,15 @@ describe.skipIf(!redisServerAvailable)('RedisHotState during a Redis outage', ()
     const logger = { warn: (m: string) => logged.push(`warn ${m}`), info: (m: string) => logged.push(`info ${m}`) };
     state = await RedisHotState.open({ url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 200, maxReconnectDelayMs: 500, logger });
     expect((await state.observe(evaluationBatch(1))).firstSeen).toEqual([true]);
-    expect(await state.claimOnce('jti:before', 60_000)).toBe(true);
+    expect(await state.claimOnce(token('before'), 60_000)).toBe(true);
 
     // Killed: the connection drops; calls reject at once instead of queueing.
     await stopServer('SIGKILL');
     const calls: (() => Promise<unknown>)[] = [
       () => state!.observe(evaluationBatch(2)),
-      () => state!.claimOnce('jti:during', 60_000),
-      () => state!.increment('rate', 1000),
-      () => state!.take('challenge'),
+      () => state!.claimOnce(token('during'), 60_000),
+      () => state!.increment({ entity: 'ip', id: '192.0.2.1', facet: 'challenge_starts' }, 1000),
+      () => state!.take({ entity: 'challenge', id: 'c' }),
     ];
     for (const call of calls) {
       const outcome = await timed(call());
@@ -374,8 +463,8 @@ describe.skipIf(!redisServerAvailable)('RedisHotState during a Redis outage', ()
     console.log(`RedisHotState: reconnected ${Math.round(recoveredMs)} ms after redis-server was restarted`);
     expect(recoveredMs).toBeGreaterThanOrEqual(0);
     expect((await state.observe(evaluationBatch(1))).firstSeen).toEqual([true]);
-    expect(await state.claimOnce('jti:after', 60_000)).toBe(true);
-    expect(await state.claimOnce('jti:after', 60_000)).toBe(false);
+    expect(await state.claimOnce(token('after'), 60_000)).toBe(true);
+    expect(await state.claimOnce(token('after'), 60_000)).toBe(false);
     expect(logged.filter((m) => m.startsWith('info'))).toHaveLength(1);
 
     // Stalled (SIGSTOP): the connection stays up but nothing answers; calls time out.

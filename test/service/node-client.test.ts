@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RiskGateClient, RiskGateRequestError, type VerifyResult } from '../../client/node/index.js';
 import { generateSliderPuzzle } from '../../server/engine/challenges/slider/puzzle.js';
-import type { HotState } from '../../server/adapters/hot-state/hot-state.js';
+import type { HotState, StateKey } from '../../server/adapters/hot-state/hot-state.js';
 import { MemoryHotState } from '../../server/adapters/hot-state/memory.js';
 import type { ChallengeAnswerResponse, ChallengeStartResponse, EvaluateRequest, EvaluateResponse, VerifyResponse } from '../../shared/schemas.js';
 import { APP_SECRET, OTHER_APP_SECRET, testApp, type TestApp } from '../support/app.js';
@@ -361,7 +361,7 @@ describe('RiskGateClient.verify fails closed', () => {
 /** A hot state that can go down. */
 class OutageHotState extends MemoryHotState implements HotState {
   down = false;
-  override async get(key: string) {
+  override async get(key: StateKey) {
     if (this.down) throw new Error('connection lost');
     return super.get(key);
   }

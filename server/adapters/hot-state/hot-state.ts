@@ -7,10 +7,13 @@
  * answer in one round trip; operations whose races matter (claim-once,
  * get-and-delete, counters) are atomic in both.
  *
- * Keys are opaque strings built by callers from keyed hashes of identifiers
- * (never raw phone numbers or emails). Every key has a TTL. What one
- * evaluation observes (the batch and its result) is the engine's to say
- * (engine/evaluation/observations.ts).
+ * Keys are structured (`StateKey`: the app, the entity, its id, and what is
+ * kept about it), built from keyed hashes of identifiers (never raw phone
+ * numbers or emails). The adapters lay them out (keys.ts); only the Redis one
+ * adds hash tags, so callers need to know nothing of Redis Cluster. Every key
+ * has a TTL. What one evaluation observes (the batch and its result) is the
+ * engine's to say (engine/evaluation/observations.ts), and so is the key's
+ * shape (engine/evaluation/state-key.ts).
  */
 
 export type {
@@ -20,7 +23,9 @@ export type {
   ObservationBatch,
   ObservationResult,
 } from '../../engine/evaluation/observations.js';
+export type { StateEntity, StateKey } from '../../engine/evaluation/state-key.js';
 import type { ObservationBatch, ObservationResult } from '../../engine/evaluation/observations.js';
+import type { StateKey } from '../../engine/evaluation/state-key.js';
 
 /** How a value is kept by `put`. */
 export interface PutOptions {
@@ -60,17 +65,17 @@ export interface HotState {
    * claim against, so one scope cannot fill another's; a full scope throws
    * `HotStateFullError`, never answers false.
    */
-  claimOnce(key: string, ttlMs: number, scope?: string): Promise<boolean>;
-  put(key: string, value: string, ttlMs: number, options?: PutOptions): Promise<void>;
-  get(key: string): Promise<string | null>;
+  claimOnce(key: StateKey, ttlMs: number, scope?: string): Promise<boolean>;
+  put(key: StateKey, value: string, ttlMs: number, options?: PutOptions): Promise<void>;
+  get(key: StateKey): Promise<string | null>;
   /** Atomic get-and-delete: of many concurrent callers, one gets the value. */
-  take(key: string): Promise<string | null>;
+  take(key: StateKey): Promise<string | null>;
   /**
    * Increments a fixed-window counter and returns the new value (rate limits;
    * kept, never evicted; `scope` as in `PutOptions`). `get(key)` reads the
    * count without counting.
    */
-  increment(key: string, ttlMs: number, scope?: string): Promise<number>;
+  increment(key: StateKey, ttlMs: number, scope?: string): Promise<number>;
   /** Whether the store answers (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -25,14 +25,20 @@
  * number: `maxMembersPerSpace` units in all per space (a set costs one unit
  * plus one per member), at most `maxMembersPerSet` members in one set. `npm run bench` measures
  * the bytes per tracked identifier; the README states the caps.
+ *
+ * Keys are stored by their flat names (keys.ts, without hash tags).
  */
 import { LRUCache } from 'lru-cache';
 import type { ClaimJournal } from './claim-journal.js';
-import { HotStateFullError, type HotState, type ObservationBatch, type ObservationResult, type PutOptions } from './hot-state.js';
+import { HotStateFullError, type HotState, type ObservationBatch, type ObservationResult, type PutOptions, type StateKey } from './hot-state.js';
+import { keyName } from './keys.js';
 
 const BUCKETS_PER_WINDOW = 12;
 /** A full kept cache looks for expired entries to drop at most this often (a scan of the cache). */
 const PURGE_INTERVAL_MS = 1000;
+
+/** A key's name here: flat, no hash tag. */
+const flat = (key: StateKey): string => keyName(key, '', '');
 
 /**
  * A sliding-window counter as one flat array of small integers: for each of
@@ -187,22 +193,34 @@ export class MemoryHotState implements HotState {
     const space = batch.keep ? this.kept : this.evaluation;
     if (batch.keep) {
       // All or nothing: make sure every new kept key fits before changing any.
-      space.counters.makeRoom(new Set(batch.counters.filter((c) => c.record !== false && !space.counters.cache.has(c.key)).map((c) => c.key)).size);
+      const newCounters = new Set<string>();
+      for (const c of batch.counters) {
+        if (c.record === false) continue;
+        const name = flat(c);
+        if (!space.counters.cache.has(name)) newCounters.add(name);
+      }
+      space.counters.makeRoom(newCounters.size);
       // A new set takes a unit for itself and one for its member; a new member of a set, one.
       space.sets.makeRoom(
         batch.distinct.reduce((units, d) => {
-          const members = space.sets.cache.peek(d.key)?.members;
+          const members = space.sets.cache.peek(flat(d))?.members;
           return units + (!members ? 2 : members.has(d.member) || members.size >= this.maxMembers ? 0 : 1);
         }, 0),
       );
-      space.seen.makeRoom(new Set(batch.firstSeen.filter((f) => !space.seen.cache.has(f.key)).map((f) => f.key)).size);
+      const newMarks = new Set<string>();
+      for (const f of batch.firstSeen) {
+        const name = flat(f);
+        if (!space.seen.cache.has(name)) newMarks.add(name);
+      }
+      space.seen.makeRoom(newMarks.size);
     }
     return {
-      counters: batch.counters.map((c) => this.count(space, c.key, c.windowsMs, batch.at, c.record !== false)),
-      distinct: batch.distinct.map((d) => this.addMember(space, d.key, d.member, d.windowsMs, batch.at)),
+      counters: batch.counters.map((c) => this.count(space, flat(c), c.windowsMs, batch.at, c.record !== false)),
+      distinct: batch.distinct.map((d) => this.addMember(space, flat(d), d.member, d.windowsMs, batch.at)),
       firstSeen: batch.firstSeen.map((f) => {
-        if (space.seen.cache.has(f.key)) return false;
-        space.seen.set(f.key, true, f.ttlMs);
+        const name = flat(f);
+        if (space.seen.cache.has(name)) return false;
+        space.seen.set(name, true, f.ttlMs);
         return true;
       }),
     };
@@ -241,7 +259,8 @@ export class MemoryHotState implements HotState {
     return counts;
   }
 
-  async claimOnce(key: string, ttlMs: number, scope = ''): Promise<boolean> {
+  async claimOnce(stateKey: StateKey, ttlMs: number, scope = ''): Promise<boolean> {
+    const key = flat(stateKey);
     const now = this.now();
     const claims = this.claimsOf(scope);
     // Drop expired claims from the front (a scope's claims share one TTL, so they expire in order): amortised O(1).
@@ -264,7 +283,8 @@ export class MemoryHotState implements HotState {
     return true;
   }
 
-  async put(key: string, value: string, ttlMs: number, options: PutOptions = {}): Promise<void> {
+  async put(stateKey: StateKey, value: string, ttlMs: number, options: PutOptions = {}): Promise<void> {
+    const key = flat(stateKey);
     const target = options.evictable ? this.cache : this.room(options.scope ?? '');
     target.set(key, { value }, ttlMs);
     // A key lives in one place only (a handful of rooms: cheap).
@@ -276,7 +296,8 @@ export class MemoryHotState implements HotState {
     return [...this.values.values(), this.cache];
   }
 
-  async get(key: string): Promise<string | null> {
+  async get(stateKey: StateKey): Promise<string | null> {
+    const key = flat(stateKey);
     for (const { cache } of this.places()) {
       const entry = cache.get(key);
       if (entry) return entry.value;
@@ -284,7 +305,8 @@ export class MemoryHotState implements HotState {
     return null;
   }
 
-  async take(key: string): Promise<string | null> {
+  async take(stateKey: StateKey): Promise<string | null> {
+    const key = flat(stateKey);
     for (const { cache } of this.places()) {
       const entry = cache.get(key);
       if (entry) {
@@ -295,7 +317,8 @@ export class MemoryHotState implements HotState {
     return null;
   }
 
-  async increment(key: string, ttlMs: number, scope = ''): Promise<number> {
+  async increment(stateKey: StateKey, ttlMs: number, scope = ''): Promise<number> {
+    const key = flat(stateKey);
     const room = this.room(scope);
     const values = room.cache;
     const entry = values.get(key);

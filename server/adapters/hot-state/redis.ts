@@ -7,11 +7,11 @@
  * lives as long as its longest window after its last event).
  *
  * One evaluation is one round trip: `observe` groups the batch's keys by Redis
- * Cluster hash tag (the evaluator puts each entity's keys under one `{…}`) and
- * runs one Lua script per group, all written to the socket together as one
- * pipeline. Every script touches one slot only, so it also runs on a Cluster
- * (there, the scripts go out concurrently and the client routes each to its
- * node).
+ * Cluster hash tag (this adapter alone makes them: an app's key carries its
+ * entity, `{app:entity:id}`, see keys.ts) and runs one Lua script per group,
+ * all written to the socket together as one pipeline. Every script touches
+ * one slot only, so it also runs on a Cluster (there, the scripts go out
+ * concurrently and the client routes each to its node).
  *
  * Outages: commands fail fast instead of queueing (no offline queue, no
  * retries, a command timeout), the client reconnects by itself in the
@@ -24,7 +24,8 @@
  * which callers treat as an outage (degraded evaluation, STORE_UNAVAILABLE).
  */
 import { Redis, type Cluster } from 'ioredis';
-import type { HotState, ObservationBatch, ObservationResult, PutOptions } from './hot-state.js';
+import type { HotState, ObservationBatch, ObservationResult, PutOptions, StateKey } from './hot-state.js';
+import { keyName } from './keys.js';
 
 /** Same as `MemoryHotState`: a count is exact to within one twelfth of its window. */
 const BUCKETS_PER_WINDOW = 12;
@@ -312,9 +313,16 @@ export class RedisHotState implements HotState {
     this.#logger?.warn(`redis: unavailable${error ? ` (${error.message})` : ''}; reconnecting in the background, calls fail until then`);
   }
 
-  /** The stored name of a key of one kind. Keys without a hash tag get one, so derived keys share a slot. */
-  #name(kind: Kind, key: string): string {
-    return hashTag(key) === undefined ? `${this.#prefix}${kind}!{${key}}` : `${this.#prefix}${kind}:${key}`;
+  /**
+   * The stored name of a key of one kind: an app's key with its entity part as
+   * the hash tag; a key of no app wrapped whole in one (unless its id brings a
+   * tag of its own), so that the names are the ones callers wrote before
+   * keys were structured (keys.ts).
+   */
+  #name(kind: Kind, key: StateKey): string {
+    if (key.app !== undefined) return `${this.#prefix}${kind}:${keyName(key, '{', '}')}`;
+    const name = keyName(key, '', '');
+    return hashTag(name) === undefined ? `${this.#prefix}${kind}!{${name}}` : `${this.#prefix}${kind}:${name}`;
   }
 
   async observe(batch: ObservationBatch): Promise<ObservationResult> {
@@ -337,7 +345,7 @@ export class RedisHotState implements HotState {
     batch.counters.forEach((c, index) => {
       const windows = c.windowsMs;
       if (windows.length === 0) return;
-      const name = this.#name('c', c.key);
+      const name = this.#name('c', c);
       const group = groupOf(name);
       group.keys.push(name);
       group.args.push('c', String(windows.length), ttl(Math.max(...windows)), c.record === false ? '0' : '1');
@@ -348,7 +356,7 @@ export class RedisHotState implements HotState {
     batch.distinct.forEach((d, index) => {
       const windows = d.windowsMs;
       if (windows.length === 0) return;
-      const name = this.#name('z', d.key);
+      const name = this.#name('z', d);
       const group = groupOf(name);
       const longest = Math.max(...windows);
       group.keys.push(name);
@@ -358,7 +366,7 @@ export class RedisHotState implements HotState {
       group.ops.push({ kind: 'distinct', index, width: windows.length });
     });
     batch.firstSeen.forEach((f, index) => {
-      const name = this.#name('f', f.key);
+      const name = this.#name('f', f);
       const group = groupOf(name);
       group.keys.push(name);
       group.args.push('s', ttl(f.ttlMs));
@@ -403,24 +411,24 @@ export class RedisHotState implements HotState {
   }
 
   /** SET NX PX: a claim lives until its TTL, whatever else is stored; `scope` needs no room of its own here. */
-  async claimOnce(key: string, ttlMs: number, _scope?: string): Promise<boolean> {
+  async claimOnce(key: StateKey, ttlMs: number, _scope?: string): Promise<boolean> {
     return (await this.#client.set(this.#name('k', key), '1', 'PX', ttl(ttlMs), 'NX')) === 'OK';
   }
 
   /** Every key expires by its TTL; `evictable` matters to bounded stores only. */
-  async put(key: string, value: string, ttlMs: number, _options?: PutOptions): Promise<void> {
+  async put(key: StateKey, value: string, ttlMs: number, _options?: PutOptions): Promise<void> {
     await this.#client.set(this.#name('k', key), value, 'PX', ttl(ttlMs));
   }
 
-  async get(key: string): Promise<string | null> {
+  async get(key: StateKey): Promise<string | null> {
     return this.#client.get(this.#name('k', key));
   }
 
-  async take(key: string): Promise<string | null> {
+  async take(key: StateKey): Promise<string | null> {
     return this.#client.getdel(this.#name('k', key));
   }
 
-  async increment(key: string, ttlMs: number, _scope?: string): Promise<number> {
+  async increment(key: StateKey, ttlMs: number, _scope?: string): Promise<number> {
     return Number(await this.#client.riskgateIncrement(this.#name('k', key), ttl(ttlMs)));
   }
 

@@ -1,8 +1,9 @@
 /**
  * The challenge loop's memory: how often a device or account started, passed
  * and failed challenge attempts. Counted when challenges happen, read (without
- * counting) by each evaluation. Keys share the entity's hash tag with its
- * velocity counters, so Redis reads them in the same script.
+ * counting) by each evaluation. Their keys name the device or account (with
+ * the outcome as the facet), like its velocity counters, so Redis reads them
+ * in the same script.
  *
  * The unit is the attempt: a start opens one, and a wrong answer that leaves
  * the challenge running (a fresh puzzle, another code) ends one as `failed`
@@ -22,22 +23,21 @@ export type ChallengeOutcome = (typeof OUTCOMES)[number];
 export type EscalationMark = 'sms_advised' | 'sms_passed';
 export type OutcomeEntity = 'device' | 'account';
 
-/** A counter to count one outcome under (a hot-state counter observation). */
+/** A counter to count one outcome under (a hot-state counter observation: its key and windows). */
 export interface OutcomeCounter {
-  key: string;
+  app: string;
+  entity: OutcomeEntity;
+  id: string;
+  facet: ChallengeOutcome | EscalationMark;
   windowsMs: readonly number[];
 }
 
 /** Passed recently (1 h); failed or abandoned today (24 h). */
 export const OUTCOME_WINDOWS_MS = [3_600_000, 86_400_000] as const;
 
-export function outcomeKey(appId: string, entity: OutcomeEntity, value: string, outcome: ChallengeOutcome | EscalationMark): string {
-  return `o:{${appId}:${entity}:${value}}:${outcome}`;
-}
-
 /** Counters that record one outcome for each entity known. */
 export function recordOutcome(appId: string, entities: Partial<Record<OutcomeEntity, string>>, outcome: ChallengeOutcome | EscalationMark): OutcomeCounter[] {
   return Object.entries(entities)
     .filter(([, value]) => Boolean(value))
-    .map(([entity, value]) => ({ key: outcomeKey(appId, entity as OutcomeEntity, value!, outcome), windowsMs: OUTCOME_WINDOWS_MS }));
+    .map(([entity, value]) => ({ app: appId, entity: entity as OutcomeEntity, id: value!, facet: outcome, windowsMs: OUTCOME_WINDOWS_MS }));
 }

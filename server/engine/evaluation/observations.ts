@@ -5,11 +5,12 @@
  * first-seen marks, and the challenge loop's outcome counters.
  *
  * Pure: the batch is data; the hot-state adapters run it
- * (adapters/hot-state/). One hash tag per entity (`{app:dimension:value}`)
- * keeps each Redis Cluster script in one slot.
+ * (adapters/hot-state/). Each entry is named by a structured key
+ * (state-key.ts): the Redis adapter puts each entity's keys on one Cluster
+ * slot, so one script per entity answers.
  */
 import type { ListDimension } from '../../../shared/constants.js';
-import { OUTCOME_WINDOWS_MS, outcomeKey, type ChallengeOutcome, type EscalationMark, type OutcomeEntity } from '../challenges/outcomes.js';
+import { OUTCOME_WINDOWS_MS, type ChallengeOutcome, type EscalationMark, type OutcomeEntity } from '../challenges/outcomes.js';
 import {
   DISTINCT_PAIRS,
   VELOCITY_DIMENSIONS,
@@ -21,26 +22,24 @@ import {
 } from '../features/features.js';
 import type { FingerprintKeys } from '../features/fingerprint.js';
 import type { IdentifierKeys, IdentifierRules } from '../identifiers/identifiers.js';
+import type { StateKey } from './state-key.js';
 
-/** Count this occurrence under `key` and report counts over each window. */
-export interface CounterObservation {
-  key: string;
+/** Count this occurrence under the key and report counts over each window. */
+export interface CounterObservation extends StateKey {
   /** false: only read the counts, without counting this occurrence. Default true. */
   record?: boolean;
   /** Window lengths in milliseconds, e.g. 5 min, 1 h, 24 h. */
   windowsMs: readonly number[];
 }
 
-/** Note `member` in the set under `key` and report distinct members over each window. */
-export interface DistinctObservation {
-  key: string;
+/** Note `member` in the set under the key and report distinct members over each window. */
+export interface DistinctObservation extends StateKey {
   member: string;
   windowsMs: readonly number[];
 }
 
-/** Mark `key` as seen and report whether it had been seen before (within `ttlMs`). */
-export interface FirstSeenObservation {
-  key: string;
+/** Mark the key as seen and report whether it had been seen before (within `ttlMs`). */
+export interface FirstSeenObservation extends StateKey {
   ttlMs: number;
 }
 
@@ -62,9 +61,9 @@ export interface ObservationBatch {
 }
 
 export interface ObservationResult {
-  /** counters[i][w]: occurrences under counters[i].key in window w, including this one (if recorded). */
+  /** counters[i][w]: occurrences under counters[i]'s key in window w, including this one (if recorded). */
   counters: number[][];
-  /** distinct[i][w]: distinct members under distinct[i].key in window w, including this one. */
+  /** distinct[i][w]: distinct members under distinct[i]'s key in window w, including this one. */
   distinct: number[][];
   /** firstSeen[i]: true when the key had not been seen before. */
   firstSeen: boolean[];
@@ -110,8 +109,7 @@ export function observationBatch(appId: string, event: string, at: number, idKey
   for (const dimension of VELOCITY_DIMENSIONS) {
     const value = idKeys[dimension];
     if (!value) continue;
-    // One hash tag per entity keeps a Redis Cluster script in one slot.
-    counters.push({ key: `v:{${appId}:${dimension}:${value}}:${event}`, windowsMs: WINDOW_LENGTHS });
+    counters.push({ app: appId, entity: dimension, id: value, facet: event, windowsMs: WINDOW_LENGTHS });
     counterFeatures.push(WINDOW_NAMES.map((w) => `${dimension}_${w}` as VelocityFeature));
   }
   const members = { accounts: idKeys.account, mobiles: idKeys.mobile, devices: idKeys.device };
@@ -122,7 +120,7 @@ export function observationBatch(appId: string, event: string, at: number, idKey
     const owner = owners[of];
     const member = members[what];
     if (!owner || !member) continue;
-    distinct.push({ key: `d:{${appId}:${of}:${owner}}:${what}`, member, windowsMs: WINDOW_LENGTHS });
+    distinct.push({ app: appId, entity: of, id: owner, facet: what, member, windowsMs: WINDOW_LENGTHS });
     distinctFeatures.push(WINDOW_NAMES.map((w) => `${of}_${what}_${w}` as DistinctFeature));
   }
   // The challenge loop: read (without counting) what this device and account did with challenges.
@@ -132,12 +130,12 @@ export function observationBatch(appId: string, event: string, at: number, idKey
     if (!value) continue;
     for (const outcome of ['started', 'passed', 'failed', 'sms_advised', 'sms_passed'] as const) {
       outcomeReads.push({ outcome, index: counters.length });
-      counters.push({ key: outcomeKey(appId, entity, value, outcome), windowsMs: OUTCOME_WINDOWS_MS, record: false });
+      counters.push({ app: appId, entity, id: value, facet: outcome, windowsMs: OUTCOME_WINDOWS_MS, record: false });
     }
   }
   const firstSeen: ObservationBatch['firstSeen'][number][] = [];
-  const deviceSeenIndex = idKeys.device ? firstSeen.push({ key: `s:{${appId}:device:${idKeys.device}}`, ttlMs: deviceMemoryMs }) - 1 : -1;
-  const templateSeenIndex = machine.template ? firstSeen.push({ key: `s:{${appId}:template:${machine.template}}`, ttlMs: deviceMemoryMs }) - 1 : -1;
+  const deviceSeenIndex = idKeys.device ? firstSeen.push({ app: appId, entity: 'device', id: idKeys.device, facet: 'seen', ttlMs: deviceMemoryMs }) - 1 : -1;
+  const templateSeenIndex = machine.template ? firstSeen.push({ app: appId, entity: 'template', id: machine.template, facet: 'seen', ttlMs: deviceMemoryMs }) - 1 : -1;
   return {
     batch: { at, counters, distinct, firstSeen } satisfies ObservationBatch,
     deviceSeenIndex,
