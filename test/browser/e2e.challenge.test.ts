@@ -31,6 +31,7 @@ import { APP_KEY, APP_SECRET, testApp, type TestApp } from '../support/app.js';
 import { ensureSdkBuilt } from '../support/build.js';
 import { CHROMIUM, HEADLESS_CHROMIUM_ARGS as CHROMIUM_ARGS } from '../support/chromium.js';
 import { freePort } from '../support/processes.js';
+import { seeded, type Rand } from '../support/tracks.js';
 
 const MAX_ATTEMPTS = 3;
 const HOST = 'riskgate-challenge';
@@ -39,20 +40,7 @@ const KNOB = `${HOST} [role="slider"]`;
 const CODE_INPUT = `${HOST} input[autocomplete="one-time-code"]`;
 const STATUS = `${HOST} [role="status"]`;
 
-// ---------------------------------------------------------------- randomness and drags
-
-type Rand = () => number;
-
-/** mulberry32: seeded, so a failing drag can be replayed. */
-function seeded(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// ---------------------------------------------------------------- drags (seeded: support/tracks.ts)
 
 const minimumJerk = (tau: number) => tau ** 3 * (10 - 15 * tau + 6 * tau ** 2);
 

@@ -13,171 +13,58 @@
  *
  * The ESM build bundled into a page is covered by sdk.browser.test.ts.
  *
- * `npm test` builds first. Run alone: `npm run build && npx vitest run test/e2e.web.test.ts`.
+ * `npm test` builds first. Run alone: `npm run build && npx vitest run e2e.web.test.ts`.
  * Screenshots go to the OS temp directory; their paths are printed.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionRecord } from '../../shared/schemas.js';
 import { CHROMIUM, HEADLESS_CHROMIUM_ARGS as HEADLESS_ARGS } from '../support/chromium.js';
-import { cleanEnv, freePort } from '../support/processes.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'demo', 'main.js');
-const SDK_BUNDLE = join(ROOT, 'dist', 'sdk', 'riskgate.min.js');
-const XVFB = '/usr/bin/Xvfb';
-const XDOTOOL = '/usr/bin/xdotool';
-
-const HAS_DIST = existsSync(MAIN) && existsSync(SDK_BUNDLE);
-const HAS_CHROMIUM = existsSync(CHROMIUM);
-const HAS_X11_TOOLS = existsSync(XVFB) && existsSync(XDOTOOL);
-const MISSING = [
-  ...(HAS_DIST ? [] : ['dist/demo/main.js or dist/sdk/riskgate.min.js (run `npm run build`; `npm test` does)']),
-  ...(HAS_CHROMIUM ? [] : [`${CHROMIUM} (Debian's chromium package; \`bash .ci/run\` installs it)`]),
-].join(' and ');
-const MISSING_X11 = `${XVFB} or ${XDOTOOL} (Debian's xvfb and xdotool packages)`;
+import {
+  api,
+  demoFormLayout,
+  Harness,
+  HAS_CHROMIUM,
+  HAS_DIST,
+  MISSING,
+  openDemo,
+  personFillsDemoForm,
+  sleep,
+  startRiskGate,
+  type DemoAnswer,
+  type DemoFormPart,
+  type EvaluateAnswer,
+  type RiskGateServer,
+} from '../support/demo-server.js';
+import {
+  desktopChromiumArgs,
+  HAS_X11_TOOLS,
+  jitter,
+  MISSING_X11,
+  saveScreen,
+  startWindowProbe,
+  untilOnScreen,
+  windowToScreen,
+  xdotool,
+  type Display,
+  type WindowMetrics,
+} from '../support/x11.js';
 
 /** A normal desktop Chrome on Linux, as a scraper would claim to be. */
 const DESKTOP_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
-const START_TIMEOUT_MS = 30_000;
 /** The SQLite log is flushed every 200 ms; a loaded machine gets far more. */
 const DECISION_POLL_MS = 30_000;
 
-const execFileAsync = promisify(execFile);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 // ---------------------------------------------------------------------------
-// Scratch space and clean-up
+// Scratch space, processes and clean-up (support/demo-server.ts)
 
-const scratch = mkdtempSync(join(tmpdir(), 'riskgate-e2e-'));
-const children = new Set<ChildProcess>();
-const contexts = new Set<BrowserContext>();
+const harness = new Harness('riskgate-e2e-');
 
-function scratchDir(prefix: string): string {
-  return mkdtempSync(join(scratch, prefix));
-}
-
-/** Spawns a process in its own process group, so that it and its children can be ended together. */
-function spawnGroup(command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess & { output: () => string; exited: Promise<void> } {
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  children.add(child);
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      children.delete(child);
-      resolve();
-    });
-  });
-  return Object.assign(child, { output: () => output, exited });
-}
-
-async function endGroup(child: ChildProcess & { exited?: Promise<void> }): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid!, 'SIGTERM');
-  } catch {
-    return; // already gone
-  }
-  const gone = await Promise.race([child.exited?.then(() => true) ?? Promise.resolve(true), sleep(10_000).then(() => false)]);
-  if (!gone) {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // gone after all
-    }
-    await child.exited;
-  }
-}
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => {});
-  await Promise.all([...children].map((child) => endGroup(child)));
-  rmSync(scratch, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
-}, 60_000);
-
-// ---------------------------------------------------------------------------
-// The built server
-
-interface RiskGateServer {
-  base: string;
-  dataDir: string;
-  appKey: string;
-  secret: string;
-  process: ReturnType<typeof spawnGroup>;
-}
-
-/** Starts `node dist/demo/main.js` on a free port with a fresh data directory and the generated demo app. */
-async function startRiskGate(): Promise<RiskGateServer> {
-  for (let attempt = 1; ; attempt++) {
-    const dataDir = join(scratchDir('server-'), 'data');
-    const port = await freePort();
-    const child = spawnGroup(
-      process.execPath,
-      [MAIN],
-      cleanEnv({ HOST: '127.0.0.1', PORT: String(port), RISKGATE_DATA_DIR: dataDir, RISKGATE_LOG_LEVEL: 'warn' }),
-    );
-    const started = await new Promise<string | Error>((resolve) => {
-      const timer = setTimeout(() => resolve(new Error(`no "RiskGate listening" line after ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-      const onData = () => {
-        const match = /RiskGate listening on (http:\/\/\S+)/.exec(child.output());
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      };
-      child.stdout!.on('data', onData);
-      void child.exited.then(() => {
-        clearTimeout(timer);
-        resolve(new Error(`exited (code ${child.exitCode}, signal ${child.signalCode}) before listening`));
-      });
-    });
-    if (typeof started === 'string') {
-      expect(child.output(), 'the first start mounts the demo').toContain('demo page: ');
-      const demo = JSON.parse(readFileSync(join(dataDir, 'demo-app.json'), 'utf8')) as { key: string; secret: string };
-      return { base: started, dataDir, appKey: demo.key, secret: demo.secret, process: child };
-    }
-    await endGroup(child);
-    // Another process may have taken the port between probe and listen.
-    if (/EADDRINUSE/.test(child.output()) && attempt < 3) continue;
-    throw new Error(`RiskGate did not start: ${started.message}\n${child.output()}`);
-  }
-}
-
-interface EvaluateAnswer {
-  code: number;
-  sequence_id: string;
-  score: number;
-  level: number;
-  decision: string;
-  challenge: string;
-  reasons: { id: string; reason: string }[];
-  tags: string[];
-  device_id?: string;
-  degraded: boolean;
-}
-
-async function api<T>(server: RiskGateServer, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const response = await fetch(`${server.base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${server.secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await response.text();
-  return { status: response.status, json: JSON.parse(text) as T };
-}
+afterAll(() => harness.cleanup(), 60_000);
 
 async function decisionOf(server: RiskGateServer, sequenceId: string): Promise<DecisionRecord> {
   const { status, json } = await api<{ decision: DecisionRecord }>(server, 'GET', `/v1/decisions/${sequenceId}`);
@@ -208,14 +95,8 @@ function summary(record: DecisionRecord): string {
 // ---------------------------------------------------------------------------
 // Headless Chromium under Playwright
 
-interface DemoAnswer {
-  outcome: string;
-  risk: EvaluateAnswer & { fallback?: boolean };
-  backend_ms: number;
-}
-
-async function launchHeadless(options: { userAgent?: string; profile?: string; viewport?: { width: number; height: number } } = {}): Promise<{ context: BrowserContext; page: Page; profile: string }> {
-  const profile = options.profile ?? scratchDir('profile-');
+async function launchHeadless(options: { userAgent?: string; profile?: string; viewport?: { width: number; height: number } } = {}): Promise<{ context: BrowserContext; page: Page; profile: string; close: () => Promise<void> }> {
+  const profile = options.profile ?? harness.dir('profile-');
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
@@ -224,21 +105,10 @@ async function launchHeadless(options: { userAgent?: string; profile?: string; v
     ...(options.viewport ? { viewport: options.viewport } : {}),
     timeout: 60_000,
   });
-  contexts.add(context);
+  const close = harness.defer(() => context.close());
   context.setDefaultTimeout(30_000);
   const page = context.pages()[0] ?? (await context.newPage());
-  return { context, page, profile };
-}
-
-async function closeContext(context: BrowserContext): Promise<void> {
-  contexts.delete(context);
-  await context.close();
-}
-
-/** Opens the demo page and waits until the SDK from the script tag is there. */
-async function openDemo(page: Page, server: RiskGateServer): Promise<void> {
-  await page.goto(`${server.base}/demo/`);
-  await page.waitForFunction(() => typeof (window as unknown as { RiskGate?: { init?: unknown } }).RiskGate?.init === 'function');
+  return { context, page, profile, close };
 }
 
 /** Fills in and submits the registration form as a script would; returns what the demo backend answered. */
@@ -274,127 +144,10 @@ async function panel(page: Page): Promise<{ decision: string; score: number; lev
 }
 
 // ---------------------------------------------------------------------------
-// Xvfb, xdotool and the framebuffer
+// A desktop Chromium under Xvfb (support/x11.ts)
 
-interface Xvfb {
-  display: string;
-  /** The framebuffer Xvfb keeps as an XWD file (-fbdir). */
-  framebuffer: string;
-  process: ReturnType<typeof spawnGroup>;
-}
-
-/** Starts Xvfb on a display number it picks itself (-displayfd: no race with other test runs). */
-async function startXvfb(width: number, height: number): Promise<Xvfb> {
-  const fbdir = scratchDir('xvfb-');
-  const child = spawnGroup(XVFB, ['-displayfd', '1', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-fbdir', fbdir], process.env);
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    // The display number is a line of its own on stdout; stderr may first tell of displays already taken.
-    const match = /(?:^|\n)(\d+)\n/.exec(child.output());
-    if (match) return { display: `:${match[1]}`, framebuffer: join(fbdir, 'Xvfb_screen0'), process: child };
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`Xvfb did not start:\n${child.output()}`);
-    await sleep(100);
-  }
-}
-
-/** The screen as a PNG, from Xvfb's XWD framebuffer file (32 bits per pixel, TrueColor). */
-function screenPng(xvfb: Xvfb): PNG {
-  const buffer = readFileSync(xvfb.framebuffer);
-  const word = (index: number) => buffer.readUInt32BE(index * 4);
-  const [headerSize, width, height, byteOrder, bitsPerPixel, bytesPerLine, colours] = [word(0), word(4), word(5), word(7), word(11), word(12), word(19)];
-  if (bitsPerPixel !== 32) throw new Error(`unexpected XWD depth ${bitsPerPixel}`);
-  const start = headerSize + colours * 12;
-  const png = new PNG({ width, height });
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const offset = start + y * bytesPerLine + x * 4;
-      const pixel = byteOrder === 0 ? buffer.readUInt32LE(offset) : buffer.readUInt32BE(offset);
-      const i = (y * width + x) * 4;
-      png.data[i] = (pixel >> 16) & 255;
-      png.data[i + 1] = (pixel >> 8) & 255;
-      png.data[i + 2] = pixel & 255;
-      png.data[i + 3] = 255;
-    }
-  }
-  return png;
-}
-
-function pixel(png: PNG, x: number, y: number): [number, number, number] {
-  const i = (Math.round(y) * png.width + Math.round(x)) * 4;
-  return [png.data[i]!, png.data[i + 1]!, png.data[i + 2]!];
-}
-
-const sameColour = (a: number[], b: number[], tolerance = 24) => a.every((value, i) => Math.abs(value - b[i]!) <= tolerance);
-
-function saveScreen(xvfb: Xvfb, name: string): string {
-  const file = join(tmpdir(), name);
-  writeFileSync(file, PNG.sync.write(screenPng(xvfb)));
-  return file;
-}
-
-/** The flags of a normal desktop start, with a fresh profile: no --headless, no --enable-automation, no DevTools port. */
-function desktopChromiumArgs(profile: string, width: number, height: number, url: string): string[] {
-  return [
-    '--no-sandbox',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-quic',
-    `--user-data-dir=${profile}`,
-    `--window-size=${width},${height}`,
-    '--window-position=0,0',
-    url,
-  ];
-}
-
-/** The environment of X11 clients on the test's display (never the tester's own display or a Wayland session). */
-function x11Env(xvfb: Xvfb): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, DISPLAY: xvfb.display };
-  delete env.WAYLAND_DISPLAY;
-  delete env.XAUTHORITY;
-  return env;
-}
-
-function startDesktopChromium(xvfb: Xvfb, url: string, width: number, height: number) {
-  return spawnGroup(CHROMIUM, desktopChromiumArgs(scratchDir('desktop-profile-'), width, height, url), x11Env(xvfb));
-}
-
-async function xdotool(xvfb: Xvfb, args: string[], timeoutMs = 30_000): Promise<string> {
-  const { stdout } = await execFileAsync(XDOTOOL, args, { env: x11Env(xvfb), timeout: timeoutMs });
-  return stdout;
-}
-
-/** A small deterministic jitter source, so runs are alike but movements are not perfectly regular. */
-function jitter(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
-/**
- * Moves the pointer along a curved path (a quadratic Bézier bent sideways) in
- * small steps with short, uneven pauses, in one xdotool run.
- */
-async function movePointer(xvfb: Xvfb, from: [number, number], to: [number, number], random: () => number): Promise<void> {
-  const [x0, y0] = from;
-  const [x1, y1] = to;
-  const distance = Math.hypot(x1 - x0, y1 - y0);
-  const steps = Math.max(8, Math.round(distance / 12));
-  const bend = (random() - 0.5) * 0.6 * distance;
-  const cx = (x0 + x1) / 2 - ((y1 - y0) / (distance || 1)) * bend;
-  const cy = (y0 + y1) / 2 + ((x1 - x0) / (distance || 1)) * bend;
-  const args: string[] = [];
-  for (let step = 1; step <= steps; step++) {
-    // Ease in and out: slow start, fast middle, slow landing.
-    const t = 0.5 - Math.cos((Math.PI * step) / steps) / 2;
-    const x = (1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t ** 2 * x1;
-    const y = (1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t ** 2 * y1;
-    args.push('mousemove', String(Math.round(x)), String(Math.round(y)), 'sleep', (0.012 + random() * 0.03).toFixed(3));
-  }
-  await xdotool(xvfb, args, 60_000);
+function startDesktopChromium(xvfb: Display, url: string, width: number, height: number) {
+  return harness.spawn(CHROMIUM, desktopChromiumArgs(harness.dir('desktop-profile-'), width, height, url), xvfb.env);
 }
 
 // ---------------------------------------------------------------------------
@@ -424,7 +177,7 @@ describe.skipIf(!HAS_DIST || !HAS_CHROMIUM)(
     let server: RiskGateServer;
 
     beforeAll(async () => {
-      server = await startRiskGate();
+      server = await startRiskGate(harness, 'e2e');
     }, 60_000);
 
     it('serves the script-tag SDK with caching headers, and a registration on the demo page shows a decision whose token decoded', { timeout: 120_000 }, async () => {
@@ -442,7 +195,7 @@ describe.skipIf(!HAS_DIST || !HAS_CHROMIUM)(
 
       const { page } = await launchHeadless();
       const sdkLoaded = page.waitForResponse((response) => new URL(response.url()).pathname === '/sdk/riskgate.min.js');
-      await openDemo(page, server);
+      await openDemo(page, server.base);
       expect((await sdkLoaded).status()).toBe(200);
       expect(await page.getAttribute('script[src$="riskgate.min.js"]', 'src')).toBe('/sdk/riskgate.min.js');
 
@@ -468,7 +221,7 @@ describe.skipIf(!HAS_DIST || !HAS_CHROMIUM)(
 
     it('tags default headless Chromium under Playwright as a bot at level 3 or more', { timeout: 120_000 }, async () => {
       const { page } = await launchHeadless();
-      await openDemo(page, server);
+      await openDemo(page, server.base);
       const answer = await registerOnDemo(page, 'e2e_headless_default');
       const record = await decisionOf(server, answer.risk.sequence_id);
       console.info(`default headless Chromium: ${summary(record)}`);
@@ -479,7 +232,7 @@ describe.skipIf(!HAS_DIST || !HAS_CHROMIUM)(
 
     it('still tags headless Chromium that claims a normal desktop Chrome user agent, by its other signals, at level 3 or more', { timeout: 120_000 }, async () => {
       const { page } = await launchHeadless({ userAgent: DESKTOP_UA });
-      await openDemo(page, server);
+      await openDemo(page, server.base);
       expect(await page.evaluate(() => navigator.userAgent)).toBe(DESKTOP_UA);
       const answer = await registerOnDemo(page, 'e2e_headless_desktop_ua');
       const record = await decisionOf(server, answer.risk.sequence_id);
@@ -500,7 +253,7 @@ describe.skipIf(!HAS_DIST || !HAS_CHROMIUM)(
         captured = (route.request().postDataJSON() as { black_box?: string }).black_box;
         await route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ message: 'held back by the test' }) });
       });
-      await openDemo(page, server);
+      await openDemo(page, server.base);
       await page.fill('input[name=username]', 'e2e_replayer');
       await page.fill('input[name=password]', 'correct-horse-battery');
       await page.click('#register-button');
@@ -540,19 +293,19 @@ describe.skipIf(!HAS_DIST || !HAS_CHROMIUM)(
 
     it('keeps the device_id across page loads of one persistent profile, and gives two fresh profiles different ones', { timeout: 180_000 }, async () => {
       const one = await launchHeadless();
-      await openDemo(one.page, server);
+      await openDemo(one.page, server.base);
       const a1 = (await registerOnDemo(one.page, 'e2e_device_a1')).risk.device_id;
-      await openDemo(one.page, server); // a second page load
+      await openDemo(one.page, server.base); // a second page load
       const a2 = (await registerOnDemo(one.page, 'e2e_device_a2')).risk.device_id;
-      await closeContext(one.context);
+      await one.close();
       // The same profile opened again by a new browser process.
       const again = await launchHeadless({ profile: one.profile });
-      await openDemo(again.page, server);
+      await openDemo(again.page, server.base);
       const a3 = (await registerOnDemo(again.page, 'e2e_device_a3')).risk.device_id;
-      await closeContext(again.context);
+      await again.close();
 
       const other = await launchHeadless();
-      await openDemo(other.page, server);
+      await openDemo(other.page, server.base);
       const b1 = (await registerOnDemo(other.page, 'e2e_device_b1')).risk.device_id;
 
       console.info(`device ids: profile A ${a1} ${a2} ${a3}; profile B ${b1}`);
@@ -580,124 +333,53 @@ describe.skipIf(!HAS_DIST || !HAS_CHROMIUM)(
        */
       it('scores a person-like visit in a normal headful Chromium (Xvfb, xdotool input only) at level 1 or lower, without the bot tag', { timeout: 300_000 }, async () => {
         // Its own server: the other tests' registrations from 127.0.0.1 must not count against this visitor.
-        const personServer = await startRiskGate();
-        const xvfb = await startXvfb(SCREEN.width, SCREEN.height);
+        const personServer = await startRiskGate(harness, 'person');
+        const xvfb = await harness.xvfb(SCREEN.width, SCREEN.height);
 
         // 1. The window metrics of a desktop Chromium started with the same flags.
-        const metrics = await new Promise<{ outerWidth: number; outerHeight: number; innerWidth: number; innerHeight: number; screenX: number; screenY: number; dpr: number }>(
-          (resolve, reject) => {
-            let probeServer: HttpServer | undefined;
-            let browser: ReturnType<typeof startDesktopChromium> | undefined;
-            const timer = setTimeout(() => finish(new Error(`the probe page did not report its window metrics:\n${browser?.output() ?? ''}`)), 90_000);
-            let done = false;
-            const finish = (result: Error | Parameters<typeof resolve>[0]) => {
-              if (done) return;
-              done = true;
-              clearTimeout(timer);
-              probeServer?.close();
-              void (browser ? endGroup(browser) : Promise.resolve()).then(() => (result instanceof Error ? reject(result) : resolve(result)));
-            };
-            probeServer = createHttpServer((request, response) => {
-              if (request.method === 'POST') {
-                let body = '';
-                request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-                request.on('end', () => {
-                  response.writeHead(204).end();
-                  finish(JSON.parse(body));
-                });
-                return;
-              }
-              response.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>probe</title><script>
-                // Report once the window has settled (the info bar can come a little after the page).
-                let last = '';
-                const tick = () => {
-                  const m = { outerWidth, outerHeight, innerWidth, innerHeight, screenX, screenY, dpr: devicePixelRatio };
-                  const now = JSON.stringify(m);
-                  if (now === last && document.visibilityState === 'visible') fetch('/report', { method: 'POST', body: now });
-                  else { last = now; setTimeout(tick, 1000); }
-                };
-                setTimeout(tick, 1500);
-              </script>`);
-            });
-            probeServer.listen(0, '127.0.0.1', () => {
-              const { port } = probeServer!.address() as AddressInfo;
-              browser = startDesktopChromium(xvfb, `http://127.0.0.1:${port}/probe`, SCREEN.width, SCREEN.height);
-            });
-          },
-        );
+        const probe = await startWindowProbe();
+        const probeBrowser = startDesktopChromium(xvfb, probe.url, SCREEN.width, SCREEN.height);
+        let metrics: WindowMetrics;
+        try {
+          metrics = await probe.reported(90_000, () => `the probe page did not report its window metrics:\n${probeBrowser.output()}`);
+        } finally {
+          probe.close();
+          await harness.end(probeBrowser);
+        }
         console.info(`desktop Chromium window metrics under Xvfb: ${JSON.stringify(metrics)}`);
         expect(metrics.dpr).toBe(1);
-        const offset = { x: metrics.screenX + (metrics.outerWidth - metrics.innerWidth) / 2, y: metrics.screenY + metrics.outerHeight - metrics.innerHeight };
+        const toScreen = windowToScreen(metrics);
 
         // 2. Where the fields are, from the same page laid out at the same viewport in headless Chromium.
         const layout = await launchHeadless({ viewport: { width: metrics.innerWidth, height: metrics.innerHeight } });
-        await openDemo(layout.page, server);
-        const boxes: Record<string, { x: number; y: number; width: number; height: number }> = {};
-        for (const [name, selector] of Object.entries({ username: 'input[name=username]', email: 'input[name=email]', password: 'input[name=password]', button: '#register-button', heading: '#join h1' })) {
-          const box = await layout.page.locator(selector).boundingBox();
-          expect(box, selector).not.toBeNull();
-          expect(box!.y + box!.height, `${selector} lies below the fold of a ${SCREEN.width}×${SCREEN.height} window`).toBeLessThan(metrics.innerHeight);
-          boxes[name] = box!;
-        }
-        const screen = (name: string, fx = 0.5, fy = 0.5): [number, number] => [
-          Math.round(offset.x + boxes[name]!.x + boxes[name]!.width * fx),
-          Math.round(offset.y + boxes[name]!.y + boxes[name]!.height * fy),
-        ];
-        // The colour of the button's left end (no text there), to recognise the rendered page on the framebuffer.
-        const buttonSpot = { x: boxes.button!.x + 10, y: boxes.button!.y + boxes.button!.height / 2 };
-        const headlessShot = PNG.sync.read(await layout.page.screenshot());
-        const buttonColour = pixel(headlessShot, buttonSpot.x, buttonSpot.y);
-        await closeContext(layout.context);
+        await openDemo(layout.page, server.base);
+        const fields = await demoFormLayout(layout.page, metrics.innerHeight);
+        await layout.close();
+        const at = (part: DemoFormPart, fx = 0.5, fy = 0.5) => {
+          const box = fields.boxes[part];
+          return toScreen(box.x + box.width * fx, box.y + box.height * fy);
+        };
 
         // 3. The visit: a desktop Chromium nothing is attached to.
         const visitor = startDesktopChromium(xvfb, `${personServer.base}/demo/`, SCREEN.width, SCREEN.height);
         const windowId = (await xdotool(xvfb, ['search', '--sync', '--onlyvisible', '--class', 'chromium'], 90_000)).trim().split('\n')[0];
         expect(windowId, visitor.output()).toMatch(/^\d+$/);
-        const onScreen = { x: offset.x + buttonSpot.x, y: offset.y + buttonSpot.y };
-        let seen: number[] = [];
-        await expect
-          .poll(
-            () => {
-              seen = pixel(screenPng(xvfb), onScreen.x, onScreen.y);
-              return sameColour(seen, buttonColour);
-            },
-            { timeout: 90_000, interval: 500 },
-          )
-          .toBe(true)
-          .catch((error: Error) => {
-            const file = saveScreen(xvfb, 'riskgate-e2e-xvfb-not-ready.png');
-            throw new Error(`the demo page's button is not at (${onScreen.x}, ${onScreen.y}): colour ${seen} vs ${buttonColour} expected; screen in ${file}\n${error.message}`);
-          });
+        await untilOnScreen(xvfb, toScreen(fields.buttonSpot.x, fields.buttonSpot.y), fields.buttonColour, {
+          what: "the demo page's button",
+          timeoutMs: 90_000,
+          screenshot: 'riskgate-e2e-xvfb-not-ready.png',
+          detail: () => visitor.output().slice(-2000),
+        });
         // The page's script fetches its config, then starts the SDK; a person looks at the page first anyway.
         await sleep(2500);
 
-        const random = jitter(0x5eed);
-        let at: [number, number] = [Math.round(SCREEN.width / 2), Math.round(SCREEN.height / 2)];
-        const moveTo = async (target: [number, number]) => {
-          await movePointer(xvfb, at, target, random);
-          at = target;
-          await sleep(150 + random() * 400);
-        };
-        const typeText = (text: string) => xdotool(xvfb, ['type', '--delay', '120', text], 60_000);
-
-        await moveTo(screen('heading', 0.3, 0.5)); // reading the heading
-        await moveTo(screen('email', 0.8, 0.3));
-        await moveTo(screen('username', 0.25, 0.55));
-        await xdotool(xvfb, ['click', '1']);
-        await sleep(400);
-        await typeText('lily_chen');
-        await sleep(300);
-        await xdotool(xvfb, ['key', 'Tab']);
-        await typeText('lily.chen@example.com');
-        await sleep(300);
-        await xdotool(xvfb, ['key', 'Tab']); // past the optional mobile number
-        await sleep(200);
-        await xdotool(xvfb, ['key', 'Tab']);
-        await typeText('correct-horse-battery');
-        await sleep(500);
-        await moveTo(screen('password', 0.7, 1.6));
-        await moveTo(screen('button', 0.45, 0.5));
-        await xdotool(xvfb, ['click', '1']);
+        await personFillsDemoForm(xvfb, at, {
+          username: 'lily_chen',
+          email: 'lily.chen@example.com',
+          random: jitter(0x5eed),
+          pointer: [Math.round(SCREEN.width / 2), Math.round(SCREEN.height / 2)],
+          typeDelayMs: 120,
+        });
 
         // 4. The decision, from the server's SQLite file (read-only): the test has no sequence id.
         const databaseFile = join(personServer.dataDir, 'riskgate.sqlite');
@@ -731,9 +413,9 @@ describe.skipIf(!HAS_DIST || !HAS_CHROMIUM)(
         expect(record.level, summary(record)).toBeLessThanOrEqual(1);
         expect(record.decision, summary(record)).toBe('accept');
 
-        await endGroup(visitor);
-        await endGroup(xvfb.process);
-        await endGroup(personServer.process);
+        await harness.end(visitor);
+        await xvfb.stop();
+        await harness.end(personServer.process);
       });
     });
   },

@@ -5,7 +5,6 @@
  * HTTP to a running RiskGate. Tokens go through the server's own evaluate.
  */
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionRecord, EvaluateResponse } from '../../shared/schemas.js';
@@ -18,6 +17,7 @@ import {
   EMULATOR,
   ensureMiniprogramBuilt,
   httpTransport,
+  loadMiniprogramSdk,
   MINIPROGRAM_DIR,
   PHONE,
   startServer,
@@ -36,14 +36,8 @@ interface Sdk {
   VERSION: string;
 }
 
-const require = createRequire(import.meta.url);
-const INDEX = join(MINIPROGRAM_DIR, 'index.js');
-
 /** A fresh copy of the bundle: a new run of the mini-program (module state and caches gone, storage kept). */
-function loadSdk(): Sdk {
-  for (const key of Object.keys(require.cache)) if (key.startsWith(MINIPROGRAM_DIR)) delete require.cache[key];
-  return require(INDEX) as Sdk;
-}
+const loadSdk = () => loadMiniprogramSdk<Sdk>();
 
 let server: RunningServer;
 

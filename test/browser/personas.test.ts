@@ -40,40 +40,12 @@ import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from 'vi
 import { CHROMIUM, HEADLESS_CHROMIUM_ARGS } from '../support/chromium.js';
 import { connectCdp, evaluate } from '../support/cdp.js';
 import { fetchServerKey, forgeToken, openRawPayload } from '../support/forger.js';
-import {
-  api,
-  checkNotFallback,
-  decisionOf,
-  desktopChromiumArgs,
-  HAS_CHROMIUM,
-  HAS_DIST,
-  HAS_X11_TOOLS,
-  Harness,
-  openDemo,
-  PersonaTable,
-  personVisit,
-  registerOnDemo,
-  sleep,
-  startRiskGate,
-  startXvfb,
-  summary,
-  x11Env,
-  XDOTOOL,
-  XVFB,
-  type DemoAnswer,
-  type EvaluateAnswer,
-  type Machine,
-  type RiskGateServer,
-  type Xvfb,
-} from '../support/personas.js';
+import { api, Harness, HAS_CHROMIUM, HAS_DIST, MISSING, openDemo, sleep, type DemoAnswer, type EvaluateAnswer, type RiskGateServer } from '../support/demo-server.js';
+import { checkNotFallback, decisionOf, PersonaTable, personVisit, registerOnDemo, startPersonaServer, summary, type Machine } from '../support/personas.js';
+import { DESKTOP_CHROMIUM_FLAGS, desktopChromiumArgs, HAS_X11_TOOLS, MISSING_X11, x11Env, type Display } from '../support/x11.js';
 import { startForwardingProxy } from '../support/reverse-proxy.js';
 import { desktopChromeUserAgent, STEALTH_GPU, stealthInitScript } from '../support/stealth.js';
 
-const MISSING = [
-  ...(HAS_DIST ? [] : ['dist/demo/main.js or dist/sdk/riskgate.min.js (run `npm run build`; `npm test` does)']),
-  ...(HAS_CHROMIUM ? [] : [`${CHROMIUM} (Debian's chromium package; \`bash .ci/run\` installs it)`]),
-].join(' and ');
-const MISSING_X11 = `${XVFB} or ${XDOTOOL} (Debian's xvfb and xdotool packages)`;
 const READY = HAS_DIST && HAS_CHROMIUM;
 const READY_X11 = READY && HAS_X11_TOOLS;
 
@@ -97,7 +69,7 @@ const FARM_SIZE = 30;
 /** From this registration on, every farm registration must be at level 3 or more. */
 const FARM_CAUGHT_BY = 5;
 
-const harness = new Harness();
+const harness = new Harness('riskgate-personas-');
 const table = new PersonaTable();
 /** A clean real Chromium token's payload, for the forger (5c) to copy: the person's (8), else persona 4a's. */
 let cleanSource: { payload: Record<string, unknown>; userAgent: string; from: string } | undefined;
@@ -207,7 +179,7 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
     });
 
     it('8. a person registering on the demo page: level ≤ 1', { timeout: 240_000 }, async () => {
-      const server = await startRiskGate(harness, 'person');
+      const server = await startPersonaServer(harness, 'person');
       const machine: Machine = { width: 1280, height: 800, dpr: 1, tz: 'Asia/Shanghai', lang: 'zh-CN' };
       const visit = await personVisit(harness, { server, ip: IP.person, machine, username: 'lily_chen', email: 'lily.chen@example.com', seed: 0x5eed, layoutBrowser });
       if (visit.blackBox) cleanSource = { payload: await openRawPayload(server.dataDir, visit.blackBox), userAgent: visit.seen.userAgent, from: 'the person (8, plain headful Chromium)' };
@@ -222,7 +194,7 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
     });
 
     it('9. a household/office NAT: 5 people on 5 machines behind one public IP, one registration each: each level ≤ 1', { timeout: 300_000 }, async () => {
-      const server = await startRiskGate(harness, 'household');
+      const server = await startPersonaServer(harness, 'household');
       const people: { username: string; email: string; machine: Machine }[] = [
         { username: 'wang_fang', email: 'wang.fang@example.com', machine: { width: 1280, height: 800, dpr: 1, tz: 'Asia/Shanghai', lang: 'zh-CN' } },
         { username: 'jonas_weber', email: 'jonas.weber@example.com', machine: { width: 1920, height: 1200, dpr: 1.5, tz: 'Europe/Berlin', lang: 'de-DE' } },
@@ -262,7 +234,7 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
     let server: RiskGateServer;
 
     beforeAll(async () => {
-      server = await startRiskGate(harness, 'bots');
+      server = await startPersonaServer(harness, 'bots');
     }, 60_000);
 
     it('1. default headless Chromium under Playwright: level ≥ 3', { timeout: 120_000 }, async () => {
@@ -316,21 +288,16 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
     });
 
     describe.skipIf(!READY_X11)(READY_X11 ? 'headful under Xvfb' : `SKIPPED (missing ${MISSING_X11})`, () => {
-      let xvfb: Xvfb;
+      let xvfb: Display;
       beforeAll(async () => {
-        xvfb = await startXvfb(harness, 1280, 800);
+        xvfb = await harness.xvfb(1280, 800);
       }, 60_000);
 
       it('4a. headful Chromium under Xvfb driven by Playwright (viewport null, AutomationControlled off): level ≥ 3', { timeout: 150_000 }, async () => {
         const browser = await launch({
           headless: false,
           args: [
-            '--no-sandbox',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            '--disable-quic',
+            ...DESKTOP_CHROMIUM_FLAGS,
             '--disable-blink-features=AutomationControlled',
             '--window-size=1280,800',
             '--window-position=0,0',
@@ -519,7 +486,7 @@ describe.skipIf(!READY)(READY ? 'personas of issue 12: built server, real Chromi
      * All 30 run even when an early one fails, so the table shows the curve.
      */
     async function farm(label: string, ipOf: (i: number) => string, check: ExpectStatic): Promise<void> {
-      const server = await startRiskGate(harness, `farm-${label}`);
+      const server = await startPersonaServer(harness, `farm-${label}`);
       const browser = await launchCarefulHeadless();
       const userAgent = desktopChromeUserAgent(chromeMajor);
       // A registration that breaks (a timeout, the demo backend's fallback) is kept as an error and the farm goes on.

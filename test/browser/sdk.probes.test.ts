@@ -31,7 +31,8 @@ import { openBlackBox } from '../../server/engine/token/decode.js';
 import { ensureSdkBuilt, SDK_DIR } from '../support/build.js';
 import { CHROMIUM, HEADLESS_CHROMIUM_ARGS } from '../support/chromium.js';
 import { STEALTH_GPU, STEALTH_INIT_SCRIPT, STEALTH_USER_AGENT } from '../support/stealth.js';
-import { endGroup, HAS_X11_TOOLS, startXvfb, xdotool, type Display } from '../support/x11.js';
+import { endGroup } from '../support/processes.js';
+import { HAS_X11_TOOLS, startXvfb, xdotool, type Display } from '../support/x11.js';
 
 const APP_KEY = 'app_probes_test';
 const ring = new TokenKeyRing([generateTokenKey()]);

@@ -8,38 +8,24 @@
  * Puzzles are seeded (deterministic bytes), so the rates are the same on every
  * run; bench/challenge-bench.ts measures them on crypto-random puzzles.
  */
-import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config/config.js';
 import { networkPrefix } from '../../server/engine/identifiers/ip-prefix.js';
 import { apiErrorFor } from '../../server/http/errors.js';
 import { ChallengeService, type Requester } from '../../server/services/challenges.js';
 import { Refused } from '../../server/services/failures.js';
-import { generateSliderPuzzle, type RandomBytes, type SliderPuzzle } from '../../server/engine/challenges/slider/puzzle.js';
+import { generateSliderPuzzle, type SliderPuzzle } from '../../server/engine/challenges/slider/puzzle.js';
 import { IdentifierKeys } from '../../server/engine/identifiers/identifiers.js';
 import { MemoryHotState } from '../../server/adapters/hot-state/memory.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { solvePow as sdkSolvePow } from '../../client/core/challenge/pow.js';
 import { PowIssuer } from '../../server/engine/challenges/slider/pow.js';
 import { APP_KEY, testApp, type TestApp } from '../support/app.js';
+import { seededBytes } from '../support/puzzles.js';
 import { attackOnce, FINDERS, solvePow, type SliderView } from '../support/slider-solver.js';
 import { humanTrack, seeded } from '../support/tracks.js';
 
 const ORIGIN = 'https://shop.example';
-
-function seededBytes(seed: string): RandomBytes {
-  let counter = 0;
-  return (size) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    while (length < size) {
-      const block = createHash('sha256').update(`${seed}:${counter++}`).digest();
-      chunks.push(block);
-      length += block.length;
-    }
-    return Buffer.concat(chunks).subarray(0, size);
-  };
-}
 
 const apps: TestApp[] = [];
 afterEach(async () => {

@@ -23,13 +23,12 @@ import { MemoryHotState } from '../../server/adapters/hot-state/memory.js';
 import type {
   ChallengeAnswerResponse,
   ChallengeStartResponse,
-  ErrorBody,
   EvaluateResponse,
   SliderPuzzleView,
   SmsSendResponse,
   VerifyResponse,
 } from '../../shared/schemas.js';
-import { APP_KEY, OTHER_APP_KEY, OTHER_APP_SECRET, testApp, type TestApp } from '../support/app.js';
+import { APP_KEY, injectJson, OTHER_APP_KEY, OTHER_APP_SECRET, testApp, type TestApp } from '../support/app.js';
 import { makeToken, newDevice } from '../support/tokens.js';
 import { botTrack, humanTrack, seeded } from '../support/tracks.js';
 import { solvePow } from '../support/slider-solver.js';
@@ -169,11 +168,7 @@ async function harness(raw: Record<string, unknown> = {}, options: Parameters<ty
   };
 }
 
-type Body<T> = T & Partial<ErrorBody>;
-async function call<T>(t: TestApp, options: InjectOptions) {
-  const response = await t.app.inject(options);
-  return { status: response.statusCode, headers: response.headers, body: response.json() as Body<T> };
-}
+const call = injectJson;
 
 /** A browser sends its Origin; a mini-program (or a test that says null) sends none. */
 const sdkHeaders = (origin: string | null) => (origin ? { origin } : {});

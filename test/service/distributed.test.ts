@@ -35,7 +35,7 @@
  *
  * `npm test` builds first. Run alone: `npm run build && npx vitest run distributed.test.ts`.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
@@ -51,7 +51,11 @@ import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEA
 import { ROOT } from '../support/build.js';
 import { cleanEnv, freePort, Processes, SERVER_CLI, SERVER_MAIN, stop, type Proc, type ServerProc } from '../support/processes.js';
 import { enrollBody } from '../support/enroll.js';
+import { firstPostgres, postgresUnreachable } from '../support/postgres.js';
+import { privateRedisArgs, REDIS_URL, redisProblem, redisServerOnPath, redisUnreachable } from '../support/redis.js';
 import { makeToken, newDevice } from '../support/tokens.js';
+import { fetchJson, type Json } from '../support/http.js';
+import { poll, sleep } from '../support/wait.js';
 
 const RULES_FILE = join(ROOT, 'test', 'fixtures', 'distributed-rules.yaml');
 const START_TIMEOUT_MS = 30_000;
@@ -67,67 +71,20 @@ const SECRETS_KEK = generateKeyEncryptionKey();
 
 // ---------------------------------------------------------------- probes
 
-const REDIS_URL = process.env.RISKGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PG_CANDIDATES = process.env.RISKGATE_TEST_DATABASE_URL
-  ? [process.env.RISKGATE_TEST_DATABASE_URL]
-  : ['postgres://postgres@127.0.0.1:5432/test', 'postgres://root@127.0.0.1:5432/test'];
-
-async function redisProblem(url: string): Promise<string | undefined> {
-  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000 });
-  let cause: string | undefined;
-  probe.on('error', (error: Error) => (cause ??= error.message));
-  try {
-    await probe.connect();
-    await probe.ping();
-    return undefined;
-  } catch (error) {
-    return cause ?? (error as Error).message;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-async function firstPostgres(urls: readonly string[]): Promise<{ url?: string; error?: string }> {
-  let error = 'no URL to try';
-  for (const url of urls) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      return { url };
-    } catch (e) {
-      error = (e as Error).message;
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-  return { error };
-}
-
-const redisServerOnPath = await new Promise<boolean>((resolve) => {
-  const child = spawn('redis-server', ['--version'], { stdio: 'ignore' });
-  child.on('error', () => resolve(false));
-  child.on('exit', (code) => resolve(code === 0));
-});
-
 const HAS_DIST = existsSync(SERVER_MAIN) && existsSync(SERVER_CLI);
-const [redisDown, pgProbe] = HAS_DIST ? await Promise.all([redisProblem(REDIS_URL), firstPostgres(PG_CANDIDATES)]) : [undefined, { url: undefined }];
+const [redisDown, pgProbe] = HAS_DIST ? await Promise.all([redisProblem(), firstPostgres()]) : [undefined, { url: undefined }];
 const SKIP_REASON = !HAS_DIST
   ? 'dist/server/main.js or dist/server/cli.js is missing: run `npm run build` first (`npm test` does)'
   : redisDown !== undefined
-    ? `Redis at ${REDIS_URL} is unreachable (${redisDown}); set RISKGATE_TEST_REDIS_URL to point elsewhere`
+    ? redisUnreachable(redisDown)
     : pgProbe.url === undefined
-      ? `PostgreSQL is unreachable at ${PG_CANDIDATES.join(' or ')} (${pgProbe.error}); set RISKGATE_TEST_DATABASE_URL to point elsewhere`
+      ? postgresUnreachable(pgProbe.error)
       : undefined;
 if (SKIP_REASON) {
   if (process.env.CI) throw new Error(`${SKIP_REASON}; CI is set, so this fails instead of skipping the distributed-mode tests`);
   console.warn(`distributed-mode tests SKIPPED: ${SKIP_REASON}`);
 }
-if (!SKIP_REASON && !redisServerOnPath) {
-  if (process.env.CI) throw new Error('redis-server is not on PATH; CI is set, so this fails instead of skipping the Redis outage test');
-  console.warn('redis-server is not on PATH: skipping the Redis outage test of the distributed-mode tests');
-}
+const redisServerFound = !SKIP_REASON && (await redisServerOnPath('the Redis outage test of the distributed-mode tests'));
 const ADMIN_PG_URL = pgProbe.url ?? '';
 
 // ---------------------------------------------------------------- processes
@@ -141,41 +98,9 @@ const tempDir = (prefix: string) => processes.tempDir(prefix);
 const startServer = (name: string, extra: Record<string, string>): Promise<Server> =>
   processes.startServer(name, { RISKGATE_RULES: RULES_FILE, ...extra }, START_TIMEOUT_MS);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` every `everyMs` until it returns a value other than undefined, or throws after `timeoutMs`. */
-async function poll<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(everyMs);
-  }
-}
-
 // ---------------------------------------------------------------- HTTP
 
-/** A parsed JSON body; tests read fields loosely and check them with expect. */
-type Json = Record<string, any>;
-
-async function call(server: Server, method: string, path: string, body?: unknown, headers: Record<string, string> = AUTH): Promise<{ status: number; json: Json }> {
-  const response = await fetch(`${server.base}${path}`, {
-    method,
-    headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await response.text();
-  let json: Json;
-  try {
-    json = JSON.parse(text) as Json;
-  } catch {
-    json = { unparsed: text };
-  }
-  return { status: response.status, json };
-}
-
+const call = (server: Server, method: string, path: string, body?: unknown, headers: Record<string, string> = AUTH) => fetchJson(server.base, method, path, { body, headers });
 const evaluate = (server: Server, body: Record<string, unknown>) => call(server, 'POST', '/v1/risk/evaluate', body);
 const reasonIds = (body: Json): string[] => ((body.reasons ?? []) as { id: string }[]).map((r) => r.id);
 const jwks = async (server: Server): Promise<(ServerTokenKey & { use: string; alg: string })[]> => {
@@ -723,13 +648,13 @@ describe.skipIf(SKIP_REASON !== undefined)(SKIP_REASON ? `SKIPPED distributed mo
     });
   });
 
-  describe.skipIf(!redisServerOnPath)('Redis outage under load (private redis-server)', () => {
+  describe.skipIf(!redisServerFound)('Redis outage under load (private redis-server)', () => {
     let redisPort: number;
     let redis: Proc | undefined;
     let C: Server;
 
     const startRedis = async (): Promise<Proc> => {
-      const proc = processes.track('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+      const proc = processes.track('redis-server', privateRedisArgs(redisPort));
       const url = `redis://127.0.0.1:${redisPort}`;
       const deadline = Date.now() + 10_000;
       for (;;) {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerTokenKey } from '../../shared/jwk.js';
 import { Processes, SERVER_MAIN, type ServerProc } from '../support/processes.js';
+import { fetchJson } from '../support/http.js';
 import { makeToken } from '../support/tokens.js';
 
 const HAS_DIST = existsSync(SERVER_MAIN);
@@ -36,16 +37,7 @@ async function kill9(server: ServerProc): Promise<void> {
   expect(signal).toBe('SIGKILL');
 }
 
-async function call(server: ServerProc, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`${server.base}${path}`, {
-    method,
-    headers: body === undefined ? AUTH : { ...AUTH, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.text();
-  return { status: response.status, json: JSON.parse(text) as Record<string, unknown> };
-}
+const call = (server: ServerProc, method: string, path: string, body?: unknown) => fetchJson(server.base, method, path, { body, headers: AUTH, timeoutMs: 10_000 });
 
 /** POSTs a list entry and kills the server with SIGKILL as soon as the 200 is in hand. */
 async function addThenKill(server: ServerProc, entry: Record<string, unknown>): Promise<string> {

@@ -6,8 +6,6 @@
  * next run of the mini-program reuses it.
  */
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as noble from '../../client/miniprogram/src/crypto.js';
 import { solveInSlices } from '../../client/miniprogram/src/enrollment.js';
@@ -16,16 +14,12 @@ import { EnrollmentService } from '../../server/services/enrollment.js';
 import { MemoryHotState } from '../../server/adapters/hot-state/memory.js';
 import { openBlackBox } from '../../server/engine/token/decode.js';
 import type { DecisionRecord, EvaluateResponse } from '../../shared/schemas.js';
-import { APP_KEY, createFakeWx, ensureMiniprogramBuilt, httpTransport, MINIPROGRAM_DIR, PHONE, startServer, type RunningServer } from '../support/miniprogram.js';
+import { APP_KEY, createFakeWx, ensureMiniprogramBuilt, httpTransport, loadMiniprogramSdk, PHONE, startServer, type RunningServer } from '../support/miniprogram.js';
 
 interface Client {
   getBlackBox(): Promise<string>;
 }
-const require = createRequire(import.meta.url);
-function loadSdk(): { init(options: Record<string, unknown>): Client } {
-  for (const key of Object.keys(require.cache)) if (key.startsWith(MINIPROGRAM_DIR)) delete require.cache[key];
-  return require(join(MINIPROGRAM_DIR, 'index.js')) as { init(options: Record<string, unknown>): Client };
-}
+const loadSdk = () => loadMiniprogramSdk<{ init(options: Record<string, unknown>): Client }>();
 
 let server: RunningServer;
 beforeAll(async () => {

@@ -14,6 +14,7 @@ import { RedisHotState } from '../../server/adapters/hot-state/redis.js';
 import { ERROR_CODES } from '../../shared/constants.js';
 import { APP_KEY, OTHER_APP_KEY, testApp, type TestApp } from '../support/app.js';
 import { askPuzzle, enroll, enrollBody, post, proofOf } from '../support/enroll.js';
+import { deleteKeys, testRedisUrl } from '../support/redis.js';
 import { makeToken, newDevice } from '../support/tokens.js';
 
 const FAST = { enrollment: { baseDerivations: 6, cost: 50 } };
@@ -148,34 +149,19 @@ function enrollmentSuite(name: string, options: () => Promise<Parameters<typeof 
 
 enrollmentSuite('memory', async () => FAST);
 
-const REDIS_URL = process.env.RISKGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const redisUp = await (async () => {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000 });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.ping();
-    return true;
-  } catch {
-    if (process.env.CI) throw new Error(`Redis at ${REDIS_URL} is unreachable; CI is set, so the Redis enrollment suite fails instead of skipping`);
-    console.warn(`Redis at ${REDIS_URL} is unreachable: skipping the Redis enrollment suite`);
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-})();
+const REDIS_URL = await testRedisUrl('the Redis enrollment suite');
 const redisStates: RedisHotState[] = [];
 afterAll(async () => {
-  if (!redisUp) return;
+  if (REDIS_URL === undefined) return;
   const admin = new Redis(REDIS_URL);
   for (const state of redisStates) await state.close();
-  const keys = await admin.keys('rgtest-enroll:*');
-  if (keys.length) await admin.del(...keys);
+  await deleteKeys(admin, 'rgtest-enroll:');
   admin.disconnect();
 });
-if (redisUp) {
+if (REDIS_URL !== undefined) {
+  const url = REDIS_URL;
   enrollmentSuite('Redis', async () => {
-    const state = await RedisHotState.open({ url: REDIS_URL, keyPrefix: `rgtest-enroll:${process.pid}-${randomBytes(4).toString('hex')}:` });
+    const state = await RedisHotState.open({ url, keyPrefix: `rgtest-enroll:${process.pid}-${randomBytes(4).toString('hex')}:` });
     redisStates.push(state);
     return { ...FAST, hotState: state };
   });

@@ -7,13 +7,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { InjectOptions } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { DEFAULT_RULES_FILE } from '../../server/app.js';
 import type { SmsMessage, SmsProvider } from '../../server/adapters/sms/provider.js';
-import type { ChallengeAnswerResponse, ChallengeStartResponse, ErrorBody, EvaluateResponse, SmsSendResponse, VerifyResponse } from '../../shared/schemas.js';
-import { APP_KEY, OTHER_APP_KEY, OTHER_APP_SECRET, testApp, type TestApp } from '../support/app.js';
+import type { ChallengeAnswerResponse, ChallengeStartResponse, EvaluateResponse, SmsSendResponse, VerifyResponse } from '../../shared/schemas.js';
+import { APP_KEY, injectJson, OTHER_APP_KEY, OTHER_APP_SECRET, testApp, type TestApp } from '../support/app.js';
 import { makeToken, newDevice } from '../support/tokens.js';
 
 const MOBILE = '+8613812345678';
@@ -55,11 +54,7 @@ async function app(raw: Record<string, unknown>, sms?: SmsProvider): Promise<Tes
   return t;
 }
 
-type Body<T> = T & Partial<ErrorBody>;
-async function call<T>(t: TestApp, options: InjectOptions) {
-  const response = await t.app.inject(options);
-  return { status: response.statusCode, body: response.json() as Body<T> };
-}
+const call = injectJson;
 
 const evaluate = (t: TestApp, body: Record<string, unknown>, authorization = t.auth.authorization) =>
   call<EvaluateResponse>(t, { method: 'POST', url: '/v1/risk/evaluate', headers: { authorization }, payload: { event: 'login', ip: '203.0.113.9', ...body } });

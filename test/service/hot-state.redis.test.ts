@@ -4,9 +4,9 @@
  * prefix, outage behaviour with a private redis-server that is killed and
  * restarted).
  *
- * Redis at RISKGATE_TEST_REDIS_URL (default redis://127.0.0.1:6379). When it is
- * unreachable the suites are skipped with a message, except under CI where
- * that is a failure.
+ * Redis at RISKGATE_TEST_REDIS_URL (default redis://127.0.0.1:6379; see
+ * test/support/redis.ts). When it is unreachable the suites are skipped with a
+ * message, except under CI where that is a failure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,51 +23,15 @@ import { recordOutcome } from '../../server/engine/challenges/outcomes.js';
 import { observationBatch } from '../../server/engine/evaluation/observations.js';
 import { describeHotState } from './hot-state.contract.js';
 import { freePort } from '../support/processes.js';
+import { deleteKeys, privateRedisArgs, REDIS_URL, redisServerOnPath, scanKeys, testRedisUrl, untilRedisAnswers } from '../support/redis.js';
 
-const REDIS_URL = process.env.RISKGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RUN = `rgtest:${process.pid}-${randomBytes(4).toString('hex')}`;
 
-async function reachable(url: string): Promise<string | undefined> {
-  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000 });
-  let cause: string | undefined;
-  probe.on('error', (error: Error) => (cause ??= error.message));
-  try {
-    await probe.connect();
-    await probe.ping();
-    return undefined;
-  } catch (error) {
-    return cause ?? (error as Error).message;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const unreachable = await reachable(REDIS_URL);
-if (unreachable !== undefined) {
-  const message = `Redis at ${REDIS_URL} is unreachable (${unreachable})`;
-  if (process.env.CI) throw new Error(`${message}; CI is set, so this fails instead of skipping the Redis hot-state suites`);
-  console.warn(`${message}: skipping the Redis hot-state suites (set RISKGATE_TEST_REDIS_URL to point elsewhere)`);
-}
+const unreachable = (await testRedisUrl('the Redis hot-state suites')) === undefined;
 
 /** A client for inspecting and cleaning up keys. */
 let admin: Redis | undefined;
 const adminClient = (): Redis => (admin ??= new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }));
-
-async function scanKeys(client: Redis, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  return keys;
-}
-
-async function deleteKeys(client: Redis, prefix: string): Promise<void> {
-  const keys = await scanKeys(client, prefix);
-  for (let i = 0; i < keys.length; i += 500) await client.unlink(...keys.slice(i, i + 500));
-}
 
 afterAll(async () => {
   if (!admin) return;
@@ -96,7 +60,7 @@ describeHotState(
       },
     };
   },
-  { skip: unreachable !== undefined },
+  { skip: unreachable },
 );
 
 const WINDOWS = [5 * 60_000, 3_600_000, 86_400_000];
@@ -128,7 +92,7 @@ function evaluationBatch(i: number, at = Date.now()): ObservationBatch {
   };
 }
 
-describe.skipIf(unreachable !== undefined)('RedisHotState on Redis', () => {
+describe.skipIf(unreachable)('RedisHotState on Redis', () => {
   const opened: { state: RedisHotState; prefix: string }[] = [];
   let n = 0;
   const open = async (options: Partial<Parameters<typeof RedisHotState.open>[0]> = {}) => {
@@ -365,16 +329,7 @@ describe.skipIf(unreachable !== undefined)('RedisHotState on Redis', () => {
 
 // -- Outage: a private redis-server, killed and restarted on the same port. --
 
-const redisServerAvailable = await new Promise<boolean>((resolve) => {
-  const child = spawn('redis-server', ['--version'], { stdio: 'ignore' });
-  child.on('error', () => resolve(false));
-  child.on('exit', (code) => resolve(code === 0));
-});
-if (!redisServerAvailable) {
-  const message = 'redis-server is not on PATH';
-  if (process.env.CI) throw new Error(`${message}; CI is set, so this fails instead of skipping the Redis outage test`);
-  console.warn(`${message}: skipping the Redis outage test`);
-}
+const redisServerAvailable = await redisServerOnPath('the Redis outage test');
 
 describe.skipIf(!redisServerAvailable)('RedisHotState during a Redis outage', () => {
   let port: number;
@@ -382,15 +337,9 @@ describe.skipIf(!redisServerAvailable)('RedisHotState during a Redis outage', ()
   let state: RedisHotState | undefined;
 
   const startServer = async (): Promise<ChildProcess> => {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      if ((await reachable(`redis://127.0.0.1:${port}`)) === undefined) return child;
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const child = spawn('redis-server', privateRedisArgs(port), { stdio: 'ignore' });
+    await untilRedisAnswers(`redis://127.0.0.1:${port}`, 5000, () => `redis-server on port ${port} did not start`);
+    return child;
   };
   const stopServer = async (signal: NodeJS.Signals = 'SIGKILL') => {
     const child = server;

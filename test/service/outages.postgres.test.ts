@@ -17,43 +17,28 @@
  * PostgreSQL at RISKGATE_TEST_DATABASE_URL or the defaults of
  * test/support/postgres.ts; skipped when unreachable (a failure under CI).
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { EvaluateResponse } from '../../shared/schemas.js';
 import { generateKeyEncryptionKey } from '../../server/adapters/keys/key-encryption.js';
 import type { PostgresRecords } from '../../server/adapters/records/postgres.js';
 import { APP_KEY, testApp, type TestApp } from '../support/app.js';
-import { firstPostgres, PG_CANDIDATES } from '../support/postgres.js';
+import { testPostgresUrl, TestSchemas } from '../support/postgres.js';
+import { type Json } from '../support/http.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { makeToken } from '../support/tokens.js';
+import { poll, sleep } from '../support/wait.js';
 
-const probe = await firstPostgres();
-if (probe.url === undefined) {
-  const message = `PostgreSQL is unreachable at ${PG_CANDIDATES.join(' or ')} (${probe.error})`;
-  if (process.env.CI) throw new Error(`${message}; CI is set, so this fails instead of skipping the PostgreSQL outage tests`);
-  console.warn(`${message}: skipping the PostgreSQL outage tests (set RISKGATE_TEST_DATABASE_URL to point elsewhere)`);
-}
-const ADMIN_URL = probe.url ?? '';
-const RUN = `rgout_${process.pid}_${randomBytes(3).toString('hex')}`;
-let schemaCount = 0;
+const PG_URL = await testPostgresUrl('the PostgreSQL outage tests');
+const ADMIN_URL = PG_URL ?? '';
+const schemas = new TestSchemas(ADMIN_URL, 'rgout');
 
 /** stores.database_timeout_ms: a call waits this for a connection, then as long for its statement. */
 const DATABASE_TIMEOUT_MS = 400;
 /** stores.dependency_timeout_ms: the evaluate path's budget per store call (roomy for a busy machine). */
 const DEPENDENCY_TIMEOUT_MS = 250;
-
-let adminPool: pg.Pool | undefined;
-const admin = (): pg.Pool => {
-  if (!adminPool) {
-    adminPool = new pg.Pool({ connectionString: ADMIN_URL, max: 2 });
-    adminPool.on('error', () => {});
-  }
-  return adminPool;
-};
 
 let current: { t: TestApp; proxy: TcpProxy; schema: string } | undefined;
 afterEach(async () => {
@@ -63,11 +48,9 @@ afterEach(async () => {
   proxy.restore();
   await t.close();
   await proxy.close();
-  await admin().query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await schemas.drop(schema);
 });
-afterAll(async () => {
-  await adminPool?.end();
-});
+afterAll(() => schemas.dropAll());
 
 /** An app whose database is reached through a proxy this test controls. */
 async function start(): Promise<{ t: TestApp; proxy: TcpProxy; schema: string }> {
@@ -76,7 +59,7 @@ async function start(): Promise<{ t: TestApp; proxy: TcpProxy; schema: string }>
   const throughProxy = new URL(ADMIN_URL);
   throughProxy.hostname = '127.0.0.1';
   throughProxy.port = String(proxy.port);
-  const schema = `${RUN}_${schemaCount++}`;
+  const schema = schemas.next();
   try {
     const t = await testApp({
       secrets: { kek_file: kekFile },
@@ -101,7 +84,6 @@ const kekFile = join(kekDir, 'kek');
 writeFileSync(kekFile, `${generateKeyEncryptionKey()}\n`, { mode: 0o600 });
 afterAll(() => rmSync(kekDir, { recursive: true, force: true }));
 
-type Json = Record<string, any>;
 
 async function call(t: TestApp, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown): Promise<{ status: number; json: Json; ms: number }> {
   const started = performance.now();
@@ -119,21 +101,12 @@ async function call(t: TestApp, method: 'GET' | 'POST' | 'DELETE', url: string, 
 const evaluate = (t: TestApp, body: Json) => call(t, 'POST', '/v1/risk/evaluate', body);
 const token = (t: TestApp) => makeToken({ serverKey: t.app.riskgate.keys.current().primary, appKey: APP_KEY });
 const reasonIds = (body: Json): string[] => ((body as EvaluateResponse).reasons ?? []).map((r) => r.id);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function poll<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
+/** How long a recovery may take on a busy machine. */
+const RECOVERY_MS = 10_000;
 
 /** Rows written by halves: an entry without its audit row, or an audit row without its change. */
 async function halfApplied(schema: string): Promise<string[]> {
-  const { rows } = await admin().query<{ problem: string }>(`
+  const { rows } = await schemas.admin().query<{ problem: string }>(`
     SELECT 'entry ' || e.id || ' has no list.add audit row' AS problem FROM "${schema}".list_entries e
       WHERE NOT EXISTS (SELECT 1 FROM "${schema}".audit_log a WHERE a.target = e.id AND a.action = 'list.add')
     UNION ALL
@@ -149,12 +122,12 @@ async function halfApplied(schema: string): Promise<string[]> {
 }
 
 async function entriesWithValue(schema: string, value: string): Promise<number> {
-  const { rows } = await admin().query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".list_entries WHERE display_value = $1`, [value]);
+  const { rows } = await schemas.admin().query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".list_entries WHERE display_value = $1`, [value]);
   return Number(rows[0]!.n);
 }
 
 async function writtenDecisions(schema: string, sequenceIds: readonly string[]): Promise<number> {
-  const { rows } = await admin().query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".decisions WHERE sequence_id = ANY($1)`, [sequenceIds]);
+  const { rows } = await schemas.admin().query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".decisions WHERE sequence_id = ANY($1)`, [sequenceIds]);
   return Number(rows[0]!.n);
 }
 
@@ -173,7 +146,7 @@ async function healthyWithBlackIp(t: TestApp, ip: string): Promise<string> {
     const { status, json } = await evaluate(t, { event: 'login', ip });
     expect(status).toBe(200);
     return json.degraded === false && json.decision === 'decline' ? true : undefined;
-  });
+  }, RECOVERY_MS);
   return added.json.entry.id as string;
 }
 
@@ -183,11 +156,11 @@ async function recovered(t: TestApp, blackIp: string): Promise<void> {
     const { status, json } = await evaluate(t, { event: 'login', ip: blackIp });
     expect(status).toBe(200);
     return json.degraded === false && json.decision === 'decline' ? true : undefined;
-  });
+  }, RECOVERY_MS);
   expect((await call(t, 'GET', '/readyz')).status).toBe(200);
 }
 
-describe.skipIf(probe.url === undefined)('PostgreSQL outages (through a proxy)', () => {
+describe.skipIf(PG_URL === undefined)('PostgreSQL outages (through a proxy)', () => {
   it('down: evaluations answer degraded, list routes 5030 with nothing half-applied; recovers without a restart and writes the queued decisions', { timeout: 60_000 }, async () => {
     const { t, proxy, schema } = await start();
     const blackIp = '203.0.113.50';
@@ -235,6 +208,7 @@ describe.skipIf(probe.url === undefined)('PostgreSQL outages (through a proxy)',
     // The decisions made during the outage were kept and written, none dropped.
     await poll('the outage decisions in the decisions table', async () =>
       (await writtenDecisions(schema, outageDecisions)) === outageDecisions.length ? true : undefined,
+      RECOVERY_MS,
     );
     expect((t.records as PostgresRecords).droppedDecisions).toBe(0);
     // What was refused did not happen: no entry for the refused add, the refused delete deleted nothing.
@@ -290,6 +264,7 @@ describe.skipIf(probe.url === undefined)('PostgreSQL outages (through a proxy)',
     await recovered(t, blackIp);
     await poll('the hang-time decisions in the decisions table', async () =>
       (await writtenDecisions(schema, evaluations.map((e) => e.json.sequence_id as string))) === evaluations.length ? true : undefined,
+      RECOVERY_MS,
     );
     expect((t.records as PostgresRecords).droppedDecisions).toBe(0);
     // A statement that reached the database before its answer was lost may have been applied

@@ -3,11 +3,15 @@
  * implementation's test file runs against its own store (records.test.ts for
  * SQLite, records.postgres.test.ts for PostgreSQL).
  */
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { newRecordId } from '../../server/adapters/records/record-id.js';
 import { MIGRATIONS } from '../../server/adapters/records/migrations.js';
 import type { NewListEntry, Records } from '../../server/adapters/records/records.js';
 import type { DecisionRecord } from '../../shared/schemas.js';
+
+/** The child of both stores' kill -9 tests: adds one list entry, prints its id, waits to be killed. */
+export const KILL_CHILD = fileURLToPath(new URL('../fixtures/records-kill-child.ts', import.meta.url));
 
 export interface RecordsUnderTest extends Records {
   readonly queuedDecisions: number;

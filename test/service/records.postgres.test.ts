@@ -6,15 +6,13 @@
  *
  * Every test works in a fresh schema, dropped afterwards. PostgreSQL at
  * RISKGATE_TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test or
- * postgres://root@127.0.0.1:5432/test. When it is unreachable the suites are
- * skipped with a message, except under CI where that is a failure.
+ * postgres://root@127.0.0.1:5432/test (test/support/postgres.ts). When it is
+ * unreachable the suites are skipped with a message, except under CI where
+ * that is a failure.
  */
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../server/config/config.js';
@@ -29,62 +27,23 @@ import { MemoryHotState } from '../../server/adapters/hot-state/memory.js';
 import { openStores } from '../../server/stores.js';
 import { testApp, APP_KEY } from '../support/app.js';
 import { controlCharacterProblems, nulAccountOutcomes } from '../support/control-chars.js';
-import { describeRecords, type AuditRow, type RecordsHarness } from './records.contract.js';
+import { testPostgresUrl, TestSchemas } from '../support/postgres.js';
+import { firstLineThenKill9 } from '../support/processes.js';
+import { describeRecords, KILL_CHILD, type AuditRow, type RecordsHarness } from './records.contract.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CANDIDATES = process.env.RISKGATE_TEST_DATABASE_URL
-  ? [process.env.RISKGATE_TEST_DATABASE_URL]
-  : ['postgres://postgres@127.0.0.1:5432/test', 'postgres://root@127.0.0.1:5432/test'];
-
-async function firstReachable(urls: readonly string[]): Promise<{ url?: string; error?: string }> {
-  let error = 'no URL to try';
-  for (const url of urls) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      return { url };
-    } catch (e) {
-      error = (e as Error).message;
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-  return { error };
-}
-
-const probe = await firstReachable(CANDIDATES);
-if (probe.url === undefined) {
-  const message = `PostgreSQL is unreachable at ${CANDIDATES.join(' or ')} (${probe.error})`;
-  if (process.env.CI) throw new Error(`${message}; CI is set, so this fails instead of skipping the PostgreSQL records suites`);
-  console.warn(`${message}: skipping the PostgreSQL records suites (set RISKGATE_TEST_DATABASE_URL to point elsewhere)`);
-}
-const URL_ = probe.url ?? '';
-const skip = probe.url === undefined;
+const PG_URL = await testPostgresUrl('the PostgreSQL records suites');
+const URL_ = PG_URL ?? '';
+const skip = PG_URL === undefined;
 /** Schemas of this run: `rgtest_<run>_<n>`; all dropped in afterAll, each also after its test. */
-const RUN = `rgtest_${process.pid}_${randomBytes(3).toString('hex')}`;
-let schemaCount = 0;
-const newSchema = () => `${RUN}_${schemaCount++}`;
+const schemas = new TestSchemas(URL_, 'rgtest', { poolSize: 4 });
+const newSchema = () => schemas.next();
 /** Seals the shared secrets of these tests (test/shared-secrets.test.ts tests the sealing). */
 const KEKS = KeyEncryptionKeys.parse([generateKeyEncryptionKey()], 'test');
 
-let adminPool: pg.Pool | undefined;
-const admin = (): pg.Pool => {
-  if (!adminPool) {
-    adminPool = new pg.Pool({ connectionString: URL_, max: 4 });
-    adminPool.on('error', () => {});
-  }
-  return adminPool;
-};
-const dropSchema = (schema: string) => admin().query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+const admin = (): pg.Pool => schemas.admin();
+const dropSchema = (schema: string) => schemas.drop(schema);
 
-afterAll(async () => {
-  if (!adminPool) return;
-  const { rows } = await adminPool.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [`${RUN}%`]);
-  for (const { nspname } of rows) await dropSchema(nspname);
-  await adminPool.end();
-});
+afterAll(() => schemas.dropAll());
 
 let schema = '';
 const postgres: RecordsHarness = {
@@ -240,40 +199,11 @@ describe.skipIf(skip)('PostgresRecords on PostgreSQL', () => {
 
   it('keeps an acknowledged list entry across kill -9', async () => {
     await openStore(); // creates the schema before the child uses it
-    const dir = mkdtempSync(join(tmpdir(), 'riskgate-pg-kill-'));
-    try {
-      const child = join(dir, 'child.mts');
-      const module = new URL('../../server/adapters/records/postgres.ts', import.meta.url).href;
-      writeFileSync(
-        child,
-        `import { PostgresRecords } from ${JSON.stringify(module)};
-const store = await PostgresRecords.open(process.argv[2], { schema: process.argv[3] });
-const entry = await store.addListEntry({ appId: 'app1', list: 'black', dimension: 'device', valueKey: 'dev-killed',
-  displayValue: 'dev-killed', reason: 'durability test', createdBy: 'child', expiresAt: null });
-process.stdout.write(entry.id + '\\n');
-setInterval(() => {}, 60_000);
-`,
-      );
-      const proc = spawn(process.execPath, ['--import', 'tsx', child, URL_, schema], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const id = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        proc.stdout.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          if (out.includes('\n')) resolve(out.trim());
-        });
-        proc.on('exit', (code) => reject(new Error(`child exited (${code}) before printing: ${stderr}`)));
-      });
-      const exited = new Promise((resolve) => proc.on('exit', (_code, signal) => resolve(signal)));
-      proc.kill('SIGKILL');
-      expect(await exited).toBe('SIGKILL');
+    const { line: id, signal } = await firstLineThenKill9(KILL_CHILD, [URL_, schema]);
+    expect(signal).toBe('SIGKILL');
 
-      const store = await openStore();
-      expect((await store.findListEntries({ appId: 'app1', valueKey: 'dev-killed', limit: 10 })).map((e) => e.id)).toEqual([id]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const store = await openStore();
+    expect((await store.findListEntries({ appId: 'app1', valueKey: 'dev-killed', limit: 10 })).map((e) => e.id)).toEqual([id]);
   });
 
   describe('shared secrets', () => {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,10 +11,9 @@ import { newRecordId } from '../../server/adapters/records/record-id.js';
 import { IdentifierKeys, maskIdentifier, maskRequest } from '../../server/engine/identifiers/identifiers.js';
 import { StoreUnavailableError } from '../../server/adapters/records/records.js';
 import { SqliteRecords } from '../../server/adapters/records/sqlite.js';
-import { describeRecords, type AuditRow, type RecordsHarness } from './records.contract.js';
+import { firstLineThenKill9 } from '../support/processes.js';
+import { describeRecords, KILL_CHILD, type AuditRow, type RecordsHarness } from './records.contract.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CHILD = fileURLToPath(new URL('../fixtures/records-kill-child.ts', import.meta.url));
 
 describe('IdentifierKeys', () => {
   const keys = new IdentifierKeys(randomBytes(32));
@@ -320,20 +318,8 @@ describe('SqliteRecords (SQLite only)', () => {
   });
 
   it('keeps an acknowledged list entry across kill -9', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const id = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('\n')) resolve(out.trim());
-      });
-      child.on('exit', (code) => reject(new Error(`child exited (${code}) before printing: ${stderr}`)));
-    });
-    const exited = new Promise((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-    child.kill('SIGKILL');
-    expect(await exited).toBe('SIGKILL');
+    const { line: id, signal } = await firstLineThenKill9(KILL_CHILD, [file]);
+    expect(signal).toBe('SIGKILL');
 
     const store = openStore();
     const found = await store.findListEntries({ appId: 'app1', valueKey: 'dev-killed', limit: 10 });

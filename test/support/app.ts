@@ -8,6 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { InjectOptions } from 'fastify';
+import type { ErrorBody } from '../../shared/schemas.js';
 import type { HotState } from '../../server/adapters/hot-state/hot-state.js';
 import type { Records } from '../../server/adapters/records/records.js';
 import { buildApp, type BuildAppOptions, type RiskGateApp } from '../../server/app.js';
@@ -92,4 +94,10 @@ export function overriding<T extends object>(target: T, overrides: Partial<T>): 
       return typeof value === 'function' ? value.bind(object) : value;
     },
   });
+}
+
+/** `inject`, its answer read as JSON: a `T`, or the fields of an error answer. */
+export async function injectJson<T>(t: TestApp, options: InjectOptions) {
+  const response = await t.app.inject(options);
+  return { status: response.statusCode, headers: response.headers, body: response.json() as T & Partial<ErrorBody> };
 }

@@ -7,6 +7,7 @@
  * also install it in a browser page (Playwright serialises it).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -268,4 +269,12 @@ export const MINIPROGRAM_DIR = join(ROOT, 'dist/miniprogram');
  */
 export function ensureMiniprogramBuilt(): void {
   ensureBuilt(['client/miniprogram', 'client/core', 'shared/jwk.ts'], ['index.js', 'components/riskgate-slider/index.js', 'components/riskgate-sms/index.js'].map((name) => `dist/miniprogram/${name}`));
+}
+
+const require = createRequire(import.meta.url);
+
+/** A fresh copy of the built bundle: a new run of the mini-program (module state and caches gone, wx storage kept). */
+export function loadMiniprogramSdk<Sdk>(): Sdk {
+  for (const key of Object.keys(require.cache)) if (key.startsWith(MINIPROGRAM_DIR)) delete require.cache[key];
+  return require(join(MINIPROGRAM_DIR, 'index.js')) as Sdk;
 }

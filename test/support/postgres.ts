@@ -34,10 +34,15 @@ export async function firstPostgres(urls: readonly string[] = PG_CANDIDATES): Pr
 export async function testPostgresUrl(suites: string): Promise<string | undefined> {
   const probe = await firstPostgres();
   if (probe.url !== undefined) return probe.url;
-  const message = `PostgreSQL is unreachable at ${PG_CANDIDATES.join(' or ')} (${probe.error})`;
+  const message = postgresUnreachable(probe.error);
   if (process.env.CI) throw new Error(`${message}; CI is set, so this fails instead of skipping ${suites}`);
-  console.warn(`${message}: skipping ${suites} (set RISKGATE_TEST_DATABASE_URL to point elsewhere)`);
+  console.warn(`skipping ${suites}: ${message}`);
   return undefined;
+}
+
+/** The message that skips (or, under CI, fails) the suites when no candidate answers. */
+export function postgresUnreachable(error: string | undefined): string {
+  return `PostgreSQL is unreachable at ${PG_CANDIDATES.join(' or ')} (${error}); set RISKGATE_TEST_DATABASE_URL to point elsewhere`;
 }
 
 /** Schemas `<prefix>_<pid>_<random>_<n>` of one test file; `dropAll()` in afterAll removes every one. */
@@ -46,11 +51,15 @@ export class TestSchemas {
   #count = 0;
   #admin: pg.Pool | undefined;
 
+  readonly #poolSize: number;
+
   constructor(
     readonly url: string,
     prefix: string,
+    options: { poolSize?: number } = {},
   ) {
     this.#run = `${prefix}_${process.pid}_${randomBytes(3).toString('hex')}`;
+    this.#poolSize = options.poolSize ?? 2;
   }
 
   next(): string {
@@ -60,7 +69,7 @@ export class TestSchemas {
   /** A pool outside RiskGate's, for reading and writing rows as an outsider (or an older version) would. */
   admin(): pg.Pool {
     if (!this.#admin) {
-      this.#admin = new pg.Pool({ connectionString: this.url, max: 2 });
+      this.#admin = new pg.Pool({ connectionString: this.url, max: this.#poolSize });
       this.#admin.on('error', () => {});
     }
     return this.#admin;

@@ -58,6 +58,49 @@ export async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGKILL'): Prom
   await proc.exited;
 }
 
+/** Ends a process started with `detached: true` and everything it started: SIGTERM to its group, SIGKILL after 10 s. */
+export async function endGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    process.kill(-child.pid!, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }, 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Runs `node --import tsx <script> ...args` in the project root until it has
+ * printed its first line, then kills it with SIGKILL (no grace period, no
+ * clean shutdown). Answers the line and the signal the child died of; a
+ * child that exits before printing fails with its stderr.
+ */
+export async function firstLineThenKill9(script: string, args: readonly string[]): Promise<{ line: string; signal: NodeJS.Signals | null }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(out.trim());
+    });
+    child.on('exit', (code) => reject(new Error(`child exited (${code}) before printing: ${stderr}`)));
+  });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  child.kill('SIGKILL');
+  return { line, signal: await exited };
+}
+
 /** Keeps the last `limit` characters: a server logging one warning per request during an outage must not grow without bound. */
 const tail = (text: string, limit = 200_000) => (text.length > limit ? text.slice(-limit) : text);
 

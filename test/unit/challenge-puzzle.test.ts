@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
+import { seededBytes } from '../support/puzzles.js';
 import { locateGap } from '../support/slider-solver.js';
 import {
   generateSliderPuzzle,
@@ -9,24 +9,8 @@ import {
   MIN_ANSWER_X,
   MIN_PIECE_Y,
   renderSliderPuzzle,
-  type RandomBytes,
   type SliderPuzzle,
 } from '../../server/engine/challenges/slider/puzzle.js';
-
-/** Deterministic bytes (SHA-256 in counter mode), so every run sees the same puzzles. */
-function seededBytes(seed: string): RandomBytes {
-  let counter = 0;
-  return (size) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    while (length < size) {
-      const block = createHash('sha256').update(`${seed}:${counter++}`).digest();
-      chunks.push(block);
-      length += block.length;
-    }
-    return Buffer.concat(chunks).subarray(0, size);
-  };
-}
 
 function luminance(puzzle: SliderPuzzle): Float32Array {
   const image = PNG.sync.read(puzzle.background);
