@@ -4,7 +4,10 @@
  *
  *   1. generateSliderPuzzle (draw + PNG encode), p50/p95 over 200 runs, with
  *      the draw alone for comparison, and the PNG sizes; the proof of work's
- *      issue (server) and solve (the SDK's pure-JS solver) times.
+ *      issue (server) and solve (the SDK's pure-JS solver) times; the
+ *      mini-program's device-enrollment solver on a production-size puzzle
+ *      (one PBKDF2 derivation a task): its time and the longest event-loop
+ *      stall meanwhile.
  *   2. Hit rates over 200 fresh puzzles of each gap finder of
  *      test/support/slider-solver.ts (edge and Canny NCC, template, darkness,
  *      their best-of; rim continuity, the person's cue; and "the faintest
@@ -17,8 +20,14 @@
  * moves the latencies.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { solvePow } from '../client/core/challenge/pow.js';
+import * as noble from '../client/miniprogram/src/crypto.js';
+import { solveInSlices } from '../client/miniprogram/src/enrollment.js';
+import { MemoryHotState } from '../server/adapters/hot-state/memory.js';
+import type { AppSettings } from '../server/config/config.js';
+import { EnrollmentService } from '../server/services/enrollment.js';
 import { PowIssuer } from '../server/engine/challenges/slider/pow.js';
 import { generateSliderPuzzle, renderSliderPuzzle } from '../server/engine/challenges/slider/puzzle.js';
 import { checkSliderAnswer, type TrackPoint } from '../server/engine/challenges/slider/track.js';
@@ -94,6 +103,28 @@ async function main(): Promise<void> {
   issueTimes.sort((a, b) => a - b);
   solveTimes.sort((a, b) => a - b);
   console.log(`  proof of work: issue p50 ${ms(percentile(issueTimes, 0.5))}; SDK solve (pure-JS SHA-256, counter ≤ 20,000) p50 ${ms(percentile(solveTimes, 0.5))}  p95 ${ms(percentile(solveTimes, 0.95))}`);
+
+  // The mini-program's enrollment solver (test/service/enrollment.miniprogram.test.ts checks that it yields after every derivation).
+  const enrollment = new EnrollmentService({ hotState: new MemoryHotState(), secret: randomBytes(32), log: { warn() {} } });
+  const enrollmentPuzzle = await enrollment.puzzle({ id: 'bench' } as AppSettings, '198.51.100.4');
+  let lastTick = performance.now();
+  let longestStall = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    longestStall = Math.max(longestStall, now - lastTick);
+    lastTick = now;
+  }, 1);
+  const solveStarted = performance.now();
+  const [enrollmentCounter] = await solveInSlices(noble, enrollmentPuzzle);
+  const solveMs = performance.now() - solveStarted;
+  clearInterval(ticker);
+  const derivationStarted = performance.now();
+  noble.pbkdf2Sha256(new Uint8Array(20), new Uint8Array(16), enrollmentPuzzle.cost);
+  const derivationMs = performance.now() - derivationStarted;
+  console.log(
+    `  mini-program enrollment solver (noble PBKDF2, cost ${enrollmentPuzzle.cost}, one derivation a task): counter ${enrollmentCounter} in ${ms(solveMs)}; ` +
+      `one derivation ${ms(derivationMs)}; longest event-loop stall ${ms(longestStall)} (bound 200 ms: ${longestStall < 200 ? 'PASS' : 'FAIL'})`,
+  );
 
   const hits: Record<string, number> = {};
   for (let i = 0; i < SOLVER_PUZZLES; i++) {

@@ -19,7 +19,8 @@
  *   4. Redis mode (issue 6): a RiskGate child with RISKGATE_REDIS_URL on an
  *      empty database 9–15 of the local Redis (bench/redis-mode.ts), max
  *      throughput, compared with memory mode (target ≥ 70%). The database is
- *      FLUSHDB'd afterwards; without Redis the row is skipped.
+ *      FLUSHDB'd afterwards; without Redis the row is skipped. Then
+ *      RedisHotState.observe alone on one connection, 50 in flight.
  *
  * Every timed run records the CPU other processes used meanwhile
  * (cpu-window.ts); above 0.1 cores the run is VOID: shown, never summarised.
@@ -75,7 +76,7 @@ import { cannon, quantile } from './load.js';
 import { closedLoop, RequestSource, serialiseRequest, type LoadResult } from './net-load.js';
 import { ProbeLog } from './probe-log.js';
 import { fixed, int, mib, passFail, pct, table } from './report.js';
-import { benchEvaluateRedis, type RedisOutcome } from './redis-mode.js';
+import { benchEvaluateRedis, benchObserveRedis, type RedisOutcome } from './redis-mode.js';
 import {
   loadgen,
   marks,
@@ -660,6 +661,10 @@ async function fullRun(factory: TokenFactory, work: string, startedAt: number, a
   });
 
   printReport(result, servers, after, decode, redis, startedAt);
+
+  log();
+  log('RedisHotState.observe alone, in process (servers stopped):');
+  await benchObserveRedis(step);
 }
 
 // ---------------------------------------------------------------------------

@@ -5,10 +5,16 @@
  * marker key (so two benches running at once pick different ones) and
  * FLUSHDB'd afterwards, only that database. No Redis → the phase is skipped.
  *
+ * Also RedisHotState.observe alone (benchObserveRedis): one connection, 50
+ * evaluations in flight, the workload of the Redis hot-state tests
+ * (test/support/observations.ts), in evaluations/s with p50 and p99.
+ *
  * Environment: BENCH_REDIS_URL (default redis://127.0.0.1:6379) is the server
  * to use; the database number is always chosen here.
  */
 import { Redis } from 'ioredis';
+import { RedisHotState } from '../server/adapters/hot-state/redis.js';
+import { evaluationBatch } from '../test/support/observations.js';
 import type { Child } from './children.js';
 
 const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
@@ -112,5 +118,53 @@ export async function benchEvaluateRedis<T>(options: RedisModeOptions<T>): Promi
     }
     client.disconnect();
     if (cleanupTarget) Object.assign(cleanupTarget, cleanup);
+  }
+}
+
+/** What RedisHotState.observe carries on one connection with 50 evaluations in flight (the Redis hot-state test asserted more than 1,000/s). */
+export async function benchObserveRedis(step: (line: string) => void, durationMs = 3000): Promise<void> {
+  const base = baseUrl();
+  const claimed = await claimDb(base);
+  if (typeof claimed === 'string') {
+    step(`RedisHotState.observe skipped: ${claimed}`);
+    return;
+  }
+  const { client, db } = claimed;
+  try {
+    const state = await RedisHotState.open({ url: `${base}/${db}`, keyPrefix: 'riskgate-bench:observe:' });
+    try {
+      const inFlight = 50;
+      for (let i = 0; i < 2000; i++) await state.observe(evaluationBatch(i));
+      let done = 0;
+      const latencies: number[] = [];
+      const start = performance.now();
+      const deadline = start + durationMs;
+      await Promise.all(
+        Array.from({ length: inFlight }, async (_, worker) => {
+          for (let i = worker; performance.now() < deadline; i += inFlight) {
+            const t0 = performance.now();
+            await state.observe(evaluationBatch(i));
+            latencies.push(performance.now() - t0);
+            done++;
+          }
+        }),
+      );
+      const perSecond = done / ((performance.now() - start) / 1000);
+      latencies.sort((a, b) => a - b);
+      const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(2);
+      step(
+        `RedisHotState.observe: ${Math.round(perSecond)} evaluations/s, ${inFlight} in flight on one connection ` +
+          `(4 counters × 3 windows, 4 distinct sets, 1 first-seen), p50 ${p(0.5)} ms, p99 ${p(0.99)} ms; floor 1,000/s: ${perSecond > 1000 ? 'PASS' : 'FAIL'}`,
+      );
+    } finally {
+      await state.close();
+    }
+  } finally {
+    try {
+      await client.flushdb();
+    } catch (error) {
+      step(`Redis database ${db}: FLUSHDB failed (${message(error)}); run \`redis-cli -n ${db} flushdb\``);
+    }
+    client.disconnect();
   }
 }

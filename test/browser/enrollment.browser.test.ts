@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BASE_DERIVATIONS, PUZZLE_COST } from '../../server/engine/enrollment/difficulty.js';
 import { testApp, type TestApp } from '../support/app.js';
 import { ensureSdkBuilt } from '../support/build.js';
 import { CHROMIUM, HEADLESS_CHROMIUM_ARGS } from '../support/chromium.js';
@@ -108,27 +109,20 @@ describe('web SDK enrollment in headless Chromium', () => {
     await context.close();
   }, 120_000);
 
-  it('enrolls a normal device (base difficulty) in well under a second', async () => {
-    const times: number[] = [];
+  // How long an enrollment takes is a performance figure (target 300 ms median), measured by bench/enrollment-browser.ts.
+  it('enrolls a normal device at the base difficulty', async () => {
     for (let i = 0; i < 7; i++) {
       // Each device on its own network, as normal devices are: every puzzle is a base one.
       const context = await browser.newContext({ extraHTTPHeaders: { 'x-forwarded-for': `198.18.${i}.7` } });
       const tab = await context.newPage();
       await tab.route(`${origin}/enroll-page`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: page() }));
-      let started = 0;
-      tab.on('request', (r) => {
-        if (r.url().endsWith('/v1/devices/puzzle')) started = performance.now();
-      });
       const done = tab.waitForResponse((r) => r.url().endsWith('/v1/devices/enroll'), { timeout: 60_000 });
       await tab.goto(`${origin}/enroll-page`);
-      expect((await done).status()).toBe(200);
-      times.push(performance.now() - started);
+      const enrolled = await done;
+      expect(enrolled.status()).toBe(200);
+      expect(((await enrolled.json()) as { difficulty: number }).difficulty).toBe(BASE_DERIVATIONS * PUZZLE_COST);
       await context.close();
     }
-    times.sort((a, b) => a - b);
-    console.log(`enrollment in headless Chromium: median ${Math.round(times[3]!)} ms, max ${Math.round(times[6]!)} ms (${times.map(Math.round).join(', ')})`);
-    // The budget is 300 ms median on an idle machine; this one is shared, so the test allows more.
-    expect(times[3]).toBeLessThan(1500);
   }, 180_000);
 
   it('enrolls from a page on another origin (CORS preflight and answers)', async () => {

@@ -116,20 +116,15 @@ describe('the slider against an attacker\'s solver', () => {
 });
 
 describe('proof of work and decoys', () => {
-  it('the SDK\'s solver (client/core/challenge/pow.ts) solves what the server issues, in tens of ms; the server verifies it', async () => {
+  it('the SDK\'s solver (client/core/challenge/pow.ts) solves what the server issues; the server verifies it (its time: bench/challenge-bench.ts)', async () => {
     const issuer = new PowIssuer(Buffer.alloc(32, 9), 20_000);
-    const times: number[] = [];
     for (let i = 0; i < 10; i++) {
       const { view, challenge } = await issuer.issue(Date.now() + 60_000);
-      const started = performance.now();
       const solution = await sdkSolvePow(view, sha256, (next) => next());
-      times.push(performance.now() - started);
       expect(solution).toBeDefined();
       expect(await issuer.check(challenge, solution)).toBe(true);
       expect(await issuer.check(challenge, { ...solution, derived_key: '00'.repeat(32) })).toBe(false);
     }
-    times.sort((a, b) => a - b);
-    console.info(`SDK proof-of-work solve (pure JS SHA-256, counter max 20,000): median ${times[5]!.toFixed(1)} ms, max ${times[9]!.toFixed(1)} ms`);
     expect(await sdkSolvePow({ algorithm: 'SHA-1', nonce: '00', salt: '00', cost: 1, key_length: 32, key_prefix: '00' }, sha256)).toBeUndefined();
   });
 

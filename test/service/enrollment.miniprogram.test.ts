@@ -70,29 +70,30 @@ describe('mini-program SDK enrollment', () => {
     expect(next.requests.map((r) => new URL(r.url).pathname)).not.toContain('/v1/devices/puzzle');
   }, 60_000);
 
-  it('solves a full-size puzzle in slices: the event loop is never held for long', async () => {
+  // How long the solve takes and the longest event-loop stall are performance figures: bench/challenge-bench.ts prints them.
+  it('solves a full-size puzzle in slices: one key derivation per task, the event loop free between them', async () => {
     // A production-size puzzle (the test server's are small): 1,000 iterations a derivation, 48 derivations expected.
     const service = new EnrollmentService({ hotState: new MemoryHotState(), secret: randomBytes(32), log: { warn() {} } });
     const p = await service.puzzle({ id: 'shop' } as AppSettings, '198.51.100.4');
     expect(p.cost).toBe(1000);
-    let last = performance.now();
-    let longest = 0;
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      longest = Math.max(longest, now - last);
-      last = now;
-    }, 1);
-    const started = performance.now();
-    const [counter, key] = await solveInSlices(noble, p);
-    const elapsed = performance.now() - started;
-    clearInterval(ticker);
+    // Each derivation queues a timer before the solver queues its own: the next derivation must find it run,
+    // that is, between two derivations the solver gave the event loop back (no clock: a busy machine cannot fail this).
+    let derivations = 0;
+    let heldOver = 0;
+    let markerPending = false;
+    const slices = {
+      pbkdf2Sha256: (password: Uint8Array, salt: Uint8Array, iterations: number) => {
+        if (markerPending) heldOver++;
+        markerPending = true;
+        setTimeout(() => (markerPending = false), 0);
+        derivations++;
+        return noble.pbkdf2Sha256(password, salt, iterations);
+      },
+    };
+    const [counter, key] = await solveInSlices(slices, p);
     expect(key.startsWith(p.key_prefix)).toBe(true);
-    const oneDerivation = (() => {
-      const t0 = performance.now();
-      noble.pbkdf2Sha256(new Uint8Array(20), new Uint8Array(16), 1000);
-      return performance.now() - t0;
-    })();
-    console.log(`mini-program solver: counter ${counter} in ${Math.round(elapsed)} ms (cost ${p.cost}); longest event-loop stall ${longest.toFixed(1)} ms; one 1,000-iteration derivation ${oneDerivation.toFixed(1)} ms`);
-    expect(longest).toBeLessThan(200);
+    expect(derivations).toBe(counter + 1);
+    expect(derivations).toBeGreaterThan(1);
+    expect(heldOver).toBe(0);
   }, 60_000);
 });

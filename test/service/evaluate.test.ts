@@ -10,6 +10,7 @@ import { TOKEN_KEY_FILE } from '../../server/config/data-dir.js';
 import type { HotState } from '../../server/adapters/hot-state/hot-state.js';
 import { MemoryHotState } from '../../server/adapters/hot-state/memory.js';
 import { APP_KEY, APP_SECRET, OTHER_APP_SECRET, overriding, testApp, type TestApp } from '../support/app.js';
+import { appPerDescribe } from '../support/shared-app.js';
 import { nulAccountOutcomes } from '../support/control-chars.js';
 import { enroll } from '../support/enroll.js';
 import { makeToken, newDevice } from '../support/tokens.js';
@@ -36,6 +37,9 @@ const token = (t: TestApp, options: Partial<Parameters<typeof makeToken>[0]> = {
 const reasonIds = (body: EvaluateResponse) => body.reasons.map((r) => r.id);
 
 describe('POST /v1/risk/evaluate: contract', () => {
+  /** For the tests that read no state: sequence ids and reason texts. */
+  const shared = appPerDescribe();
+
   it('answers a decision with every field of the contract for a good token', async () => {
     const t = await start({}, { enrollment: { baseDerivations: 4, cost: 50 } });
     // A good token: its device key enrolled (server/services/enrollment.ts), as the SDKs do at init.
@@ -53,20 +57,22 @@ describe('POST /v1/risk/evaluate: contract', () => {
   });
 
   it('gives every call its own sequence_id', async () => {
-    const t = await start();
+    const t = shared();
     const ids = new Set<string>();
     for (let i = 0; i < 50; i++) ids.add((await evaluate(t, { event: 'browse', ip: '198.51.100.1' })).body.sequence_id);
     expect(ids.size).toBe(50);
   });
 
   it('writes reasons in Chinese when asked', async () => {
-    const t = await start();
+    const t = shared();
     const { body } = await evaluate(t, { event: 'login', ip: '198.51.100.7' }, { 'accept-language': 'zh-CN,zh;q=0.9' });
     expect(body.reasons.find((r) => r.id === 'token_missing')?.reason).toMatch(/[\u4e00-\u9fff]/);
   });
 });
 
 describe('error codes', () => {
+  /** Refused requests change nothing; the one that is accepted (9002) counts nothing the others read. */
+  const shared = appPerDescribe();
   const run = async (t: TestApp, options: InjectOptions) => {
     const response = await t.app.inject(options);
     const body = response.json() as { code: number; field?: string; message: string };
@@ -74,13 +80,13 @@ describe('error codes', () => {
   };
 
   it('9001 when a required field is missing or empty, naming it', async () => {
-    const t = await start();
+    const t = shared();
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { ip: '1.2.3.4' } })).toMatchObject({ status: 400, code: 9001, field: 'event', message: 'event is empty' });
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', ip: '1.2.3.4', account_id: '  ' } })).toMatchObject({ status: 400, code: 9001, field: 'account_id' });
   });
 
   it('9002 when a field is invalid', async () => {
-    const t = await start();
+    const t = shared();
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'dance', ip: '1.2.3.4' } })).toMatchObject({ status: 400, code: 9002, field: 'event' });
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', ip: 42 } })).toMatchObject({ status: 400, code: 9002, field: 'ip' });
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', ip: '1.2.3.4', event_time: 'yesterday' } })).toMatchObject({ status: 400, code: 9002, field: 'event_time' });
@@ -98,31 +104,31 @@ describe('error codes', () => {
   });
 
   it('9003 when a field is longer than 1024, and 413 with 9003 for an oversized body', async () => {
-    const t = await start();
+    const t = shared();
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', ip: '1.2.3.4', nickname: 'x'.repeat(1025) } })).toMatchObject({ status: 400, code: 9003, field: 'nickname' });
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', ip: '1.2.3.4', ext: { blob: 'x'.repeat(70_000) } } })).toMatchObject({ status: 413, code: 9003 });
   });
 
   it('refuses an oversized body before authenticating or parsing it', async () => {
-    const t = await start();
+    const t = shared();
     const response = await t.app.inject({ method: 'POST', url: '/v1/risk/evaluate', headers: { 'content-type': 'application/json', 'content-length': '10000000' }, payload: '{}' });
     expect(response.statusCode).toBeGreaterThanOrEqual(400);
     expect(response.statusCode).toBeLessThan(500);
   });
 
   it('9004 when neither black_box nor ip is given', async () => {
-    const t = await start();
+    const t = shared();
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: t.auth, payload: { event: 'login', account_id: 'u1' } })).toMatchObject({ status: 400, code: 9004 });
   });
 
   it('9202 for a body that is not JSON', async () => {
-    const t = await start();
+    const t = shared();
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: { ...t.auth, 'content-type': 'text/plain' }, payload: 'event=login' })).toMatchObject({ status: 415, code: 9202 });
     expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers: { ...t.auth, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'event=login' })).toMatchObject({ status: 415, code: 9202 });
   });
 
   it('4010 for a missing, malformed or wrong secret', async () => {
-    const t = await start();
+    const t = shared();
     const body = { event: 'login', ip: '1.2.3.4' };
     for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer wrong-secret-0123456789' }, { authorization: 'Bearer ' }]) {
       expect(await run(t, { method: 'POST', url: '/v1/risk/evaluate', headers, payload: body })).toMatchObject({ status: 401, code: 4010 });
@@ -130,7 +136,7 @@ describe('error codes', () => {
   });
 
   it('4040 for an unknown route or decision', async () => {
-    const t = await start();
+    const t = shared();
     expect(await run(t, { method: 'GET', url: '/v1/nothing' })).toMatchObject({ status: 404, code: 4040 });
     expect(await run(t, { method: 'GET', url: `/v1/decisions/${'A'.repeat(32)}`, headers: t.auth })).toMatchObject({ status: 404, code: 4040 });
   });

@@ -6,7 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config/config.js';
 import { APP_SECRET, testApp, type TestApp } from '../support/app.js';
 
@@ -18,10 +18,10 @@ afterEach(async () => {
 
 const BOUNDS = { request_timeout_ms: 1500, headers_timeout_ms: 1000, keep_alive_timeout_ms: 800, check_interval_ms: 200 };
 
-async function listening(http: Record<string, number> = BOUNDS): Promise<{ t: TestApp; port: number }> {
-  current = await testApp({ http });
-  await current.app.listen({ host: '127.0.0.1', port: 0 });
-  return { t: current, port: (current.app.server.address() as AddressInfo).port };
+async function listening(http: Record<string, number>): Promise<{ t: TestApp; port: number }> {
+  const t = await testApp({ http });
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  return { t, port: (t.app.server.address() as AddressInfo).port };
 }
 
 interface Watched {
@@ -62,8 +62,17 @@ const within = (promise: Promise<number>, ms: number) =>
   Promise.race([promise, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), ms))]);
 
 describe('HTTP timeouts against slow clients', () => {
+  /** One server with BOUNDS for the slow clients: each test has connections of its own, and every bound is per connection. */
+  let port: number;
+  let shared: TestApp | undefined;
+  beforeAll(async () => {
+    ({ t: shared, port } = await listening(BOUNDS));
+  });
+  afterAll(async () => {
+    await shared?.close();
+  });
+
   it('closes a connection that drips its body one byte at a time, within the request timeout', async () => {
-    const { port } = await listening();
     const client = await open(port);
     const body = JSON.stringify({ event: 'login', ip: '203.0.113.5', nickname: 'x'.repeat(400) });
     client.socket.write(
@@ -80,7 +89,6 @@ describe('HTTP timeouts against slow clients', () => {
   });
 
   it('closes a connection whose headers never end, within the headers timeout', async () => {
-    const { port } = await listening();
     const client = await open(port);
     client.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
     const stop = drip(client.socket, 'X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n', 100);
@@ -91,7 +99,6 @@ describe('HTTP timeouts against slow clients', () => {
   });
 
   it('closes a connection that connects and never sends a byte, within the headers timeout', async () => {
-    const { port } = await listening();
     const client = await open(port);
     const closedAfter = await within(client.closed, 6000);
     client.socket.destroy();
@@ -99,7 +106,6 @@ describe('HTTP timeouts against slow clients', () => {
   });
 
   it('answers ordinary requests, keeps a connection alive between them, and closes it once idle past the keep-alive timeout', async () => {
-    const { port } = await listening();
     const client = await open(port);
     const request = 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
     client.socket.write(request);
@@ -113,9 +119,8 @@ describe('HTTP timeouts against slow clients', () => {
     expect(closedAfter).toBeLessThan(400 + BOUNDS.keep_alive_timeout_ms + 1000);
 
     // A normal evaluate over a real connection, with the default bounds.
-    await current!.close();
-    current = undefined;
     const { t, port: defaultPort } = await listening({});
+    current = t;
     expect(t.app.server.requestTimeout).toBe(30_000);
     expect(t.app.server.headersTimeout).toBe(10_000);
     expect(t.app.server.keepAliveTimeout).toBe(5_000);
