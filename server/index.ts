@@ -14,6 +14,8 @@ export { buildApp, DEFAULT_RULES_FILE, type BuildAppOptions, type RiskGateApp, t
 export { ConfigError, loadConfig, type AppSettings, type RiskGateConfig } from './config/config.js';
 export type { DataDirectory, DemoApp } from './config/data-dir.js';
 export { failStartup, serve, type ServeOptions } from './serve.js';
+export { PROJECT_ROOT } from './paths.js';
+export { scoreEvent, type EventScore } from './engine/evaluation/score.js';
 export { smsProviderFor } from './adapters/sms/from-config.js';
 export { LogSmsProvider, type SmsLogger } from './adapters/sms/log.js';
 export { SmsSendError, type SmsMessage, type SmsProvider } from './adapters/sms/provider.js';
